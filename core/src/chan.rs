@@ -1,0 +1,262 @@
+//! A pipe's one direction: a bounded queue of messages between a producer and
+//! a consumer, each of which is either a task (a transport's reader or writer)
+//! or a socket (woken through a waker that runs the socket's pump or refill
+//! synchronously). An inproc pipe is two of these shared by two sockets.
+//!
+//! Wakers are handed back to the caller instead of being woken under the lock,
+//! so a caller can wake them after releasing its own locks (lock order:
+//! socket → channel, never the other way).
+
+use alloc::collections::VecDeque;
+use core::task::{Context, Poll, Waker};
+
+use crate::sync::Mutex;
+use crate::Message;
+
+pub(crate) struct Chan {
+    st: Mutex<State>,
+}
+
+struct State {
+    q: VecDeque<Message>,
+    cap: usize,
+    closed: bool,
+    /// The consumer waits for a message or for closure.
+    rx_waker: Option<Waker>,
+    /// The producer waits for room or for closure.
+    tx_waker: Option<Waker>,
+    /// A socket consumer is inside its pump loop.
+    pumping: bool,
+    /// Something arrived while pumping: go round once more.
+    again: bool,
+}
+
+/// Outcome of a pop.
+pub(crate) struct Taken {
+    pub closed: bool,
+    pub wake: Option<Waker>,
+}
+
+impl Chan {
+    pub(crate) fn new(cap: usize) -> Self {
+        let cap = cap.max(1);
+        Chan {
+            st: Mutex::new(State {
+                q: VecDeque::with_capacity(cap),
+                cap,
+                closed: false,
+                rx_waker: None,
+                tx_waker: None,
+                pumping: false,
+                again: false,
+            }),
+        }
+    }
+
+    /// Pushes if there is room; else registers `refill` (if given) to be woken
+    /// when there is, and hands the message back. On success returns the
+    /// consumer's waker to wake.
+    pub(crate) fn try_push(
+        &self,
+        m: Message,
+        refill: Option<&Waker>,
+    ) -> Result<Option<Waker>, Message> {
+        self.st.lock(|s| {
+            if s.closed {
+                return Err(m);
+            }
+            if s.q.len() >= s.cap {
+                if let Some(w) = refill {
+                    s.tx_waker = Some(w.clone());
+                }
+                return Err(m);
+            }
+            s.q.push_back(m);
+            Ok(s.notify_consumer())
+        })
+    }
+
+    /// Pushes, evicting the oldest queued message when full (PUB's policy).
+    /// Returns the evicted message (or `m` itself if closed) and the waker.
+    pub(crate) fn push_evict(&self, m: Message) -> (Option<Message>, Option<Waker>) {
+        self.st.lock(|s| {
+            if s.closed {
+                return (Some(m), None);
+            }
+            let old = if s.q.len() >= s.cap {
+                s.q.pop_front()
+            } else {
+                None
+            };
+            s.q.push_back(m);
+            (old, s.notify_consumer())
+        })
+    }
+
+    pub(crate) fn has_room(&self) -> bool {
+        self.st.lock(|s| !s.closed && s.q.len() < s.cap)
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.st.lock(|s| s.q.len())
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.st.lock(|s| s.closed)
+    }
+
+    pub(crate) fn set_capacity(&self, cap: usize) {
+        self.st.lock(|s| s.cap = cap.max(1));
+    }
+
+    /// Closes; returns both wakers so both sides learn of it.
+    pub(crate) fn close(&self) -> [Option<Waker>; 2] {
+        self.st.lock(|s| {
+            s.closed = true;
+            [s.rx_waker.take(), s.tx_waker.take()]
+        })
+    }
+
+    /// Drops everything queued (after the pipe closed).
+    pub(crate) fn clear(&self) -> usize {
+        let q = self.st.lock(|s| core::mem::take(&mut s.q));
+        q.len()
+    }
+
+    // ---- task side -------------------------------------------------------
+
+    /// Task producer: push or wait for room.
+    pub(crate) fn poll_push(
+        &self,
+        cx: &mut Context<'_>,
+        m: &mut Option<Message>,
+    ) -> Poll<Result<(), ()>> {
+        let r = self.st.lock(|s| {
+            if s.closed {
+                return Poll::Ready(Err(()));
+            }
+            if s.q.len() >= s.cap {
+                s.tx_waker = Some(cx.waker().clone());
+                return Poll::Pending;
+            }
+            s.q.push_back(m.take().expect("poll_push with a message"));
+            Poll::Ready(Ok(s.notify_consumer()))
+        });
+        match r {
+            Poll::Ready(Ok(w)) => {
+                if let Some(w) = w {
+                    w.wake();
+                }
+                Poll::Ready(Ok(()))
+            }
+            Poll::Ready(Err(_)) => Poll::Ready(Err(())),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    /// Task consumer: take up to `max` messages, or wait. `Err` once closed and
+    /// drained.
+    pub(crate) fn poll_pop(
+        &self,
+        cx: &mut Context<'_>,
+        out: &mut VecDeque<Message>,
+        max: usize,
+    ) -> Poll<Result<(), ()>> {
+        let r = self.st.lock(|s| {
+            if s.closed {
+                return Poll::Ready(Err(()));
+            }
+            if s.q.is_empty() {
+                s.rx_waker = Some(cx.waker().clone());
+                return Poll::Pending;
+            }
+            let n = s.q.len().min(max);
+            out.extend(s.q.drain(..n));
+            Poll::Ready(Ok(s.tx_waker.take()))
+        });
+        match r {
+            Poll::Ready(Ok(w)) => {
+                if let Some(w) = w {
+                    w.wake();
+                }
+                Poll::Ready(Ok(()))
+            }
+            Poll::Ready(Err(())) => Poll::Ready(Err(())),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    // ---- socket-consumer side (the pump) ----------------------------------
+
+    /// Enters the pump; false if another pump is running (it will go round again).
+    pub(crate) fn pump_begin(&self) -> bool {
+        self.st.lock(|s| {
+            if s.pumping {
+                s.again = true;
+                false
+            } else {
+                s.pumping = true;
+                s.again = false;
+                true
+            }
+        })
+    }
+
+    /// Takes up to `max` messages for the pump.
+    pub(crate) fn pump_take<const N: usize>(
+        &self,
+        out: &mut heapless::Vec<Message, N>,
+        max: usize,
+    ) -> Taken {
+        self.st.lock(|s| {
+            let n = s.q.len().min(max).min(N - out.len());
+            for m in s.q.drain(..n) {
+                let _ = out.push(m);
+            }
+            Taken {
+                closed: s.closed && s.q.is_empty(),
+                wake: if n > 0 { s.tx_waker.take() } else { None },
+            }
+        })
+    }
+
+    /// Puts messages the socket refused back at the front, in order.
+    pub(crate) fn unpop<I: DoubleEndedIterator<Item = Message>>(&self, msgs: I) {
+        self.st.lock(|s| {
+            for m in msgs.rev() {
+                s.q.push_front(m);
+            }
+        })
+    }
+
+    /// Leaves the pump. When not `parked` (refused or out of turn) and the queue
+    /// is empty, registers `waker` for the next push. Returns true if the pump
+    /// must go round again.
+    pub(crate) fn pump_end(&self, parked: bool, waker: &Waker) -> bool {
+        self.st.lock(|s| {
+            if s.again {
+                s.again = false;
+                return true;
+            }
+            if !parked {
+                if !s.q.is_empty() || (s.closed && !s.q.is_empty()) {
+                    return true;
+                }
+                s.rx_waker = Some(waker.clone());
+            }
+            s.pumping = false;
+            false
+        })
+    }
+}
+
+impl State {
+    fn notify_consumer(&mut self) -> Option<Waker> {
+        if self.pumping {
+            self.again = true;
+            None
+        } else {
+            self.rx_waker.take()
+        }
+    }
+}

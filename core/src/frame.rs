@@ -1,0 +1,447 @@
+//! Sans-IO SP framing for byte-stream transports (SP-WIRE §2).
+//!
+//! Three pieces, none of which does I/O:
+//!
+//! * the 8-byte connection header ([`handshake`], [`parse_handshake`]) that
+//!   both sides write immediately and then read from the peer (§2.1);
+//! * the encoder ([`encode_prefix`], [`encode_message`]): a TCP/TLS message is
+//!   `u64 BE length | payload` (§2.2), an IPC message is
+//!   `0x01 | u64 BE length | payload` (§2.3), where the payload is the SP
+//!   protocol header followed by the body;
+//! * the incremental [`Decoder`], which takes whatever bytes the stream gave
+//!   and hands back whole messages.
+//!
+//! The decoder trusts nothing it has not seen: a length is checked against the
+//! reserved bits and the receive limit before anything is allocated, and the
+//! message buffer grows only as payload bytes actually arrive, so a peer that
+//! announces 2^59 bytes and sends ten costs us about ten bytes.
+
+use alloc::vec::Vec;
+use core::mem;
+
+use crate::{Error, Message, ProtocolError};
+
+/// Length of the connection header.
+pub const HANDSHAKE_LEN: usize = 8;
+/// Longest length prefix (IPC: type byte + 8).
+pub const MAX_PREFIX: usize = 9;
+
+/// The only IPC message type on the wire: an in-band message (SP-WIRE §2.3).
+pub const IPC_MSG_TYPE: u8 = 0x01;
+
+/// Length bits that must be zero: the top four (nng rejects lengths above
+/// 2^60 − 1, SP-WIRE §2.2).
+pub const RESERVED_LENGTH_BITS: u64 = 0xF000_0000_0000_0000;
+
+/// The most the [`Decoder`] reserves for a message before its bytes arrive.
+///
+/// A message announcing more starts with this much and grows as its payload
+/// comes in.
+pub const MAX_INITIAL_RESERVE: usize = 1 << 20;
+
+/// The most [`Decoder::body_buf`] offers at once.
+pub const BODY_CHUNK: usize = 256 << 10;
+
+/// Which stream framing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    /// `u64 BE length | payload` (TCP, TLS, embassy-net TCP).
+    Tcp,
+    /// `0x01 | u64 BE length | payload` (IPC).
+    Ipc,
+}
+
+impl Framing {
+    /// Length of this framing's per-message prefix: 8 (TCP) or 9 (IPC).
+    pub const fn prefix_len(self) -> usize {
+        match self {
+            Framing::Tcp => 8,
+            Framing::Ipc => 9,
+        }
+    }
+}
+
+/// Our 8-byte connection header announcing protocol number `proto`.
+///
+/// `00 'S' 'P' 00 | proto (u16 BE) | 00 00` (SP-WIRE §2.1).
+pub fn handshake(proto: u16) -> [u8; HANDSHAKE_LEN] {
+    let p = proto.to_be_bytes();
+    [0, b'S', b'P', 0, p[0], p[1], 0, 0]
+}
+
+/// Checks a peer's header; returns its protocol number.
+///
+/// Whether that number is an acceptable peer is the protocol's business
+/// ([`ProtocolError::PeerMismatch`]), not this function's.
+pub fn parse_handshake(h: &[u8; HANDSHAKE_LEN]) -> Result<u16, ProtocolError> {
+    if h[0..3] != [0, b'S', b'P'] {
+        return Err(ProtocolError::BadMagic);
+    }
+    if h[3] != 0 {
+        return Err(ProtocolError::BadVersion(h[3]));
+    }
+    if h[6] != 0 || h[7] != 0 {
+        return Err(ProtocolError::BadReserved);
+    }
+    Ok(u16::from_be_bytes([h[4], h[5]]))
+}
+
+/// Writes the prefix for a `len`-byte payload into `out`; returns its length.
+pub fn encode_prefix(framing: Framing, len: u64, out: &mut [u8; MAX_PREFIX]) -> usize {
+    match framing {
+        Framing::Tcp => {
+            out[..8].copy_from_slice(&len.to_be_bytes());
+            8
+        }
+        Framing::Ipc => {
+            out[0] = IPC_MSG_TYPE;
+            out[1..9].copy_from_slice(&len.to_be_bytes());
+            9
+        }
+    }
+}
+
+/// Appends a whole framed message (prefix, header, body) to `out`.
+pub fn encode_message(framing: Framing, msg: &Message, out: &mut Vec<u8>) {
+    let mut p = [0; MAX_PREFIX];
+    let n = encode_prefix(framing, msg.len() as u64, &mut p);
+    out.reserve(n + msg.len());
+    out.extend_from_slice(&p[..n]);
+    out.extend_from_slice(msg.header());
+    out.extend_from_slice(msg.body());
+}
+
+/// Incremental decoder of framed SP messages from a byte stream.
+///
+/// # Calling contract
+///
+/// Feed bytes as they arrive, in chunks of any size (one byte at a time
+/// works), with [`decode`](Self::decode). Each call consumes from the front of
+/// the input and returns at most one message, so call it in a loop:
+///
+/// ```
+/// use nanosp::frame::{encode_message, Decoder, Framing};
+/// use nanosp::Message;
+///
+/// let mut wire = Vec::new();
+/// encode_message(Framing::Tcp, &Message::from("one"), &mut wire);
+/// encode_message(Framing::Tcp, &Message::from("two"), &mut wire);
+///
+/// let mut dec = Decoder::new(Framing::Tcp, 1 << 20);
+/// let mut input = &wire[..];
+/// let mut got = Vec::new();
+/// while !input.is_empty() {
+///     if let Some(m) = dec.decode(&mut input).unwrap() {
+///         got.push(m);
+///     }
+/// }
+/// assert_eq!(got[0].body(), b"one");
+/// assert_eq!(got[1].body(), b"two");
+/// assert!(dec.is_idle());
+/// ```
+///
+/// While a message body is being received, a reader may skip the copy out of
+/// its own buffer: [`body_buf`](Self::body_buf) lends a slice of the message's
+/// buffer to read into, and [`advance_body`](Self::advance_body) says how
+/// much was written there.
+///
+/// The whole SP payload (protocol header and body) lands in the message
+/// *body*; each protocol moves its header bytes with
+/// [`Message::move_body_to_header`].
+///
+/// After an error the decoder's state is unspecified (it never panics, but
+/// what it returns next means nothing): the pipe is to be closed.
+#[derive(Debug)]
+pub struct Decoder {
+    framing: Framing,
+    limit: u64,
+    state: State,
+}
+
+#[derive(Debug)]
+enum State {
+    /// Collecting the (IPC type byte and) length prefix.
+    Prefix { buf: [u8; MAX_PREFIX], have: usize },
+    /// Collecting `len` payload bytes into `msg`'s body.
+    ///
+    /// The body holds `filled` received bytes; anything after them is scratch
+    /// lent out by `body_buf` and not yet committed.
+    Body {
+        msg: Message,
+        len: usize,
+        filled: usize,
+    },
+}
+
+impl State {
+    const IDLE: State = State::Prefix {
+        buf: [0; MAX_PREFIX],
+        have: 0,
+    };
+}
+
+impl Decoder {
+    /// A decoder for `framing` refusing payloads longer than `limit` bytes
+    /// (SP header + body, as nng's `NNG_OPT_RECVMAXSZ` counts); 0 = unlimited.
+    pub fn new(framing: Framing, limit: u64) -> Self {
+        Decoder {
+            framing,
+            limit,
+            state: State::IDLE,
+        }
+    }
+
+    /// The framing this decoder expects.
+    pub fn framing(&self) -> Framing {
+        self.framing
+    }
+
+    /// The receive limit in force (0 = unlimited).
+    pub fn limit(&self) -> u64 {
+        self.limit
+    }
+
+    /// Changes the receive limit (0 = unlimited). It applies from the next
+    /// length prefix on; a message already announced is not re-checked.
+    pub fn set_limit(&mut self, limit: u64) {
+        self.limit = limit;
+    }
+
+    /// True when no partial frame is buffered: the stream may end here cleanly.
+    pub fn is_idle(&self) -> bool {
+        matches!(self.state, State::Prefix { have: 0, .. })
+    }
+
+    /// Consumes bytes from the front of `input`, returning a message when one
+    /// is complete.
+    ///
+    /// Returns `Ok(None)` only after consuming all of `input`; after
+    /// `Ok(Some(_))` the rest of the input (possibly empty) is left for the
+    /// next call.
+    ///
+    /// # Errors
+    ///
+    /// * [`ProtocolError::BadIpcType`]: an IPC type byte other than 0x01;
+    /// * [`ProtocolError::ReservedLengthBits`]: a length with any of its top
+    ///   four bits set;
+    /// * [`Error::MessageTooLong`]: a length above the limit, reported as soon
+    ///   as the prefix is complete, before any payload is read. On a target
+    ///   whose `usize` cannot hold the length, `limit` in the error is the
+    ///   largest length the target can hold.
+    pub fn decode(&mut self, input: &mut &[u8]) -> Result<Option<Message>, Error> {
+        loop {
+            match &mut self.state {
+                State::Prefix { buf, have } => {
+                    if input.is_empty() {
+                        return Ok(None);
+                    }
+                    let need = self.framing.prefix_len();
+                    let take = (need - *have).min(input.len());
+                    buf[*have..*have + take].copy_from_slice(&input[..take]);
+                    *input = &input[take..];
+                    let start = *have;
+                    *have += take;
+                    // Refuse a bad IPC type byte at once, before its length.
+                    if self.framing == Framing::Ipc && start == 0 && buf[0] != IPC_MSG_TYPE {
+                        let b = buf[0];
+                        self.state = State::IDLE;
+                        return Err(ProtocolError::BadIpcType(b).into());
+                    }
+                    if *have < need {
+                        return Ok(None);
+                    }
+                    let mut len = [0; 8];
+                    len.copy_from_slice(&buf[need - 8..need]);
+                    let len = u64::from_be_bytes(len);
+                    let len = match self.check_len(len) {
+                        Ok(len) => len,
+                        Err(e) => {
+                            self.state = State::IDLE;
+                            return Err(e);
+                        }
+                    };
+                    if len == 0 {
+                        self.state = State::IDLE;
+                        return Ok(Some(Message::new()));
+                    }
+                    self.state = State::Body {
+                        msg: Message::with_capacity(len.min(MAX_INITIAL_RESERVE)),
+                        len,
+                        filled: 0,
+                    };
+                }
+                State::Body { msg, len, filled } => {
+                    if input.is_empty() {
+                        return Ok(None);
+                    }
+                    let take = (*len - *filled).min(input.len());
+                    let body = msg.body_mut();
+                    body.truncate(*filled);
+                    grow(body, *filled + take, *len);
+                    body.extend_from_slice(&input[..take]);
+                    *input = &input[take..];
+                    *filled += take;
+                    if *filled == *len {
+                        return Ok(self.finish());
+                    }
+                }
+            }
+        }
+    }
+
+    /// While a message body is being received: the next part of the message's
+    /// own buffer (at most [`BODY_CHUNK`] bytes, never past the message's
+    /// end) for a reader to fill directly; commit with
+    /// [`advance_body`](Self::advance_body). `None` while no body is pending
+    /// (read a prefix through [`decode`](Self::decode) first).
+    ///
+    /// The slice's contents are unspecified; asking again without advancing
+    /// returns the same region.
+    pub fn body_buf(&mut self) -> Option<&mut [u8]> {
+        let State::Body { msg, len, filled } = &mut self.state else {
+            return None;
+        };
+        let want = (*len - *filled).min(BODY_CHUNK);
+        let end = *filled + want;
+        let body = msg.body_mut();
+        if body.len() < end {
+            grow(body, end, *len);
+            body.resize(end, 0);
+        }
+        Some(&mut body[*filled..end])
+    }
+
+    /// Records that `n` bytes were written at the start of the slice last
+    /// returned by [`body_buf`](Self::body_buf); returns the message if that
+    /// completed it.
+    ///
+    /// `n` is clamped to what was lent out; without a pending body this does
+    /// nothing.
+    pub fn advance_body(&mut self, n: usize) -> Option<Message> {
+        let State::Body { msg, len, filled } = &mut self.state else {
+            return None;
+        };
+        let lent = msg.body().len().min(*len);
+        *filled += n.min(lent - *filled);
+        if *filled == *len {
+            self.finish()
+        } else {
+            None
+        }
+    }
+
+    /// Validates an announced payload length and converts it to `usize`.
+    fn check_len(&self, len: u64) -> Result<usize, Error> {
+        if len & RESERVED_LENGTH_BITS != 0 {
+            return Err(ProtocolError::ReservedLengthBits.into());
+        }
+        if self.limit != 0 && len > self.limit {
+            return Err(Error::MessageTooLong {
+                len,
+                limit: self.limit,
+            });
+        }
+        // A `Vec` holds at most `isize::MAX` bytes.
+        let max = isize::MAX as u64;
+        match usize::try_from(len) {
+            Ok(n) if len <= max => Ok(n),
+            _ => Err(Error::MessageTooLong { len, limit: max }),
+        }
+    }
+
+    /// Hands out the completed message and returns to the idle state.
+    fn finish(&mut self) -> Option<Message> {
+        match mem::replace(&mut self.state, State::IDLE) {
+            State::Body {
+                mut msg, filled, ..
+            } => {
+                msg.body_mut().truncate(filled);
+                Some(msg)
+            }
+            State::Prefix { .. } => None,
+        }
+    }
+}
+
+/// Makes room for `need` bytes in `v` (`need <= len`), growing geometrically
+/// but never past the announced `len`, so memory follows received bytes.
+fn grow(v: &mut Vec<u8>, need: usize, len: usize) {
+    if v.capacity() < need {
+        let target = need.max(v.capacity().saturating_mul(2)).min(len);
+        v.reserve_exact(target - v.len());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(framing: Framing, payload: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        encode_message(framing, &Message::from(payload), &mut out);
+        out
+    }
+
+    #[test]
+    fn spec_examples() {
+        // SP-WIRE §2.1, §2.2, §2.3.
+        assert_eq!(handshake(0x30), [0, 0x53, 0x50, 0, 0, 0x30, 0, 0]);
+        let payload = [0x80, 0, 0, 1, b'h', b'i'];
+        assert_eq!(
+            frame(Framing::Tcp, &payload),
+            [0, 0, 0, 0, 0, 0, 0, 6, 0x80, 0, 0, 1, 0x68, 0x69]
+        );
+        assert_eq!(
+            frame(Framing::Ipc, &payload),
+            [1, 0, 0, 0, 0, 0, 0, 0, 6, 0x80, 0, 0, 1, 0x68, 0x69]
+        );
+    }
+
+    #[test]
+    fn header_goes_on_the_wire_before_body() {
+        let mut m = Message::from("hi");
+        m.set_header(&[0x80, 0, 0, 1]).unwrap();
+        let mut out = Vec::new();
+        encode_message(Framing::Tcp, &m, &mut out);
+        let mut dec = Decoder::new(Framing::Tcp, 0);
+        let got = dec.decode(&mut &out[..]).unwrap().unwrap();
+        assert!(got.header().is_empty());
+        assert_eq!(got.body(), [0x80, 0, 0, 1, b'h', b'i']);
+    }
+
+    #[test]
+    fn grows_only_with_arrived_bytes() {
+        let len: u64 = 3 << 20;
+        let mut p = [0; MAX_PREFIX];
+        let n = encode_prefix(Framing::Tcp, len, &mut p);
+        let mut dec = Decoder::new(Framing::Tcp, 0);
+        assert!(dec.decode(&mut &p[..n]).unwrap().is_none());
+        let chunk = [7u8; 1000];
+        assert!(dec.decode(&mut &chunk[..]).unwrap().is_none());
+        let State::Body { msg, .. } = &mut dec.state else {
+            panic!("expected a body in progress");
+        };
+        assert!(msg.body_mut().capacity() <= MAX_INITIAL_RESERVE);
+    }
+
+    #[test]
+    fn body_buf_never_exceeds_message() {
+        let mut dec = Decoder::new(Framing::Tcp, 0);
+        let mut p = [0; MAX_PREFIX];
+        let n = encode_prefix(Framing::Tcp, 5, &mut p);
+        assert!(dec.body_buf().is_none());
+        assert!(dec.decode(&mut &p[..n]).unwrap().is_none());
+        let b = dec.body_buf().unwrap();
+        assert_eq!(b.len(), 5);
+        b[..2].copy_from_slice(b"ab");
+        assert!(dec.advance_body(2).is_none());
+        assert!(dec.decode(&mut &b"c"[..]).unwrap().is_none());
+        let b = dec.body_buf().unwrap();
+        assert_eq!(b.len(), 2);
+        b.copy_from_slice(b"de");
+        let m = dec.advance_body(100).unwrap();
+        assert_eq!(m.body(), b"abcde");
+        assert!(dec.is_idle());
+        assert!(dec.advance_body(1).is_none());
+    }
+}

@@ -1,0 +1,64 @@
+//! # nanosp — the Scalability Protocols core
+//!
+//! `nanosp` is the `no_std` + `alloc` heart of a Rust implementation of the
+//! Scalability Protocols (SP) known from nanomsg, nng and mangos: PAIR, PUSH/PULL,
+//! PUB/SUB (and, as they land, REQ/REP, SURVEYOR/RESPONDENT, BUS, STAR). It speaks
+//! their wire format byte for byte.
+//!
+//! Everything that is not I/O lives here:
+//!
+//! * [`Message`]: header + body, pooled body buffers, cheap shared clones;
+//! * [`frame`]: the sans-IO SP handshake and length framing (TCP and IPC);
+//! * [`proto`]: one plain state machine per protocol, events in, actions out;
+//! * [`Socket`]: the executor-agnostic engine that owns pipes, queues,
+//!   deadlines and dialers, parameterised by a small [`Runtime`] (clock, sleep,
+//!   randomness) that each runtime crate implements;
+//! * [`inproc`]: in-process transport with zero-copy hand-off, no runtime needed;
+//! * [`stream`]: one adapter that turns any `embedded-io-async` byte stream into
+//!   an SP pipe (handshake, framing, write coalescing).
+//!
+//! ```
+//! use nanosp::{Socket, Protocol, VirtualRuntime, Message};
+//! # futures::executor::block_on(async {
+//! let rt = VirtualRuntime::new(1);
+//! let pull = Socket::new(Protocol::Pull0, rt.clone());
+//! let push = Socket::new(Protocol::Push0, rt.clone());
+//! pull.listen("inproc://doc-example").unwrap();
+//! push.dial("inproc://doc-example").unwrap();
+//! push.send(Message::from(&b"hello"[..])).await.unwrap();
+//! assert_eq!(pull.recv().await.unwrap().body(), b"hello");
+//! # });
+//! ```
+#![no_std]
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+extern crate alloc;
+#[cfg(feature = "std")]
+extern crate std;
+
+mod chan;
+mod error;
+pub mod frame;
+pub mod inproc;
+pub mod mem;
+mod message;
+pub mod options;
+pub mod pool;
+pub mod proto;
+mod socket;
+pub mod stream;
+mod sync;
+mod time;
+pub mod transport;
+pub mod url;
+mod util;
+
+pub use error::{Error, ProtocolError, SendError};
+pub use message::{Message, HEADER_CAPACITY};
+pub use options::Options;
+pub use options::SockOpt;
+pub use proto::Protocol;
+pub use socket::{PipeEvent, PipeId, PipeInfo, Socket, SocketRef, Stats};
+pub use time::{Instant, Runtime, VirtualRuntime};
+pub use url::{Scheme, Url, UrlError};

@@ -1,0 +1,331 @@
+//! Messages: a protocol header and a body.
+
+use alloc::vec::Vec;
+use core::fmt;
+
+use crate::pool::{self, Buf};
+use crate::sync::Arc;
+use crate::{Error, PipeId};
+
+/// Bytes a message header can hold: a pipe id plus a 15-hop backtrace.
+pub const HEADER_CAPACITY: usize = 64;
+
+/// An SP message: protocol header bytes and body bytes.
+///
+/// The header holds only protocol data (request ids, backtraces, hop counts)
+/// and is empty in cooked mode as the application sees it. The body comes from
+/// a size-class pool and is shared, not copied, by [`Clone`]: PUB and BUS send
+/// one message to many pipes this way. Mutating a shared body copies it first.
+///
+/// ```
+/// use nanosp::Message;
+/// let mut m = Message::from(&b"hello"[..]);
+/// let shared = m.clone();           // no copy
+/// m.body_mut().extend_from_slice(b", world");   // copies: `shared` is untouched
+/// assert_eq!(shared.body(), b"hello");
+/// assert_eq!(m.body(), b"hello, world");
+/// ```
+#[derive(Clone, Default)]
+pub struct Message {
+    header: heapless::Vec<u8, HEADER_CAPACITY>,
+    body: Body,
+    pipe: Option<PipeId>,
+}
+
+#[derive(Default)]
+struct Body {
+    buf: Option<Buf>,
+    off: usize,
+}
+
+impl Clone for Body {
+    fn clone(&self) -> Self {
+        Body {
+            buf: self.buf.clone(),
+            off: self.off,
+        }
+    }
+}
+
+impl Drop for Body {
+    fn drop(&mut self) {
+        if let Some(b) = self.buf.take() {
+            pool::put(b);
+        }
+    }
+}
+
+impl Body {
+    fn bytes(&self) -> &[u8] {
+        match &self.buf {
+            Some(b) => &b[self.off..],
+            None => &[],
+        }
+    }
+
+    /// Makes the buffer uniquely ours and starting at offset 0.
+    fn unique(&mut self, extra: usize) -> &mut Vec<u8> {
+        let shared = match &mut self.buf {
+            Some(b) => Arc::get_mut(b).is_none(),
+            None => true,
+        };
+        if shared || self.off > 0 {
+            let old = self.bytes();
+            let mut nb = pool::get(old.len() + extra);
+            Arc::get_mut(&mut nb)
+                .expect("fresh pool buffers are unique")
+                .extend_from_slice(old);
+            if let Some(b) = self.buf.replace(nb) {
+                pool::put(b);
+            }
+            self.off = 0;
+        }
+        Arc::get_mut(self.buf.as_mut().expect("set above")).expect("made unique above")
+    }
+}
+
+impl Message {
+    /// An empty message; allocates nothing.
+    pub const fn new() -> Self {
+        Message {
+            header: heapless::Vec::new(),
+            body: Body { buf: None, off: 0 },
+            pipe: None,
+        }
+    }
+
+    /// An empty message whose body can grow to `n` bytes without reallocating.
+    pub fn with_capacity(n: usize) -> Self {
+        let mut m = Message::new();
+        m.body.buf = Some(pool::get(n));
+        m
+    }
+
+    /// A message whose body is a copy of `data` (into a pooled buffer).
+    pub fn from_slice(data: &[u8]) -> Self {
+        let mut m = Message::with_capacity(data.len());
+        m.body_mut().extend_from_slice(data);
+        m
+    }
+
+    /// The body bytes.
+    #[inline]
+    pub fn body(&self) -> &[u8] {
+        self.body.bytes()
+    }
+
+    /// The body, for changing; copies it first if it is shared.
+    pub fn body_mut(&mut self) -> &mut Vec<u8> {
+        self.body.unique(0)
+    }
+
+    /// Appends bytes to the body.
+    pub fn extend(&mut self, data: &[u8]) {
+        self.body.unique(data.len()).extend_from_slice(data);
+    }
+
+    /// Removes the first `n` body bytes without copying the rest.
+    ///
+    /// Returns [`Error::Protocol`] (malformed header) if the body is shorter.
+    pub fn trim_body_front(&mut self, n: usize) -> Result<(), Error> {
+        if n > self.body().len() {
+            return Err(crate::ProtocolError::MalformedHeader.into());
+        }
+        self.body.off += n;
+        Ok(())
+    }
+
+    /// The protocol header bytes.
+    #[inline]
+    pub fn header(&self) -> &[u8] {
+        &self.header
+    }
+
+    /// The protocol header, for changing (raw mode).
+    pub fn header_mut(&mut self) -> &mut heapless::Vec<u8, HEADER_CAPACITY> {
+        &mut self.header
+    }
+
+    /// Replaces the header; [`Error::InvalidArgument`] if it is too long.
+    pub fn set_header(&mut self, h: &[u8]) -> Result<(), Error> {
+        self.header.clear();
+        self.header
+            .extend_from_slice(h)
+            .map_err(|_| Error::InvalidArgument)
+    }
+
+    /// Appends bytes to the header; [`Error::InvalidArgument`] if it would overflow.
+    pub fn push_header(&mut self, h: &[u8]) -> Result<(), Error> {
+        self.header
+            .extend_from_slice(h)
+            .map_err(|_| Error::InvalidArgument)
+    }
+
+    /// Moves the first `n` body bytes to the end of the header.
+    pub fn move_body_to_header(&mut self, n: usize) -> Result<(), Error> {
+        let b = self.body();
+        if n > b.len() {
+            return Err(crate::ProtocolError::MalformedHeader.into());
+        }
+        if self.header.len() + n > HEADER_CAPACITY {
+            return Err(crate::ProtocolError::MalformedHeader.into());
+        }
+        let (h, _) = b.split_at(n);
+        let h: heapless::Vec<u8, HEADER_CAPACITY> =
+            heapless::Vec::from_slice(h).map_err(|_| Error::InvalidArgument)?;
+        self.header.extend_from_slice(&h).ok();
+        self.body.off += n;
+        Ok(())
+    }
+
+    /// The 32-bit big-endian word at word index `i` of the wire view
+    /// (header bytes, then body bytes), if there are enough bytes.
+    pub fn wire_word(&self, i: usize) -> Option<u32> {
+        let (h, b) = (self.header(), self.body());
+        let mut w = [0u8; 4];
+        for (k, byte) in w.iter_mut().enumerate() {
+            let at = i.checked_mul(4)?.checked_add(k)?;
+            *byte = if at < h.len() {
+                h[at]
+            } else {
+                *b.get(at - h.len())?
+            };
+        }
+        Some(u32::from_be_bytes(w))
+    }
+
+    /// Makes sure the first `n` bytes of the wire view (header, then body)
+    /// are in the header, moving them from the body as needed. A message that
+    /// arrived from a byte stream has everything in the body; one handed over
+    /// by an inproc peer may already have its header split off.
+    pub fn move_wire_to_header(&mut self, n: usize) -> Result<(), Error> {
+        let have = self.header.len();
+        if have >= n {
+            return Ok(());
+        }
+        self.move_body_to_header(n - have)
+    }
+
+    /// Empties the header.
+    pub fn clear_header(&mut self) {
+        self.header.clear();
+    }
+
+    /// Empties the body (keeps its buffer when not shared).
+    pub fn clear(&mut self) {
+        if let Some(b) = &mut self.body.buf {
+            if let Some(v) = Arc::get_mut(b) {
+                v.clear();
+                self.body.off = 0;
+                return;
+            }
+        }
+        self.body = Body::default();
+    }
+
+    /// Header plus body length: what the wire length prefix counts.
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.header.len() + self.body().len()
+    }
+
+    /// True when header and body are both empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The pipe this message arrived on, if it came from a peer.
+    pub fn pipe(&self) -> Option<PipeId> {
+        self.pipe
+    }
+
+    /// Sets the pipe (used by raw protocols and to direct a message).
+    pub fn set_pipe(&mut self, p: Option<PipeId>) {
+        self.pipe = p;
+    }
+
+    /// True if the body is shared with another message (a clone).
+    pub fn is_shared(&self) -> bool {
+        match &self.body.buf {
+            Some(b) => Arc::strong_count(b) > 1,
+            None => false,
+        }
+    }
+}
+
+impl From<&[u8]> for Message {
+    fn from(d: &[u8]) -> Self {
+        Message::from_slice(d)
+    }
+}
+
+impl From<&str> for Message {
+    fn from(d: &str) -> Self {
+        Message::from_slice(d.as_bytes())
+    }
+}
+
+impl From<Vec<u8>> for Message {
+    /// Takes the vector as the body without copying.
+    fn from(v: Vec<u8>) -> Self {
+        let mut m = Message::new();
+        m.body.buf = Some(Arc::new(v));
+        m
+    }
+}
+
+impl PartialEq for Message {
+    fn eq(&self, o: &Self) -> bool {
+        self.header() == o.header() && self.body() == o.body()
+    }
+}
+impl Eq for Message {}
+
+impl fmt::Debug for Message {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let b = self.body();
+        let show = &b[..b.len().min(32)];
+        f.debug_struct("Message")
+            .field("header", &self.header())
+            .field("body_len", &b.len())
+            .field("body", &show)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clone_shares_and_mutation_unshares() {
+        let a = Message::from(&b"abc"[..]);
+        let mut b = a.clone();
+        assert!(a.is_shared());
+        b.extend(b"d");
+        assert!(!a.is_shared());
+        assert_eq!(a.body(), b"abc");
+        assert_eq!(b.body(), b"abcd");
+    }
+
+    #[test]
+    fn trim_and_header_moves() {
+        let mut m = Message::from(&[0x80u8, 0, 0, 1, b'h', b'i'][..]);
+        m.move_body_to_header(4).unwrap();
+        assert_eq!(m.header(), &[0x80, 0, 0, 1]);
+        assert_eq!(m.body(), b"hi");
+        assert_eq!(m.len(), 6);
+        assert!(m.move_body_to_header(3).is_err());
+        m.trim_body_front(1).unwrap();
+        assert_eq!(m.body(), b"i");
+        m.body_mut().push(b'!');
+        assert_eq!(m.body(), b"i!");
+    }
+
+    #[test]
+    fn header_capacity_is_enforced() {
+        let mut m = Message::new();
+        assert!(m.set_header(&[0; HEADER_CAPACITY]).is_ok());
+        assert_eq!(m.push_header(&[1]), Err(Error::InvalidArgument));
+    }
+}

@@ -1,0 +1,175 @@
+//! Socket options, named and defaulted as in nng (SP-WIRE §5).
+//!
+//! | option | nng name | nanosp default | nng default |
+//! |---|---|---|---|
+//! | [`SockOpt::RecvTimeout`] | `recv-timeout` | none (wait forever) | -1 (forever) |
+//! | [`SockOpt::SendTimeout`] | `send-timeout` | none (wait forever) | -1 (forever) |
+//! | [`SockOpt::RecvMaxSize`] | `recv-size-max` | 1 MiB (0 = unlimited) | 0 in nng 1.2–1.12, 1 GiB in 2.0; mangos 1 MiB |
+//! | [`SockOpt::SendBuffer`] | `send-buffer` | per protocol (PUB 16 per pipe, PUSH 0) | same |
+//! | [`SockOpt::RecvBuffer`] | `recv-buffer` | per protocol (SUB 128, others 16) | SUB 128 |
+//! | [`SockOpt::TtlMax`] | `ttl-max` | 8 (1–15) | 8 (1–15) |
+//! | [`SockOpt::ReconnectTimeMin`] | `reconnect-time-min` | 1 s | 1 s |
+//! | [`SockOpt::ReconnectTimeMax`] | `reconnect-time-max` | 0 (no growth) | 0 (no growth) |
+//! | [`SockOpt::HandshakeTimeout`] | — | 10 s | 10 s (fixed in nng) |
+//!
+//! With reconnect-time-max > min the wait doubles after each failed attempt up
+//! to the max; every wait is drawn uniformly from `[0, current)` (nng's jitter).
+
+use alloc::vec::Vec;
+use core::time::Duration;
+
+use crate::Error;
+
+/// One option and its value.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SockOpt {
+    /// `recv-timeout`: how long `recv` waits; `None` = forever.
+    RecvTimeout(Option<Duration>),
+    /// `send-timeout`: how long `send` waits; `None` = forever.
+    SendTimeout(Option<Duration>),
+    /// `recv-size-max`: largest accepted message (header + body); 0 = unlimited.
+    RecvMaxSize(usize),
+    /// `send-buffer`: messages queued by the protocol (0–8192).
+    SendBuffer(usize),
+    /// `recv-buffer`: messages queued for the application (0–8192).
+    RecvBuffer(usize),
+    /// `ttl-max`: hop limit for forwarded protocols (1–15).
+    TtlMax(u8),
+    /// `reconnect-time-min`: first redial wait.
+    ReconnectTimeMin(Duration),
+    /// `reconnect-time-max`: cap of the growing wait; zero = no growth.
+    ReconnectTimeMax(Duration),
+    /// Time a peer has to complete the SP handshake.
+    HandshakeTimeout(Duration),
+    /// `sub:subscribe`: receive messages whose body starts with these bytes.
+    Subscribe(Vec<u8>),
+    /// `sub:unsubscribe`.
+    Unsubscribe(Vec<u8>),
+    /// `sub:prefnew`: on a full queue drop the oldest (true) or the newest.
+    SubPreferNew(bool),
+}
+
+impl SockOpt {
+    /// The nng name of this option.
+    pub fn name(&self) -> &'static str {
+        match self {
+            SockOpt::RecvTimeout(_) => "recv-timeout",
+            SockOpt::SendTimeout(_) => "send-timeout",
+            SockOpt::RecvMaxSize(_) => "recv-size-max",
+            SockOpt::SendBuffer(_) => "send-buffer",
+            SockOpt::RecvBuffer(_) => "recv-buffer",
+            SockOpt::TtlMax(_) => "ttl-max",
+            SockOpt::ReconnectTimeMin(_) => "reconnect-time-min",
+            SockOpt::ReconnectTimeMax(_) => "reconnect-time-max",
+            SockOpt::HandshakeTimeout(_) => "handshake-timeout",
+            SockOpt::Subscribe(_) => "sub:subscribe",
+            SockOpt::Unsubscribe(_) => "sub:unsubscribe",
+            SockOpt::SubPreferNew(_) => "sub:prefnew",
+        }
+    }
+
+    /// Parses an option from its nng name and a textual value: durations in
+    /// milliseconds (`-1` = forever), sizes as integers, booleans as
+    /// `true`/`false`, topics as text.
+    ///
+    /// ```
+    /// use nanosp::SockOpt;
+    /// use core::time::Duration;
+    /// assert_eq!(SockOpt::parse("recv-timeout", "250").unwrap(),
+    ///            SockOpt::RecvTimeout(Some(Duration::from_millis(250))));
+    /// assert_eq!(SockOpt::parse("send-timeout", "-1").unwrap(), SockOpt::SendTimeout(None));
+    /// ```
+    pub fn parse(name: &str, value: &str) -> Result<SockOpt, Error> {
+        let ms = |v: &str| -> Result<Option<Duration>, Error> {
+            let n: i64 = v.trim().parse().map_err(|_| Error::InvalidArgument)?;
+            match n {
+                -1 => Ok(None),
+                n if n >= 0 => Ok(Some(Duration::from_millis(n as u64))),
+                _ => Err(Error::InvalidArgument),
+            }
+        };
+        let size = |v: &str| -> Result<usize, Error> {
+            v.trim().parse().map_err(|_| Error::InvalidArgument)
+        };
+        let dur = |v: &str| ms(v)?.ok_or(Error::InvalidArgument);
+        Ok(match name {
+            "recv-timeout" => SockOpt::RecvTimeout(ms(value)?),
+            "send-timeout" => SockOpt::SendTimeout(ms(value)?),
+            "recv-size-max" => SockOpt::RecvMaxSize(size(value)?),
+            "send-buffer" => SockOpt::SendBuffer(size(value)?),
+            "recv-buffer" => SockOpt::RecvBuffer(size(value)?),
+            "ttl-max" => SockOpt::TtlMax(value.trim().parse().map_err(|_| Error::InvalidArgument)?),
+            "reconnect-time-min" => SockOpt::ReconnectTimeMin(dur(value)?),
+            "reconnect-time-max" => SockOpt::ReconnectTimeMax(dur(value)?),
+            "handshake-timeout" => SockOpt::HandshakeTimeout(dur(value)?),
+            "sub:subscribe" => SockOpt::Subscribe(value.as_bytes().to_vec()),
+            "sub:unsubscribe" => SockOpt::Unsubscribe(value.as_bytes().to_vec()),
+            "sub:prefnew" => SockOpt::SubPreferNew(match value.trim() {
+                "true" | "1" => true,
+                "false" | "0" => false,
+                _ => return Err(Error::InvalidArgument),
+            }),
+            _ => return Err(Error::NotSupported),
+        })
+    }
+}
+
+/// The engine-level options of a socket (protocol options live in the machine).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Options {
+    /// See [`SockOpt::RecvTimeout`].
+    pub recv_timeout: Option<Duration>,
+    /// See [`SockOpt::SendTimeout`].
+    pub send_timeout: Option<Duration>,
+    /// See [`SockOpt::RecvMaxSize`].
+    pub recv_max_size: usize,
+    /// See [`SockOpt::ReconnectTimeMin`].
+    pub reconnect_min: Duration,
+    /// See [`SockOpt::ReconnectTimeMax`].
+    pub reconnect_max: Duration,
+    /// See [`SockOpt::HandshakeTimeout`].
+    pub handshake_timeout: Duration,
+    /// See [`SockOpt::TtlMax`].
+    pub ttl_max: u8,
+}
+
+/// Default `recv-size-max`: 1 MiB, as mangos and nanomsg.
+pub const DEFAULT_RECV_MAX_SIZE: usize = 1 << 20;
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            recv_timeout: None,
+            send_timeout: None,
+            recv_max_size: DEFAULT_RECV_MAX_SIZE,
+            reconnect_min: Duration::from_millis(1000),
+            reconnect_max: Duration::ZERO,
+            handshake_timeout: Duration::from_secs(10),
+            ttl_max: 8,
+        }
+    }
+}
+
+impl Options {
+    /// Applies an engine-level option; returns false if it is not one.
+    pub(crate) fn apply(&mut self, o: &SockOpt) -> Result<bool, Error> {
+        match *o {
+            SockOpt::RecvTimeout(d) => self.recv_timeout = d,
+            SockOpt::SendTimeout(d) => self.send_timeout = d,
+            SockOpt::RecvMaxSize(n) => self.recv_max_size = n,
+            SockOpt::ReconnectTimeMin(d) => self.reconnect_min = d,
+            SockOpt::ReconnectTimeMax(d) => self.reconnect_max = d,
+            SockOpt::HandshakeTimeout(d) => self.handshake_timeout = d,
+            SockOpt::TtlMax(t) => {
+                if !(1..=15).contains(&t) {
+                    return Err(Error::InvalidArgument);
+                }
+                self.ttl_max = t;
+                return Ok(false); // the machine wants it too
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+}

@@ -1,0 +1,104 @@
+//! The body-buffer pool: size classes, bounded, shared by every socket.
+//!
+//! A message body is a pooled `Vec<u8>` inside a reference-counted cell. When
+//! the last holder drops it the cell goes back to its size class (up to a
+//! bounded number per class), so steady traffic allocates nothing. Bodies larger
+//! than the largest class are allocated exactly and freed normally.
+
+use alloc::vec::Vec;
+
+use crate::sync::{Arc, Mutex};
+
+/// Buffer sizes of the classes, smallest first.
+pub const CLASSES: [usize; 8] = [64, 256, 1024, 4096, 16 << 10, 64 << 10, 256 << 10, 1 << 20];
+
+const fn limit(class: usize) -> usize {
+    // At most 256 buffers and about 1 MiB of idle memory per class, at least 2.
+    let by_bytes = (1 << 20) / CLASSES[class];
+    let n = if by_bytes < 256 { by_bytes } else { 256 };
+    if n < 2 {
+        2
+    } else {
+        n
+    }
+}
+
+pub(crate) type Buf = Arc<Vec<u8>>;
+
+#[allow(clippy::declare_interior_mutable_const)]
+const EMPTY: Mutex<Vec<Buf>> = Mutex::new(Vec::new());
+static FREE: [Mutex<Vec<Buf>>; CLASSES.len()] = [EMPTY; CLASSES.len()];
+
+/// The class whose buffers hold at least `n` bytes.
+fn class_for_request(n: usize) -> Option<usize> {
+    CLASSES.iter().position(|&c| c >= n)
+}
+
+/// The largest class a buffer of capacity `cap` can serve.
+fn class_for_capacity(cap: usize) -> Option<usize> {
+    CLASSES.iter().rposition(|&c| c <= cap)
+}
+
+/// An empty buffer that can hold `n` bytes without reallocating.
+pub(crate) fn get(n: usize) -> Buf {
+    match class_for_request(n) {
+        Some(c) => FREE[c]
+            .lock(|v| v.pop())
+            .unwrap_or_else(|| Arc::new(Vec::with_capacity(CLASSES[c]))),
+        None => Arc::new(Vec::with_capacity(n)),
+    }
+}
+
+/// Returns a uniquely held buffer to its class.
+pub(crate) fn put(mut buf: Buf) {
+    let Some(v) = Arc::get_mut(&mut buf) else {
+        return;
+    };
+    let cap = v.capacity();
+    if cap > 2 * CLASSES[CLASSES.len() - 1] {
+        return;
+    }
+    let Some(c) = class_for_capacity(cap) else {
+        return;
+    };
+    v.clear();
+    FREE[c].lock(|free| {
+        if free.len() < limit(c) {
+            free.push(buf);
+        }
+    });
+}
+
+/// How many idle buffers each class holds now (for tests and statistics).
+pub fn idle_counts() -> [usize; CLASSES.len()] {
+    let mut out = [0; CLASSES.len()];
+    for (i, f) in FREE.iter().enumerate() {
+        out[i] = f.lock(|v| v.len());
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classes_round_trip() {
+        assert_eq!(class_for_request(0), Some(0));
+        assert_eq!(class_for_request(65), Some(1));
+        assert_eq!(class_for_request(1 << 20), Some(7));
+        assert_eq!(class_for_request((1 << 20) + 1), None);
+        assert_eq!(class_for_capacity(63), None);
+        assert_eq!(class_for_capacity(300), Some(1));
+        let b = get(100);
+        assert!(b.capacity() >= 100);
+        put(b);
+    }
+
+    #[test]
+    fn limits_are_bounded() {
+        for c in 0..CLASSES.len() {
+            assert!(limit(c) >= 2 && limit(c) <= 256);
+        }
+    }
+}

@@ -1,0 +1,402 @@
+//! Protocol state machines, one module per protocol, named as nng names them.
+//!
+//! A machine is plain synchronous state: the socket engine calls it with
+//! events (pipe added or removed, a pipe has room again, a message from a
+//! pipe, the application sends or receives) and it acts through [`Io`]
+//! (queue a message on a pipe, close a pipe, wake the application). No async,
+//! no clock, no I/O: every machine is unit-tested without a runtime.
+
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+use core::task::Waker;
+
+use crate::socket::{PipeSlot, Stats};
+use crate::{Error, Message, PipeId, SendError, SockOpt};
+
+pub mod pair0;
+pub mod pair1;
+pub mod pipeline0;
+pub mod pubsub0;
+
+/// The socket types nanosp speaks, cooked or raw.
+///
+/// ```
+/// use nanosp::Protocol;
+/// assert_eq!(Protocol::Pub0.number(), 0x20);
+/// assert_eq!(Protocol::Pub0.peer_number(), 0x21);
+/// assert_eq!(Protocol::Sub0.name(), "sub");
+/// assert_eq!(Protocol::from_name("pull").unwrap(), Protocol::Pull0);
+/// ```
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Protocol {
+    /// PAIR v0: one peer, no header.
+    Pair0,
+    /// PAIR v1 (monogamous): one peer, hop-count header.
+    Pair1,
+    /// PUB: fan-out to every subscriber.
+    Pub0,
+    /// SUB: prefix-filtered receive.
+    Sub0,
+    /// PUSH: load-balanced send.
+    Push0,
+    /// PULL: fair-queued receive.
+    Pull0,
+}
+
+impl Protocol {
+    /// Every protocol, for tests and tools.
+    pub const ALL: [Protocol; 6] = [
+        Protocol::Pair0,
+        Protocol::Pair1,
+        Protocol::Pub0,
+        Protocol::Sub0,
+        Protocol::Push0,
+        Protocol::Pull0,
+    ];
+
+    /// Our 16-bit protocol number (SP-WIRE §1).
+    pub const fn number(self) -> u16 {
+        match self {
+            Protocol::Pair0 => 0x10,
+            Protocol::Pair1 => 0x11,
+            Protocol::Pub0 => 0x20,
+            Protocol::Sub0 => 0x21,
+            Protocol::Push0 => 0x50,
+            Protocol::Pull0 => 0x51,
+        }
+    }
+
+    /// The protocol number a peer must have.
+    pub const fn peer_number(self) -> u16 {
+        match self {
+            Protocol::Pair0 => 0x10,
+            Protocol::Pair1 => 0x11,
+            Protocol::Pub0 => 0x21,
+            Protocol::Sub0 => 0x20,
+            Protocol::Push0 => 0x51,
+            Protocol::Pull0 => 0x50,
+        }
+    }
+
+    /// The name used in WebSocket subprotocols and by nngcat (`"pair1"`, `"sub"`...).
+    pub const fn name(self) -> &'static str {
+        name_of(self.number())
+    }
+
+    /// The peer's name.
+    pub const fn peer_name(self) -> &'static str {
+        name_of(self.peer_number())
+    }
+
+    /// Looks a protocol up by name (`"pair"` is PAIR v1 as in nngcat).
+    pub fn from_name(name: &str) -> Result<Protocol, Error> {
+        Ok(match name {
+            "pair0" => Protocol::Pair0,
+            "pair1" | "pair" => Protocol::Pair1,
+            "pub" | "pub0" => Protocol::Pub0,
+            "sub" | "sub0" => Protocol::Sub0,
+            "push" | "push0" => Protocol::Push0,
+            "pull" | "pull0" => Protocol::Pull0,
+            _ => return Err(Error::InvalidArgument),
+        })
+    }
+
+    pub(crate) fn machine(self, raw: bool) -> Box<dyn Machine> {
+        match self {
+            Protocol::Pair0 => Box::new(pair0::Pair0::new(raw)),
+            Protocol::Pair1 => Box::new(pair1::Pair1::new(raw)),
+            Protocol::Pub0 => Box::new(pubsub0::Pub0::new(raw)),
+            Protocol::Sub0 => Box::new(pubsub0::Sub0::new(raw)),
+            Protocol::Push0 => Box::new(pipeline0::Push0::new(raw)),
+            Protocol::Pull0 => Box::new(pipeline0::Pull0::new(raw)),
+        }
+    }
+}
+
+/// The name of a protocol number, or `"unknown"`.
+pub const fn name_of(n: u16) -> &'static str {
+    match n {
+        0x10 => "pair",
+        0x11 => "pair1",
+        0x20 => "pub",
+        0x21 => "sub",
+        0x30 => "req",
+        0x31 => "rep",
+        0x50 => "push",
+        0x51 => "pull",
+        0x62 => "surveyor",
+        0x63 => "respondent",
+        0x70 => "bus",
+        0x640 => "star",
+        _ => "unknown",
+    }
+}
+
+/// What a machine did with a message from a pipe.
+#[derive(Debug)]
+pub enum Delivery {
+    /// Taken (queued for the application, or dropped and counted).
+    Taken,
+    /// No room now: the engine keeps it on the pipe and retries after a receive.
+    Full(Message),
+    /// The peer broke the protocol: the engine closes that pipe.
+    Close(Error),
+}
+
+/// A protocol state machine. See the module docs for the contract.
+pub trait Machine: Send {
+    /// A pipe was attached. An error rejects it (e.g. PAIR's second peer).
+    fn add_pipe(&mut self, io: &mut Io<'_>, p: PipeId) -> Result<(), Error>;
+    /// A pipe is gone; forget it.
+    fn remove_pipe(&mut self, io: &mut Io<'_>, p: PipeId);
+    /// A pipe that refused a message has room again.
+    fn pipe_writable(&mut self, io: &mut Io<'_>, p: PipeId) {
+        let _ = (io, p);
+    }
+    /// A message arrived from pipe `p` (whole SP payload in the body).
+    fn pipe_recv(&mut self, io: &mut Io<'_>, p: PipeId, m: Message) -> Delivery;
+    /// The application sends; `WouldBlock` hands the message back to wait.
+    fn send(&mut self, io: &mut Io<'_>, m: Message) -> Result<(), SendError>;
+    /// The application receives; `WouldBlock` means wait.
+    fn recv(&mut self, io: &mut Io<'_>) -> Result<Message, Error>;
+    /// A protocol option (send-buffer, recv-buffer, ttl-max, subscribe...).
+    fn set_option(&mut self, io: &mut Io<'_>, opt: &SockOpt) -> Result<(), Error> {
+        let _ = (io, opt);
+        Err(Error::NotSupported)
+    }
+}
+
+/// A machine's window on the pipes: queue, evict, close, notify.
+pub struct Io<'a> {
+    pub(crate) pipes: &'a mut dyn PipeTable,
+    pub(crate) wakes: &'a mut Wakes,
+    pub(crate) closes: &'a mut Vec<(PipeId, Error)>,
+    pub(crate) stats: &'a mut Stats,
+    pub(crate) recv_ready: bool,
+    pub(crate) send_ready: bool,
+}
+
+/// Lookup of pipes by id (the engine's table, or a test's).
+pub(crate) trait PipeTable {
+    fn slot(&mut self, p: PipeId) -> Option<&mut PipeSlot>;
+}
+
+impl Io<'_> {
+    /// Queues `m` on pipe `p` if it has room; else hands it back (and the
+    /// machine's `pipe_writable` is called when room appears).
+    pub fn try_send(&mut self, p: PipeId, m: Message) -> Result<(), Message> {
+        let Some(slot) = self.pipes.slot(p) else {
+            return Err(m);
+        };
+        let len = m.len() as u64;
+        match slot.tx.try_push(m, Some(&slot.refill)) {
+            Ok(w) => {
+                self.stats.msgs_out += 1;
+                self.stats.bytes_out += len;
+                if let Some(w) = w {
+                    self.wakes.push(w);
+                }
+                Ok(())
+            }
+            Err(m) => Err(m),
+        }
+    }
+
+    /// Queues `m` on `p`, evicting the oldest queued message if full. Returns
+    /// the message that did not make it (evicted, or `m` if the pipe is gone).
+    pub fn send_evict(&mut self, p: PipeId, m: Message) -> Option<Message> {
+        let Some(slot) = self.pipes.slot(p) else {
+            return Some(m);
+        };
+        let len = m.len() as u64;
+        let (old, w) = slot.tx.push_evict(m);
+        if let Some(w) = w {
+            self.wakes.push(w);
+        }
+        self.stats.msgs_out += 1;
+        self.stats.bytes_out += len;
+        if old.is_some() {
+            self.stats.msgs_out -= 1;
+        }
+        old
+    }
+
+    /// True if `p` exists and its queue has room.
+    pub fn writable(&mut self, p: PipeId) -> bool {
+        self.pipes.slot(p).is_some_and(|s| s.tx.has_room())
+    }
+
+    /// Sets how many messages `p`'s outgoing queue holds.
+    pub fn set_pipe_queue(&mut self, p: PipeId, n: usize) {
+        if let Some(s) = self.pipes.slot(p) {
+            s.tx.set_capacity(n);
+        }
+    }
+
+    /// Closes pipe `p` (after this call returns) because of `e`.
+    pub fn close_pipe(&mut self, p: PipeId, e: Error) {
+        self.closes.push((p, e));
+    }
+
+    /// Wakes receivers: a message is ready (or a state changed).
+    pub fn notify_recv(&mut self) {
+        self.recv_ready = true;
+    }
+
+    /// Wakes senders: a send may succeed now.
+    pub fn notify_send(&mut self) {
+        self.send_ready = true;
+    }
+
+    /// Counts a message dropped by the protocol.
+    pub fn count_drop(&mut self) {
+        self.stats.drops += 1;
+    }
+}
+
+/// Wakers to wake once every lock is released.
+#[derive(Default)]
+pub(crate) struct Wakes {
+    few: heapless::Vec<Waker, 8>,
+    more: Vec<Waker>,
+}
+
+impl Wakes {
+    pub(crate) fn push(&mut self, w: Waker) {
+        if let Err(w) = self.few.push(w) {
+            self.more.push(w);
+        }
+    }
+    pub(crate) fn wake_all(&mut self) {
+        for w in self.few.drain(..) {
+            w.wake();
+        }
+        for w in self.more.drain(..) {
+            w.wake();
+        }
+    }
+}
+
+/// Unit-test harness: a machine with pipes and no engine.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::*;
+    use crate::chan::Chan;
+    use crate::sync::Arc;
+    use alloc::collections::{BTreeMap, VecDeque};
+
+    pub(crate) struct Harness {
+        pub m: Box<dyn Machine>,
+        pub pipes: BTreeMap<PipeId, PipeSlot>,
+        pub stats: Stats,
+        pub closes: Vec<(PipeId, Error)>,
+        pub recv_ready: bool,
+        pub send_ready: bool,
+    }
+
+    struct Table<'a>(&'a mut BTreeMap<PipeId, PipeSlot>);
+    impl PipeTable for Table<'_> {
+        fn slot(&mut self, p: PipeId) -> Option<&mut PipeSlot> {
+            self.0.get_mut(&p)
+        }
+    }
+
+    impl Harness {
+        pub fn new(p: Protocol, raw: bool) -> Self {
+            Harness {
+                m: p.machine(raw),
+                pipes: BTreeMap::new(),
+                stats: Stats::default(),
+                closes: Vec::new(),
+                recv_ready: false,
+                send_ready: false,
+            }
+        }
+
+        pub fn with<R>(&mut self, f: impl FnOnce(&mut dyn Machine, &mut Io<'_>) -> R) -> R {
+            let mut wakes = Wakes::default();
+            let mut table = Table(&mut self.pipes);
+            let mut io = Io {
+                pipes: &mut table,
+                wakes: &mut wakes,
+                closes: &mut self.closes,
+                stats: &mut self.stats,
+                recv_ready: false,
+                send_ready: false,
+            };
+            let r = f(&mut *self.m, &mut io);
+            self.recv_ready |= io.recv_ready;
+            self.send_ready |= io.send_ready;
+            r
+        }
+
+        /// Adds pipe `id` with an outgoing queue of `cap` messages.
+        pub fn add(&mut self, id: u32, cap: usize) -> Result<(), Error> {
+            let p = PipeId(id);
+            self.pipes.insert(p, PipeSlot::detached(p, cap));
+            let r = self.with(|m, io| m.add_pipe(io, p));
+            if r.is_err() {
+                self.pipes.remove(&p);
+            }
+            r
+        }
+
+        pub fn remove(&mut self, id: u32) {
+            let p = PipeId(id);
+            self.with(|m, io| m.remove_pipe(io, p));
+            self.pipes.remove(&p);
+        }
+
+        pub fn send(&mut self, body: &[u8]) -> Result<(), Error> {
+            let msg = Message::from(body);
+            self.with(|m, io| m.send(io, msg)).map_err(|e| e.error)
+        }
+
+        pub fn send_msg(&mut self, msg: Message) -> Result<(), SendError> {
+            self.with(|m, io| m.send(io, msg))
+        }
+
+        pub fn recv(&mut self) -> Result<Message, Error> {
+            self.with(|m, io| m.recv(io))
+        }
+
+        pub fn deliver(&mut self, id: u32, body: &[u8]) -> Delivery {
+            let msg = Message::from(body);
+            self.with(|m, io| m.pipe_recv(io, PipeId(id), msg))
+        }
+
+        /// Drains what was queued on pipe `id`, as header+body bytes.
+        pub fn sent(&mut self, id: u32) -> Vec<Vec<u8>> {
+            let slot = self.pipes.get_mut(&PipeId(id)).expect("pipe");
+            let mut out = VecDeque::new();
+            let waker = futures_noop();
+            let mut cx = core::task::Context::from_waker(&waker);
+            let _ = slot.tx.poll_pop(&mut cx, &mut out, usize::MAX);
+            let r = out
+                .into_iter()
+                .map(|m| {
+                    let mut v = m.header().to_vec();
+                    v.extend_from_slice(m.body());
+                    v
+                })
+                .collect();
+            // Popping made room: tell the machine, as the engine would.
+            self.with(|m, io| m.pipe_writable(io, PipeId(id)));
+            r
+        }
+
+        pub fn set(&mut self, o: SockOpt) -> Result<(), Error> {
+            self.with(|m, io| m.set_option(io, &o))
+        }
+    }
+
+    pub(crate) fn futures_noop() -> Waker {
+        futures::task::noop_waker()
+    }
+
+    #[allow(unused)]
+    pub(crate) fn chan(cap: usize) -> Arc<Chan> {
+        Arc::new(Chan::new(cap))
+    }
+}

@@ -1,0 +1,921 @@
+//! The socket engine: pipes, queues with back-pressure, deadlines, events.
+//!
+//! A socket owns one protocol [`Machine`] and a table of pipes. Each pipe is
+//! two bounded channels ([`Chan`]): outgoing messages the machine queued, and
+//! incoming messages a transport (or an inproc peer socket) delivered. The
+//! engine moves incoming messages into the machine with a *pump* that runs on
+//! whichever task delivered them (no hop to another task), and tells the
+//! machine when a full outgoing queue has room again (*refill*). Both are
+//! wakers, so transports and inproc peers notify a socket exactly as they
+//! would notify a task.
+//!
+//! Nothing here names an executor: application operations are futures that
+//! park on wakers, deadlines come from the [`Runtime`], and transports run in
+//! futures the runtime crate polls (see [`crate::stream`]).
+
+use alloc::boxed::Box;
+use alloc::collections::{BTreeMap, VecDeque};
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
+use core::future::poll_fn;
+use core::task::{Context, Poll, Waker};
+
+use portable_atomic::{AtomicU32, Ordering};
+use portable_atomic_util::task::Wake;
+
+use crate::chan::Chan;
+use crate::options::Options;
+use crate::proto::{Delivery, Io, Machine, PipeTable, Wakes};
+use crate::sync::{Arc, Mutex, Weak};
+use crate::url::{Scheme, Url};
+use crate::util::with_deadline;
+use crate::{inproc, Error, Message, Protocol, ProtocolError, Runtime, SendError, SockOpt};
+
+/// A pipe's identity: 31 bits, never 0, unique among live pipes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PipeId(pub u32);
+
+impl fmt::Display for PipeId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "pipe#{}", self.0)
+    }
+}
+
+/// What a pipe is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PipeInfo {
+    /// Its id.
+    pub id: PipeId,
+    /// The peer's protocol number.
+    pub peer: u16,
+    /// The URL of the dialer or listener that made it.
+    pub url: String,
+    /// True if we dialed, false if we accepted.
+    pub dialed: bool,
+}
+
+/// Pipe lifecycle events, as nng's `nng_pipe_notify` gives them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PipeEvent {
+    /// Before the pipe joins the socket; the hook may refuse it (`false`).
+    AddPre,
+    /// The pipe joined the socket.
+    AddPost,
+    /// The pipe left the socket.
+    RemPost,
+}
+
+/// Counters of a socket, readable at any time on every target.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Messages received from peers and taken by the protocol.
+    pub msgs_in: u64,
+    /// Bytes (header + body) of those.
+    pub bytes_in: u64,
+    /// Messages queued to peers.
+    pub msgs_out: u64,
+    /// Bytes of those.
+    pub bytes_out: u64,
+    /// Messages dropped by protocol policy (full queues, filters, TTL...).
+    pub drops: u64,
+    /// Messages lost because the pipe they were queued on closed.
+    pub lost: u64,
+    /// Pipes attached.
+    pub pipes_added: u64,
+    /// Pipes removed.
+    pub pipes_removed: u64,
+    /// Pipes refused (hook, protocol, wrong peer).
+    pub pipes_rejected: u64,
+    /// Failed SP handshakes (bad header, timeout, wrong peer).
+    pub handshake_failures: u64,
+    /// Pipes closed because the peer broke the protocol or a limit.
+    pub protocol_errors: u64,
+    /// Redials made by dialers.
+    pub reconnects: u64,
+}
+
+type HookFn = dyn Fn(PipeEvent, &PipeInfo) -> bool + Send + Sync;
+struct Hook(Box<HookFn>);
+type OnClose = Box<dyn FnOnce() + Send>;
+
+pub(crate) struct PipeSlot {
+    pub(crate) info: PipeInfo,
+    pub(crate) tx: Arc<Chan>,
+    pub(crate) rx: Arc<Chan>,
+    pub(crate) refill: Waker,
+    pump: Waker,
+    on_close: Option<OnClose>,
+}
+
+#[cfg(test)]
+impl PipeSlot {
+    pub(crate) fn detached(id: PipeId, cap: usize) -> Self {
+        PipeSlot {
+            info: PipeInfo {
+                id,
+                peer: 0,
+                url: String::new(),
+                dialed: false,
+            },
+            tx: Arc::new(Chan::new(cap)),
+            rx: Arc::new(Chan::new(cap)),
+            refill: futures::task::noop_waker(),
+            pump: futures::task::noop_waker(),
+            on_close: None,
+        }
+    }
+}
+
+struct Table<'a>(&'a mut BTreeMap<PipeId, PipeSlot>);
+impl PipeTable for Table<'_> {
+    fn slot(&mut self, p: PipeId) -> Option<&mut PipeSlot> {
+        self.0.get_mut(&p)
+    }
+}
+
+/// Default capacity of each direction of a pipe, in messages.
+pub(crate) const PIPE_QUEUE: usize = 16;
+/// Messages a pump hands the machine per turn before letting others in.
+const PUMP_TURN: usize = 64;
+
+struct State {
+    m: Box<dyn Machine>,
+    pipes: BTreeMap<PipeId, PipeSlot>,
+    blocked: VecDeque<PipeId>,
+    recv_waiters: Vec<Waker>,
+    send_waiters: Vec<Waker>,
+    close_waiters: Vec<Waker>,
+    closes: Vec<(PipeId, Error)>,
+    closed: bool,
+    opts: Options,
+    stats: Stats,
+    hook: Option<Arc<Hook>>,
+}
+
+impl State {
+    fn call<T>(
+        &mut self,
+        wakes: &mut Wakes,
+        g: impl FnOnce(&mut dyn Machine, &mut Io<'_>) -> T,
+    ) -> T {
+        let mut table = Table(&mut self.pipes);
+        let mut io = Io {
+            pipes: &mut table,
+            wakes,
+            closes: &mut self.closes,
+            stats: &mut self.stats,
+            recv_ready: false,
+            send_ready: false,
+        };
+        let t = g(&mut *self.m, &mut io);
+        let (rr, sr) = (io.recv_ready, io.send_ready);
+        if rr {
+            for w in self.recv_waiters.drain(..) {
+                wakes.push(w);
+            }
+        }
+        if sr {
+            for w in self.send_waiters.drain(..) {
+                wakes.push(w);
+            }
+        }
+        t
+    }
+}
+
+fn park(list: &mut Vec<Waker>, w: &Waker) {
+    if !list.iter().any(|x| x.will_wake(w)) {
+        list.push(w.clone());
+    }
+}
+
+static NEXT_PIPE: AtomicU32 = AtomicU32::new(1);
+static NEXT_SOCKET: AtomicU32 = AtomicU32::new(1);
+
+pub(crate) struct Core<R: Runtime> {
+    pub(crate) rt: R,
+    pub(crate) proto: Protocol,
+    pub(crate) raw: bool,
+    pub(crate) id: u64,
+    me: Weak<Core<R>>,
+    st: Mutex<State>,
+}
+
+struct PumpWake<R: Runtime> {
+    core: Weak<Core<R>>,
+    pipe: PipeId,
+    rx: Arc<Chan>,
+}
+
+impl<R: Runtime> Wake for PumpWake<R> {
+    fn wake(this: Arc<Self>) {
+        Self::wake_by_ref(&this);
+    }
+    fn wake_by_ref(this: &Arc<Self>) {
+        if let Some(core) = this.core.upgrade() {
+            let me = Waker::from(this.clone());
+            core.pump(this.pipe, &this.rx, &me, PUMP_TURN, false);
+        }
+    }
+}
+
+struct RefillWake<R: Runtime> {
+    core: Weak<Core<R>>,
+    pipe: PipeId,
+}
+
+impl<R: Runtime> Wake for RefillWake<R> {
+    fn wake(this: Arc<Self>) {
+        Self::wake_by_ref(&this);
+    }
+    fn wake_by_ref(this: &Arc<Self>) {
+        if let Some(core) = this.core.upgrade() {
+            core.refill(this.pipe);
+        }
+    }
+}
+
+struct Pumped {
+    delivered: usize,
+    refused: bool,
+}
+
+impl<R: Runtime> Core<R> {
+    fn finish(&self, mut wakes: Wakes, closes: Vec<(PipeId, Error)>) {
+        wakes.wake_all();
+        for (p, e) in closes {
+            self.remove_pipe(p, e);
+        }
+    }
+
+    /// Moves up to `limit` messages from `rx` into the machine.
+    fn pump(
+        &self,
+        p: PipeId,
+        rx: &Arc<Chan>,
+        me: &Waker,
+        limit: usize,
+        park_front: bool,
+    ) -> Pumped {
+        let mut out = Pumped {
+            delivered: 0,
+            refused: false,
+        };
+        if !rx.pump_begin() {
+            return out;
+        }
+        loop {
+            let mut batch: heapless::Vec<Message, 16> = heapless::Vec::new();
+            let taken = rx.pump_take(&mut batch, limit.saturating_sub(out.delivered));
+            if let Some(w) = taken.wake {
+                w.wake();
+            }
+            let mut wakes = Wakes::default();
+            let mut leftovers: heapless::Vec<Message, 16> = heapless::Vec::new();
+            let mut gone = false;
+            let mut parked = false;
+            let closes = self.st.lock(|st| {
+                if !st.pipes.contains_key(&p) {
+                    gone = true;
+                    return core::mem::take(&mut st.closes);
+                }
+                let mut it = batch.into_iter();
+                while let Some(mut m) = it.next() {
+                    let len = m.len() as u64;
+                    m.set_pipe(Some(p));
+                    match st.call(&mut wakes, |mch, io| mch.pipe_recv(io, p, m)) {
+                        Delivery::Taken => {
+                            out.delivered += 1;
+                            st.stats.msgs_in += 1;
+                            st.stats.bytes_in += len;
+                        }
+                        Delivery::Full(m) => {
+                            let _ = leftovers.push(m);
+                            for m in it.by_ref() {
+                                let _ = leftovers.push(m);
+                            }
+                            out.refused = true;
+                            parked = true;
+                            break;
+                        }
+                        Delivery::Close(e) => {
+                            st.stats.protocol_errors += 1;
+                            st.closes.push((p, e));
+                            gone = true;
+                            break;
+                        }
+                    }
+                }
+                if !parked && !gone && out.delivered >= limit && rx.len() > 0 {
+                    parked = true; // out of turn: others go first
+                }
+                if parked {
+                    if park_front && out.refused {
+                        st.blocked.push_front(p);
+                    } else {
+                        st.blocked.push_back(p);
+                    }
+                }
+                core::mem::take(&mut st.closes)
+            });
+            if !leftovers.is_empty() {
+                rx.unpop(leftovers.into_iter());
+            }
+            self.finish(wakes, closes);
+            if gone {
+                rx.pump_end(true, me);
+                return out;
+            }
+            if taken.closed {
+                rx.pump_end(true, me);
+                self.remove_pipe(p, Error::ConnectionShutdown);
+                return out;
+            }
+            if !rx.pump_end(parked, me) {
+                return out;
+            }
+        }
+    }
+
+    /// A pipe's outgoing queue has room (or closed).
+    fn refill(&self, p: PipeId) {
+        let mut wakes = Wakes::default();
+        let mut dead = false;
+        let closes = self.st.lock(|st| {
+            match st.pipes.get(&p) {
+                None => return Vec::new(),
+                Some(s) if s.tx.is_closed() => dead = true,
+                Some(_) => st.call(&mut wakes, |m, io| m.pipe_writable(io, p)),
+            }
+            core::mem::take(&mut st.closes)
+        });
+        self.finish(wakes, closes);
+        if dead {
+            self.remove_pipe(p, Error::ConnectionShutdown);
+        }
+    }
+
+    /// Lets parked pipes deliver, oldest first, one message each per round.
+    fn unblock(&self) {
+        loop {
+            let next = self.st.lock(|st| {
+                while let Some(p) = st.blocked.pop_front() {
+                    if let Some(s) = st.pipes.get(&p) {
+                        return Some((p, s.rx.clone(), s.pump.clone()));
+                    }
+                }
+                None
+            });
+            let Some((p, rx, w)) = next else { return };
+            let r = self.pump(p, &rx, &w, 1, true);
+            if r.refused {
+                return;
+            }
+        }
+    }
+
+    pub(crate) fn remove_pipe(&self, p: PipeId, _why: Error) {
+        let mut wakes = Wakes::default();
+        let (slot, closes, hook) = self.st.lock(|st| {
+            let Some(slot) = st.pipes.remove(&p) else {
+                return (None, Vec::new(), None);
+            };
+            st.call(&mut wakes, |m, io| m.remove_pipe(io, p));
+            st.stats.pipes_removed += 1;
+            st.blocked.retain(|&q| q != p);
+            (Some(slot), core::mem::take(&mut st.closes), st.hook.clone())
+        });
+        if let Some(mut slot) = slot {
+            for w in slot.tx.close().into_iter().chain(slot.rx.close()).flatten() {
+                wakes.push(w);
+            }
+            let lost = slot.tx.clear() as u64;
+            if lost > 0 {
+                self.st.lock(|st| st.stats.lost += lost);
+            }
+            slot.rx.clear();
+            if let Some(h) = hook {
+                (h.0)(PipeEvent::RemPost, &slot.info);
+            }
+            if let Some(f) = slot.on_close.take() {
+                f();
+            }
+        }
+        self.finish(wakes, closes);
+    }
+
+    /// Joins a pipe made of two channels to the socket.
+    pub(crate) fn attach(
+        &self,
+        peer: u16,
+        url: &str,
+        dialed: bool,
+        tx: Arc<Chan>,
+        rx: Arc<Chan>,
+        on_close: Option<OnClose>,
+    ) -> Result<PipeId, Error> {
+        let expected = self.proto.peer_number();
+        if peer != expected {
+            self.st.lock(|st| st.stats.pipes_rejected += 1);
+            return Err(ProtocolError::PeerMismatch {
+                expected,
+                got: peer,
+            }
+            .into());
+        }
+        let (id, hook) = self.st.lock(|st| {
+            if st.closed {
+                return Err(Error::Closed);
+            }
+            loop {
+                let n = NEXT_PIPE.fetch_add(1, Ordering::Relaxed) & 0x7fff_ffff;
+                if n != 0 && !st.pipes.contains_key(&PipeId(n)) {
+                    return Ok((PipeId(n), st.hook.clone()));
+                }
+            }
+        })?;
+        let info = PipeInfo {
+            id,
+            peer,
+            url: url.into(),
+            dialed,
+        };
+        if let Some(h) = &hook {
+            if !(h.0)(PipeEvent::AddPre, &info) {
+                self.st.lock(|st| st.stats.pipes_rejected += 1);
+                return Err(Error::Rejected);
+            }
+        }
+        let weak = self.me.clone();
+        let pump = Waker::from(Arc::new(PumpWake {
+            core: weak.clone(),
+            pipe: id,
+            rx: rx.clone(),
+        }));
+        let refill = Waker::from(Arc::new(RefillWake {
+            core: weak,
+            pipe: id,
+        }));
+        let slot = PipeSlot {
+            info: info.clone(),
+            tx,
+            rx: rx.clone(),
+            refill,
+            pump: pump.clone(),
+            on_close,
+        };
+        let mut wakes = Wakes::default();
+        let r = self.st.lock(|st| {
+            if st.closed {
+                return Err((Error::Closed, slot));
+            }
+            st.pipes.insert(id, slot);
+            match st.call(&mut wakes, |m, io| m.add_pipe(io, id)) {
+                Ok(()) => {
+                    st.stats.pipes_added += 1;
+                    Ok(())
+                }
+                Err(e) => {
+                    st.stats.pipes_rejected += 1;
+                    let slot = st.pipes.remove(&id).expect("inserted above");
+                    Err((e, slot))
+                }
+            }
+        });
+        wakes.wake_all();
+        if let Err((e, slot)) = r {
+            // Refused: the caller still owns the transport and closes it; the
+            // on-close callback is dropped unrun (the dialer decides).
+            drop(slot);
+            return Err(e);
+        }
+        if let Some(h) = &hook {
+            (h.0)(PipeEvent::AddPost, &info);
+        }
+        // Messages may have arrived before we were listening.
+        self.pump(id, &rx, &pump, PUMP_TURN, false);
+        Ok(id)
+    }
+
+    fn poll_send(
+        &self,
+        cx: Option<&mut Context<'_>>,
+        slot: &mut Option<Message>,
+    ) -> Poll<Result<(), SendError>> {
+        let mut wakes = Wakes::default();
+        let Some(m) = slot.take() else {
+            return Poll::Ready(Ok(()));
+        };
+        let (r, closes) = self.st.lock(|st| {
+            if st.closed {
+                return (
+                    Poll::Ready(Err(SendError::new(Error::Closed, m))),
+                    Vec::new(),
+                );
+            }
+            let r = match st.call(&mut wakes, |mch, io| mch.send(io, m)) {
+                Ok(()) => Poll::Ready(Ok(())),
+                Err(SendError {
+                    error: Error::WouldBlock,
+                    message,
+                }) if cx.is_some() => {
+                    *slot = Some(message);
+                    park(&mut st.send_waiters, cx.expect("checked").waker());
+                    Poll::Pending
+                }
+                Err(e) => Poll::Ready(Err(e)),
+            };
+            (r, core::mem::take(&mut st.closes))
+        });
+        self.finish(wakes, closes);
+        r
+    }
+
+    fn poll_recv(&self, cx: Option<&mut Context<'_>>) -> Poll<Result<Message, Error>> {
+        let mut wakes = Wakes::default();
+        let mut unblock = false;
+        let (r, closes) = self.st.lock(|st| {
+            if st.closed {
+                return (Poll::Ready(Err(Error::Closed)), Vec::new());
+            }
+            let r = match st.call(&mut wakes, |m, io| m.recv(io)) {
+                Ok(m) => {
+                    unblock = !st.blocked.is_empty();
+                    Poll::Ready(Ok(m))
+                }
+                Err(Error::WouldBlock) if cx.is_some() => {
+                    park(&mut st.recv_waiters, cx.expect("checked").waker());
+                    unblock = !st.blocked.is_empty();
+                    Poll::Pending
+                }
+                Err(e) => Poll::Ready(Err(e)),
+            };
+            (r, core::mem::take(&mut st.closes))
+        });
+        self.finish(wakes, closes);
+        if unblock {
+            self.unblock();
+        }
+        r
+    }
+
+    pub(crate) fn poll_closed(&self, cx: &mut Context<'_>) -> Poll<()> {
+        self.st.lock(|st| {
+            if st.closed {
+                Poll::Ready(())
+            } else {
+                park(&mut st.close_waiters, cx.waker());
+                Poll::Pending
+            }
+        })
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.st.lock(|st| st.closed)
+    }
+
+    pub(crate) fn options(&self) -> Options {
+        self.st.lock(|st| st.opts.clone())
+    }
+
+    pub(crate) fn count(&self, f: impl FnOnce(&mut Stats)) {
+        self.st.lock(|st| f(&mut st.stats));
+    }
+
+    fn close(&self) {
+        let r = self.st.lock(|st| {
+            if st.closed {
+                return None;
+            }
+            st.closed = true;
+            let pipes: Vec<PipeId> = st.pipes.keys().copied().collect();
+            let mut w = core::mem::take(&mut st.recv_waiters);
+            w.append(&mut st.send_waiters);
+            w.append(&mut st.close_waiters);
+            Some((pipes, w))
+        });
+        let Some((pipes, waiters)) = r else { return };
+        inproc::forget_socket(self.id);
+        for p in pipes {
+            self.remove_pipe(p, Error::Closed);
+        }
+        for w in waiters {
+            w.wake();
+        }
+    }
+}
+
+struct Handle<R: Runtime> {
+    core: Arc<Core<R>>,
+}
+
+impl<R: Runtime> Drop for Handle<R> {
+    fn drop(&mut self) {
+        self.core.close();
+    }
+}
+
+/// An SP socket. Cheap to clone; all clones are the same socket, usable from
+/// any task (the handle is `Send + Sync` when the runtime is). The socket
+/// closes when [`Socket::close`] is called or the last clone is dropped.
+///
+/// ```
+/// use nanosp::{Socket, Protocol, VirtualRuntime, Message};
+/// # futures::executor::block_on(async {
+/// let rt = VirtualRuntime::new(1);
+/// let a = Socket::new(Protocol::Pair1, rt.clone());
+/// let b = Socket::new(Protocol::Pair1, rt);
+/// a.listen("inproc://socket-doc").unwrap();
+/// b.dial("inproc://socket-doc").unwrap();
+/// b.send(Message::from("ping")).await.unwrap();
+/// let m = a.recv().await.unwrap();
+/// a.send(m).await.unwrap();
+/// assert_eq!(b.recv().await.unwrap().body(), b"ping");
+/// # });
+/// ```
+pub struct Socket<R: Runtime> {
+    h: Arc<Handle<R>>,
+}
+
+impl<R: Runtime> Clone for Socket<R> {
+    fn clone(&self) -> Self {
+        Socket { h: self.h.clone() }
+    }
+}
+
+impl<R: Runtime> fmt::Debug for Socket<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Socket")
+            .field("id", &self.core().id)
+            .field("protocol", &self.core().proto)
+            .field("raw", &self.core().raw)
+            .finish()
+    }
+}
+
+impl<R: Runtime> Socket<R> {
+    /// A cooked socket of protocol `p` on runtime `rt`.
+    pub fn new(p: Protocol, rt: R) -> Self {
+        Self::build(p, false, rt)
+    }
+
+    /// A raw socket: headers are the application's, no end-to-end state.
+    pub fn new_raw(p: Protocol, rt: R) -> Self {
+        Self::build(p, true, rt)
+    }
+
+    fn build(p: Protocol, raw: bool, rt: R) -> Self {
+        let core = Arc::new_cyclic(|me| Core {
+            me: me.clone(),
+            rt,
+            proto: p,
+            raw,
+            id: u64::from(NEXT_SOCKET.fetch_add(1, Ordering::Relaxed)),
+            st: Mutex::new(State {
+                m: p.machine(raw),
+                pipes: BTreeMap::new(),
+                blocked: VecDeque::new(),
+                recv_waiters: Vec::new(),
+                send_waiters: Vec::new(),
+                close_waiters: Vec::new(),
+                closes: Vec::new(),
+                closed: false,
+                opts: Options::default(),
+                stats: Stats::default(),
+                hook: None,
+            }),
+        });
+        Socket {
+            h: Arc::new(Handle { core }),
+        }
+    }
+
+    pub(crate) fn core(&self) -> &Arc<Core<R>> {
+        &self.h.core
+    }
+
+    /// The hold a transport task keeps on this socket: it reaches the engine
+    /// but does not keep the socket open when the application drops it.
+    pub fn transport_ref(&self) -> SocketRef<R> {
+        SocketRef {
+            core: self.h.core.clone(),
+        }
+    }
+
+    /// The protocol.
+    pub fn protocol(&self) -> Protocol {
+        self.core().proto
+    }
+
+    /// True for a raw socket.
+    pub fn is_raw(&self) -> bool {
+        self.core().raw
+    }
+
+    /// The runtime this socket runs on.
+    pub fn runtime(&self) -> &R {
+        &self.core().rt
+    }
+
+    /// Sends `m`, waiting for room up to `send-timeout`. A failure hands the
+    /// message back in the [`SendError`].
+    pub async fn send(&self, m: Message) -> Result<(), SendError> {
+        let core = self.core();
+        let deadline = core.options().send_timeout.map(|d| core.rt.now().plus(d));
+        let mut slot = Some(m);
+        let r = with_deadline(
+            &core.rt,
+            deadline,
+            poll_fn(|cx| core.poll_send(Some(cx), &mut slot)),
+        )
+        .await;
+        match r {
+            Some(r) => r,
+            None => Err(SendError::new(
+                Error::TimedOut,
+                slot.take().expect("message is held while pending"),
+            )),
+        }
+    }
+
+    /// Sends without waiting: [`Error::WouldBlock`] if it cannot go now.
+    pub fn try_send(&self, m: Message) -> Result<(), SendError> {
+        let mut slot = Some(m);
+        match self.core().poll_send(None, &mut slot) {
+            Poll::Ready(r) => r,
+            Poll::Pending => unreachable!("no context, no parking"),
+        }
+    }
+
+    /// Receives a message, waiting up to `recv-timeout`.
+    pub async fn recv(&self) -> Result<Message, Error> {
+        let core = self.core();
+        let deadline = core.options().recv_timeout.map(|d| core.rt.now().plus(d));
+        with_deadline(&core.rt, deadline, poll_fn(|cx| core.poll_recv(Some(cx))))
+            .await
+            .unwrap_or(Err(Error::TimedOut))
+    }
+
+    /// Receives without waiting: [`Error::WouldBlock`] if nothing is there.
+    pub fn try_recv(&self) -> Result<Message, Error> {
+        match self.core().poll_recv(None) {
+            Poll::Ready(r) => r,
+            Poll::Pending => unreachable!("no context, no parking"),
+        }
+    }
+
+    /// Sets an option (see [`SockOpt`] for names and defaults).
+    pub fn set_opt(&self, o: SockOpt) -> Result<(), Error> {
+        let core = self.core();
+        let mut wakes = Wakes::default();
+        let mut unblock = false;
+        let (r, closes) = core.st.lock(|st| {
+            let r = match st.opts.apply(&o) {
+                Ok(true) => Ok(()),
+                Ok(false) => {
+                    let r = st.call(&mut wakes, |m, io| m.set_option(io, &o));
+                    unblock = !st.blocked.is_empty();
+                    match (r, &o) {
+                        (Err(Error::NotSupported), SockOpt::TtlMax(_)) => Ok(()),
+                        (r, _) => r,
+                    }
+                }
+                Err(e) => Err(e),
+            };
+            (r, core::mem::take(&mut st.closes))
+        });
+        core.finish(wakes, closes);
+        if unblock {
+            core.unblock();
+        }
+        r
+    }
+
+    /// The engine-level options now in force.
+    pub fn options(&self) -> Options {
+        self.core().options()
+    }
+
+    /// SUB: receive messages starting with `topic` (empty = everything).
+    pub fn subscribe(&self, topic: &[u8]) -> Result<(), Error> {
+        self.set_opt(SockOpt::Subscribe(topic.to_vec()))
+    }
+
+    /// SUB: stop receiving `topic`; [`Error::NotFound`] if not subscribed.
+    pub fn unsubscribe(&self, topic: &[u8]) -> Result<(), Error> {
+        self.set_opt(SockOpt::Unsubscribe(topic.to_vec()))
+    }
+
+    /// A snapshot of the counters.
+    pub fn stats(&self) -> Stats {
+        self.core().st.lock(|st| st.stats.clone())
+    }
+
+    /// The live pipes.
+    pub fn pipes(&self) -> Vec<PipeInfo> {
+        self.core()
+            .st
+            .lock(|st| st.pipes.values().map(|s| s.info.clone()).collect())
+    }
+
+    /// Closes one pipe (the transport notices and its dialer may redial).
+    pub fn close_pipe(&self, p: PipeId) {
+        self.core().remove_pipe(p, Error::Closed);
+    }
+
+    /// Installs the pipe-event hook. It runs outside every lock, on the task
+    /// that attached or removed the pipe; returning `false` from
+    /// [`PipeEvent::AddPre`] refuses the pipe.
+    pub fn set_pipe_hook(&self, f: impl Fn(PipeEvent, &PipeInfo) -> bool + Send + Sync + 'static) {
+        let h = Arc::new(Hook(Box::new(f)));
+        self.core().st.lock(|st| st.hook = Some(h));
+    }
+
+    /// Closes the socket: every pipe, dialer and listener ends, and every
+    /// pending operation returns [`Error::Closed`].
+    pub fn close(&self) {
+        self.core().close();
+    }
+
+    /// True once closed.
+    pub fn is_closed(&self) -> bool {
+        self.core().is_closed()
+    }
+
+    /// Completes when the socket closes (for transport tasks).
+    pub async fn closed(&self) {
+        let core = self.core();
+        poll_fn(|cx| core.poll_closed(cx)).await
+    }
+
+    /// Listens on a URL this crate serves itself (`inproc://`). Runtime crates
+    /// add `tcp://`, `ipc://`, `ws://`.
+    pub fn listen(&self, url: &str) -> Result<(), Error> {
+        let u = Url::parse(url)?;
+        match u.scheme {
+            Scheme::Inproc => inproc::listen(self.core(), &u.path),
+            _ => Err(Error::TransportUnavailable),
+        }
+    }
+
+    /// Dials a URL this crate serves itself (`inproc://`): the first attempt is
+    /// synchronous and its error is returned (no retry), as nng's `nng_dial`.
+    pub fn dial(&self, url: &str) -> Result<(), Error> {
+        let u = Url::parse(url)?;
+        match u.scheme {
+            Scheme::Inproc => inproc::dial(self.core(), &u.path, false),
+            _ => Err(Error::TransportUnavailable),
+        }
+    }
+
+    /// Dials without failing: connects now if it can, else keeps trying in
+    /// the background (nng's `NNG_FLAG_NONBLOCK`).
+    pub fn dial_nonblocking(&self, url: &str) -> Result<(), Error> {
+        let u = Url::parse(url)?;
+        match u.scheme {
+            Scheme::Inproc => inproc::dial(self.core(), &u.path, true),
+            _ => Err(Error::TransportUnavailable),
+        }
+    }
+}
+
+/// A transport's hold on a socket (see [`Socket::transport_ref`]).
+pub struct SocketRef<R: Runtime> {
+    pub(crate) core: Arc<Core<R>>,
+}
+
+impl<R: Runtime> Clone for SocketRef<R> {
+    fn clone(&self) -> Self {
+        SocketRef {
+            core: self.core.clone(),
+        }
+    }
+}
+
+impl<R: Runtime> SocketRef<R> {
+    /// The socket's protocol.
+    pub fn protocol(&self) -> Protocol {
+        self.core.proto
+    }
+    /// The runtime.
+    pub fn runtime(&self) -> &R {
+        &self.core.rt
+    }
+    /// The engine options now in force (receive limit, handshake time...).
+    pub fn options(&self) -> Options {
+        self.core.options()
+    }
+    /// True once the socket is closed.
+    pub fn is_closed(&self) -> bool {
+        self.core.is_closed()
+    }
+    /// Completes when the socket closes.
+    pub async fn closed(&self) {
+        poll_fn(|cx| self.core.poll_closed(cx)).await
+    }
+    /// Updates the counters (transports count handshakes, reconnects).
+    pub fn count(&self, f: impl FnOnce(&mut Stats)) {
+        self.core.count(f)
+    }
+}

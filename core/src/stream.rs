@@ -1,0 +1,192 @@
+//! Byte streams as pipes: any `embedded-io-async` `Read` + `Write` pair (TCP,
+//! IPC, embassy-net TCP) becomes an SP pipe through one adapter.
+//!
+//! [`establish`] writes our 8-byte header first, then reads the peer's
+//! (SP-WIRE gotcha 20), all within the socket's handshake timeout, then
+//! attaches the pipe. [`StreamReader`] parses every message one read brought
+//! in; [`StreamWriter`] gathers every queued message into as few writes as
+//! possible.
+
+use alloc::collections::VecDeque;
+use alloc::vec;
+use alloc::vec::Vec;
+
+use embedded_io_async::{Read, Write};
+
+use crate::frame::{
+    encode_prefix, handshake as header_of, parse_handshake, Decoder, Framing, MAX_PREFIX,
+};
+use crate::transport::{attach, PipeDriver, PipeRead, PipeWrite};
+use crate::util::with_deadline;
+use crate::{Error, Message, ProtocolError, Runtime, SocketRef};
+
+/// Read buffer size of a stream pipe.
+const READ_BUF: usize = 16 << 10;
+/// Bodies up to this size are copied into the write buffer; larger ones are
+/// written straight from the message.
+const COPY_MAX: usize = 8 << 10;
+/// The write buffer is flushed when it reaches this size.
+const WRITE_BUF: usize = 64 << 10;
+
+fn io_err<E: embedded_io_async::Error>(e: E) -> Error {
+    Error::from_io_kind(e.kind())
+}
+
+/// Exchanges SP headers: ours first, then theirs. Returns the peer's protocol
+/// number. A peer that closes early is [`ProtocolError::HandshakeIncomplete`].
+pub async fn handshake<Rd: Read, Wr: Write>(
+    rd: &mut Rd,
+    wr: &mut Wr,
+    ours: u16,
+) -> Result<u16, Error> {
+    wr.write_all(&header_of(ours)).await.map_err(io_err)?;
+    wr.flush().await.map_err(io_err)?;
+    let mut h = [0u8; 8];
+    let mut got = 0;
+    while got < h.len() {
+        match rd.read(&mut h[got..]).await.map_err(io_err)? {
+            0 => return Err(ProtocolError::HandshakeIncomplete.into()),
+            n => got += n,
+        }
+    }
+    Ok(parse_handshake(&h)?)
+}
+
+/// Handshakes within the socket's handshake timeout and attaches the pipe.
+/// Failures are counted in [`crate::Stats::handshake_failures`]; the caller
+/// drops (closes) the stream.
+pub async fn establish<R: Runtime, Rd: Read, Wr: Write>(
+    sock: &SocketRef<R>,
+    mut rd: Rd,
+    mut wr: Wr,
+    framing: Framing,
+    url: &str,
+    dialed: bool,
+) -> Result<PipeDriver<R, StreamReader<Rd>, StreamWriter<Wr>>, Error> {
+    let o = sock.options();
+    let rt = sock.runtime();
+    let deadline = rt.now().plus(o.handshake_timeout);
+    let ours = sock.protocol().number();
+    let peer = match with_deadline(rt, Some(deadline), handshake(&mut rd, &mut wr, ours)).await {
+        Some(Ok(p)) => p,
+        Some(Err(e)) => {
+            sock.count(|s| s.handshake_failures += 1);
+            return Err(e);
+        }
+        None => {
+            sock.count(|s| s.handshake_failures += 1);
+            return Err(Error::TimedOut);
+        }
+    };
+    let limit = o.recv_max_size as u64;
+    let r = attach(
+        sock,
+        peer,
+        url,
+        dialed,
+        StreamReader::new(rd, framing, limit),
+        StreamWriter::new(wr, framing),
+    );
+    if let Err(Error::Protocol(ProtocolError::PeerMismatch { .. })) = &r {
+        sock.count(|s| s.handshake_failures += 1);
+    }
+    r
+}
+
+/// The receiving half of a stream pipe: decodes framed messages.
+pub struct StreamReader<Rd> {
+    rd: Rd,
+    dec: Decoder,
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+}
+
+impl<Rd: Read> StreamReader<Rd> {
+    /// Wraps `rd`; messages over `limit` bytes (0 = unlimited) close the pipe.
+    pub fn new(rd: Rd, framing: Framing, limit: u64) -> Self {
+        StreamReader {
+            rd,
+            dec: Decoder::new(framing, limit),
+            buf: vec![0; READ_BUF],
+            start: 0,
+            end: 0,
+        }
+    }
+}
+
+impl<Rd: Read> PipeRead for StreamReader<Rd> {
+    async fn recv(&mut self) -> Result<Message, Error> {
+        loop {
+            while self.start < self.end {
+                let mut input = &self.buf[self.start..self.end];
+                let r = self.dec.decode(&mut input);
+                self.start = self.end - input.len();
+                if let Some(m) = r? {
+                    return Ok(m);
+                }
+            }
+            if let Some(dst) = self.dec.body_buf() {
+                let n = self.rd.read(dst).await.map_err(io_err)?;
+                if n == 0 {
+                    return Err(Error::ConnectionShutdown);
+                }
+                if let Some(m) = self.dec.advance_body(n) {
+                    return Ok(m);
+                }
+                continue;
+            }
+            let n = self.rd.read(&mut self.buf).await.map_err(io_err)?;
+            if n == 0 {
+                return Err(Error::ConnectionShutdown);
+            }
+            self.start = 0;
+            self.end = n;
+        }
+    }
+}
+
+/// The sending half of a stream pipe: frames and coalesces messages.
+pub struct StreamWriter<Wr> {
+    wr: Wr,
+    framing: Framing,
+    out: Vec<u8>,
+}
+
+impl<Wr: Write> StreamWriter<Wr> {
+    /// Wraps `wr`.
+    pub fn new(wr: Wr, framing: Framing) -> Self {
+        StreamWriter {
+            wr,
+            framing,
+            out: Vec::with_capacity(WRITE_BUF),
+        }
+    }
+}
+
+impl<Wr: Write> PipeWrite for StreamWriter<Wr> {
+    async fn send(&mut self, batch: &mut VecDeque<Message>) -> Result<(), Error> {
+        while let Some(m) = batch.pop_front() {
+            let mut p = [0u8; MAX_PREFIX];
+            let n = encode_prefix(self.framing, m.len() as u64, &mut p);
+            self.out.extend_from_slice(&p[..n]);
+            self.out.extend_from_slice(m.header());
+            if m.body().len() <= COPY_MAX {
+                self.out.extend_from_slice(m.body());
+            } else {
+                self.wr.write_all(&self.out).await.map_err(io_err)?;
+                self.out.clear();
+                self.wr.write_all(m.body()).await.map_err(io_err)?;
+            }
+            if self.out.len() >= WRITE_BUF {
+                self.wr.write_all(&self.out).await.map_err(io_err)?;
+                self.out.clear();
+            }
+        }
+        if !self.out.is_empty() {
+            self.wr.write_all(&self.out).await.map_err(io_err)?;
+            self.out.clear();
+        }
+        self.wr.flush().await.map_err(io_err)
+    }
+}

@@ -1,0 +1,265 @@
+//! Transport traits and the loops every transport shares.
+//!
+//! A *pipe* is a message-oriented, full-duplex connection to one peer, split
+//! into a [`PipeRead`] half and a [`PipeWrite`] half. Byte-stream transports
+//! get both halves from [`crate::stream`]; message transports (WebSocket)
+//! implement them directly. [`attach`] joins a pipe to a socket and returns a
+//! [`PipeDriver`], the future that moves its messages until it closes.
+//!
+//! *Dialers* and *listeners* are loops over a runtime's connect and accept:
+//! [`dialer_loop`] redials with back-off and jitter, [`accept_loop`] hands
+//! each accepted connection to a [`Spawner`] so a slow handshake never delays
+//! the next accept.
+
+use alloc::collections::VecDeque;
+use alloc::string::String;
+use core::future::{poll_fn, Future};
+use core::time::Duration;
+
+use crate::chan::Chan;
+use crate::socket::{SocketRef, PIPE_QUEUE};
+use crate::sync::Arc;
+use crate::util::{select, Either};
+use crate::{Error, Message, PipeId, Runtime};
+
+/// The receiving half of a pipe.
+pub trait PipeRead {
+    /// The next whole message from the peer (SP header + body in the body).
+    fn recv(&mut self) -> impl Future<Output = Result<Message, Error>>;
+}
+
+/// The sending half of a pipe.
+pub trait PipeWrite {
+    /// Sends every message in `batch` (draining it), in order, as few writes
+    /// as the transport allows.
+    fn send(&mut self, batch: &mut VecDeque<Message>) -> impl Future<Output = Result<(), Error>>;
+}
+
+/// Something that can run a future in the background (a runtime's spawn).
+pub trait Spawner {
+    /// Runs `f` to completion on its own.
+    fn spawn<F: Future<Output = ()> + Send + 'static>(&self, f: F);
+}
+
+/// A pipe joined to a socket; [`PipeDriver::run`] drives it.
+pub struct PipeDriver<R: Runtime, Rd, Wr> {
+    sock: SocketRef<R>,
+    id: PipeId,
+    rd: Rd,
+    wr: Wr,
+    tx: Arc<Chan>,
+    rx: Arc<Chan>,
+}
+
+/// Joins a pipe whose peer announced protocol `peer` to the socket. A peer of
+/// the wrong protocol, a refusing hook or protocol (PAIR's second peer) or a
+/// closed socket is an error: the caller closes the connection.
+pub fn attach<R: Runtime, Rd: PipeRead, Wr: PipeWrite>(
+    sock: &SocketRef<R>,
+    peer: u16,
+    url: &str,
+    dialed: bool,
+    rd: Rd,
+    wr: Wr,
+) -> Result<PipeDriver<R, Rd, Wr>, Error> {
+    let tx = Arc::new(Chan::new(PIPE_QUEUE));
+    let rx = Arc::new(Chan::new(PIPE_QUEUE));
+    let id = sock
+        .core
+        .attach(peer, url, dialed, tx.clone(), rx.clone(), None)?;
+    Ok(PipeDriver {
+        sock: sock.clone(),
+        id,
+        rd,
+        wr,
+        tx,
+        rx,
+    })
+}
+
+impl<R: Runtime, Rd: PipeRead, Wr: PipeWrite> PipeDriver<R, Rd, Wr> {
+    /// The pipe's id.
+    pub fn id(&self) -> PipeId {
+        self.id
+    }
+
+    /// Moves messages both ways until the pipe closes (peer gone, bad input,
+    /// socket closed, or the socket closed the pipe); returns why.
+    pub async fn run(self) -> Error {
+        let PipeDriver {
+            sock,
+            id,
+            mut rd,
+            mut wr,
+            tx,
+            rx,
+        } = self;
+        let reader = async {
+            loop {
+                let m = match rd.recv().await {
+                    Ok(m) => m,
+                    Err(e) => return e,
+                };
+                let mut slot = Some(m);
+                if poll_fn(|cx| rx.poll_push(cx, &mut slot)).await.is_err() {
+                    return Error::Closed;
+                }
+            }
+        };
+        let writer = async {
+            let mut batch = VecDeque::with_capacity(PIPE_QUEUE);
+            loop {
+                if poll_fn(|cx| tx.poll_pop(cx, &mut batch, usize::MAX))
+                    .await
+                    .is_err()
+                {
+                    return Error::Closed;
+                }
+                if let Err(e) = wr.send(&mut batch).await {
+                    return e;
+                }
+                batch.clear();
+            }
+        };
+        let why = match select(reader, writer).await {
+            Either::Left(e) | Either::Right(e) => e,
+        };
+        if matches!(why, Error::Protocol(_) | Error::MessageTooLong { .. }) {
+            sock.count(|s| s.protocol_errors += 1);
+        }
+        sock.core.remove_pipe(id, why);
+        why
+    }
+}
+
+/// Exponential back-off with nng's jitter: each wait is uniform in
+/// `[0, current)`; after each wait `current` doubles up to `max` (no growth
+/// when `max` is zero); it returns to `min` when a pipe attaches.
+///
+/// ```
+/// use nanosp::transport::Backoff;
+/// use core::time::Duration;
+/// let mut b = Backoff::new(Duration::from_millis(100), Duration::from_millis(400));
+/// assert!(b.next_wait(u32::MAX) < Duration::from_millis(100));
+/// assert!(b.next_wait(u32::MAX) < Duration::from_millis(200));
+/// assert!(b.next_wait(u32::MAX) < Duration::from_millis(400));
+/// assert!(b.next_wait(u32::MAX) < Duration::from_millis(400));
+/// b.reset();
+/// assert_eq!(b.current(), Duration::from_millis(100));
+/// ```
+#[derive(Debug, Clone)]
+pub struct Backoff {
+    cur: Duration,
+    min: Duration,
+    max: Duration,
+}
+
+impl Backoff {
+    /// Starts at `min`.
+    pub fn new(min: Duration, max: Duration) -> Self {
+        Backoff { cur: min, min, max }
+    }
+    /// The current upper bound of a wait.
+    pub fn current(&self) -> Duration {
+        self.cur
+    }
+    /// Back to `min` (a pipe attached).
+    pub fn reset(&mut self) {
+        self.cur = self.min;
+    }
+    /// The next wait, scaled by `rand / 2^32`, then grows the bound.
+    pub fn next_wait(&mut self, rand: u32) -> Duration {
+        let us = self.cur.as_micros() as u64;
+        let wait = Duration::from_micros(((us as u128 * rand as u128) >> 32) as u64);
+        if !self.max.is_zero() {
+            self.cur = (self.cur * 2).min(self.max).max(self.min);
+        }
+        wait
+    }
+}
+
+/// A dialer's life after its first attempt: run the pipe (if the first dial
+/// made one), then redial with back-off whenever there is none, until the
+/// socket closes. `connect` makes one attempt (connect + handshake + attach).
+pub async fn dialer_loop<R, F, Fut, Rd, Wr>(
+    sock: SocketRef<R>,
+    first: Option<PipeDriver<R, Rd, Wr>>,
+    mut connect: F,
+) where
+    R: Runtime,
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<PipeDriver<R, Rd, Wr>, Error>>,
+    Rd: PipeRead,
+    Wr: PipeWrite,
+{
+    let o = sock.options();
+    let mut backoff = Backoff::new(o.reconnect_min, o.reconnect_max);
+    let mut wait = first.is_some();
+    if let Some(p) = first {
+        let _ = p.run().await;
+    }
+    loop {
+        if sock.is_closed() {
+            return;
+        }
+        if wait {
+            let rt = sock.runtime();
+            let d = backoff.next_wait(rt.random_u32());
+            let deadline = rt.now().plus(d);
+            if let Either::Right(()) = select(rt.sleep_until(deadline), sock.closed()).await {
+                return;
+            }
+            sock.count(|s| s.reconnects += 1);
+        }
+        wait = true;
+        match select(connect(), sock.closed()).await {
+            Either::Left(Ok(p)) => {
+                backoff.reset();
+                let _ = p.run().await;
+            }
+            Either::Left(Err(_)) => {}
+            Either::Right(()) => return,
+        }
+    }
+}
+
+/// A listener's accept loop: each accepted connection is handed to `serve`
+/// and spawned, so its handshake runs in the background. Returns when the
+/// socket closes or `accept` reports [`Error::Closed`]; other accept errors
+/// (e.g. out of file descriptors) pause 10 ms and retry.
+pub async fn accept_loop<R, S, A, AFut, C, F, CFut>(
+    sock: SocketRef<R>,
+    spawner: S,
+    mut accept: A,
+    mut serve: F,
+) where
+    R: Runtime,
+    S: Spawner,
+    A: FnMut() -> AFut,
+    AFut: Future<Output = Result<C, Error>>,
+    F: FnMut(SocketRef<R>, C) -> CFut,
+    CFut: Future<Output = ()> + Send + 'static,
+{
+    loop {
+        match select(accept(), sock.closed()).await {
+            Either::Right(()) => return,
+            Either::Left(Ok(c)) => spawner.spawn(serve(sock.clone(), c)),
+            Either::Left(Err(Error::Closed)) => return,
+            Either::Left(Err(_)) => {
+                let rt = sock.runtime();
+                let t = rt.now().plus(Duration::from_millis(10));
+                if let Either::Right(()) = select(rt.sleep_until(t), sock.closed()).await {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// A URL string for pipe info, from parts.
+pub fn url_string(scheme: &str, rest: &str) -> String {
+    let mut s = String::from(scheme);
+    s.push_str("://");
+    s.push_str(rest);
+    s
+}

@@ -1,0 +1,43 @@
+//! Small future combinators, so the core needs no executor crate.
+
+use core::future::{poll_fn, Future};
+use core::pin::pin;
+use core::task::Poll;
+
+/// Which of two futures finished first.
+pub(crate) enum Either<A, B> {
+    Left(A),
+    Right(B),
+}
+
+/// Runs both futures until the first completes; the other is dropped.
+/// `a` is polled first, so it wins a tie.
+pub(crate) async fn select<A: Future, B: Future>(a: A, b: B) -> Either<A::Output, B::Output> {
+    let mut a = pin!(a);
+    let mut b = pin!(b);
+    poll_fn(|cx| {
+        if let Poll::Ready(x) = a.as_mut().poll(cx) {
+            return Poll::Ready(Either::Left(x));
+        }
+        if let Poll::Ready(y) = b.as_mut().poll(cx) {
+            return Poll::Ready(Either::Right(y));
+        }
+        Poll::Pending
+    })
+    .await
+}
+
+/// Runs `fut` with an optional deadline; `None` from the sleep side means timed out.
+pub(crate) async fn with_deadline<R: crate::Runtime, F: Future>(
+    rt: &R,
+    deadline: Option<crate::Instant>,
+    fut: F,
+) -> Option<F::Output> {
+    match deadline {
+        None => Some(fut.await),
+        Some(d) => match select(fut, rt.sleep_until(d)).await {
+            Either::Left(x) => Some(x),
+            Either::Right(()) => None,
+        },
+    }
+}

@@ -1,0 +1,34 @@
+//! Shared helpers for the socket tests: a local executor and virtual time.
+#![allow(dead_code)]
+
+use std::future::Future;
+
+use futures::executor::{LocalPool, LocalSpawner};
+use futures::task::LocalSpawnExt;
+use nanosp::transport::Spawner;
+use nanosp::VirtualRuntime;
+
+pub struct Local(pub LocalSpawner);
+
+impl Spawner for Local {
+    fn spawn<F: Future<Output = ()> + Send + 'static>(&self, f: F) {
+        self.0.spawn_local(f).expect("spawn");
+    }
+}
+
+pub fn rt() -> VirtualRuntime {
+    VirtualRuntime::new(42)
+}
+
+pub fn pool() -> (LocalPool, Local) {
+    let p = LocalPool::new();
+    let s = Local(p.spawner());
+    (p, s)
+}
+
+/// A unique inproc URL per call, so parallel tests never share a name.
+pub fn url(tag: &str) -> String {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static N: AtomicUsize = AtomicUsize::new(0);
+    format!("inproc://{tag}-{}", N.fetch_add(1, Ordering::Relaxed))
+}

@@ -75,7 +75,9 @@ pub struct VirtualRuntime {
 struct VState {
     now: u64,
     rng: u64,
-    sleepers: Vec<(u64, Waker)>,
+    next_id: u64,
+    /// (deadline, sleep id, waker)
+    sleepers: Vec<(u64, u64, Waker)>,
 }
 
 impl VirtualRuntime {
@@ -85,6 +87,7 @@ impl VirtualRuntime {
             inner: Arc::new(Mutex::new(VState {
                 now: 0,
                 rng: seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1,
+                next_id: 0,
                 sleepers: Vec::new(),
             })),
         }
@@ -96,7 +99,7 @@ impl VirtualRuntime {
             s.now = s.now.saturating_add(d.as_micros() as u64);
             let now = s.now;
             let mut due = Vec::new();
-            s.sleepers.retain(|(t, w)| {
+            s.sleepers.retain(|(t, _, w)| {
                 if *t <= now {
                     due.push(w.clone());
                     false
@@ -114,7 +117,7 @@ impl VirtualRuntime {
     /// The earliest instant someone sleeps until, if any.
     pub fn next_deadline(&self) -> Option<Instant> {
         self.inner
-            .lock(|s| s.sleepers.iter().map(|(t, _)| *t).min())
+            .lock(|s| s.sleepers.iter().map(|(t, _, _)| *t).min())
             .map(Instant)
     }
 
@@ -135,22 +138,29 @@ impl VirtualRuntime {
 pub struct VirtualSleep {
     rt: VirtualRuntime,
     deadline: u64,
+    id: u64,
+}
+
+impl Drop for VirtualSleep {
+    fn drop(&mut self) {
+        let id = self.id;
+        self.rt
+            .inner
+            .lock(|s| s.sleepers.retain(|(_, i, _)| *i != id));
+    }
 }
 
 impl Future for VirtualSleep {
     type Output = ();
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let d = self.deadline;
+        let (d, id) = (self.deadline, self.id);
         self.rt.inner.lock(|s| {
             if s.now >= d {
                 Poll::Ready(())
             } else {
-                if !s
-                    .sleepers
-                    .iter()
-                    .any(|(t, w)| *t == d && w.will_wake(cx.waker()))
-                {
-                    s.sleepers.push((d, cx.waker().clone()));
+                match s.sleepers.iter_mut().find(|(_, i, _)| *i == id) {
+                    Some(e) => e.2 = cx.waker().clone(),
+                    None => s.sleepers.push((d, id, cx.waker().clone())),
                 }
                 Poll::Pending
             }
@@ -164,9 +174,14 @@ impl Runtime for VirtualRuntime {
         Instant(self.inner.lock(|s| s.now))
     }
     fn sleep_until(&self, deadline: Instant) -> VirtualSleep {
+        let id = self.inner.lock(|s| {
+            s.next_id += 1;
+            s.next_id
+        });
         VirtualSleep {
             rt: self.clone(),
             deadline: deadline.0,
+            id,
         }
     }
     fn random_u32(&self) -> u32 {

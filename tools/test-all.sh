@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Runs every test and check of the repository. Needs the toolchain set up
+# (see .ci/run, which installs what is missing and then calls this).
+# FUZZ_SECONDS (default 15) sets the length of each fuzz smoke run; 0 skips it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "format"
+cargo fmt --all -- --check
+
+step "clippy (host, all targets)"
+cargo clippy --workspace --all-targets -- -D warnings
+
+step "tests: core alone (critical-section lock, no std)"
+cargo test -p nanosp
+
+step "tests: workspace (std lock)"
+cargo test --workspace
+
+step "core builds for microcontrollers and the browser"
+cargo build -p nanosp --target thumbv7em-none-eabihf
+cargo build -p nanosp --target wasm32-unknown-unknown
+cargo build -p nanosp --target wasm32-unknown-unknown --features std
+cargo build -p nanosp --target thumbv6m-none-eabi --features portable-atomic/critical-section
+
+step "demo"
+cargo run --release -p nanosp-examples --bin demo >/dev/null
+
+secs=${FUZZ_SECONDS:-15}
+if [ "$secs" != 0 ]; then
+  step "fuzz smoke (${secs}s per target)"
+  for t in decoder url; do
+    RUSTC_BOOTSTRAP=1 cargo fuzz run --fuzz-dir fuzz "$t" -- -max_total_time="$secs" -print_final_stats=0 2>&1 | tail -n 3
+  done
+fi
+
+step "all checks passed"

@@ -11,6 +11,8 @@
 //! | [`SockOpt::ReconnectTimeMin`] | `reconnect-time-min` | 1 s | 1 s |
 //! | [`SockOpt::ReconnectTimeMax`] | `reconnect-time-max` | 0 (no growth) | 0 (no growth) |
 //! | [`SockOpt::HandshakeTimeout`] | — | 10 s | 10 s (fixed in nng) |
+//! | [`SockOpt::ReqResendTime`] | `req:resend-time` | 60 s | 60 s (checked every 1 s tick) |
+//! | [`SockOpt::SurveyTime`] | `surveyor:survey-time` | 1 s | 1 s |
 //!
 //! With reconnect-time-max > min the wait doubles after each failed attempt up
 //! to the max; every wait is drawn uniformly from `[0, current)` (nng's jitter).
@@ -48,6 +50,11 @@ pub enum SockOpt {
     Unsubscribe(Vec<u8>),
     /// `sub:prefnew`: on a full queue drop the oldest (true) or the newest.
     SubPreferNew(bool),
+    /// `req:resend-time`: resend an unanswered request after this long;
+    /// `None` (or zero) never resends. Default 60 s.
+    ReqResendTime(Option<Duration>),
+    /// `surveyor:survey-time`: how long a survey collects responses. Default 1 s.
+    SurveyTime(Duration),
 }
 
 impl SockOpt {
@@ -66,6 +73,8 @@ impl SockOpt {
             SockOpt::Subscribe(_) => "sub:subscribe",
             SockOpt::Unsubscribe(_) => "sub:unsubscribe",
             SockOpt::SubPreferNew(_) => "sub:prefnew",
+            SockOpt::ReqResendTime(_) => "req:resend-time",
+            SockOpt::SurveyTime(_) => "surveyor:survey-time",
         }
     }
 
@@ -110,6 +119,8 @@ impl SockOpt {
                 "false" | "0" => false,
                 _ => return Err(Error::InvalidArgument),
             }),
+            "req:resend-time" => SockOpt::ReqResendTime(ms(value)?.filter(|d| !d.is_zero())),
+            "surveyor:survey-time" => SockOpt::SurveyTime(dur(value)?),
             _ => return Err(Error::NotSupported),
         })
     }

@@ -18,7 +18,8 @@ use alloc::collections::{BTreeMap, VecDeque};
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
-use core::future::poll_fn;
+use core::future::{poll_fn, Future};
+use core::pin::pin;
 use core::task::{Context, Poll, Waker};
 
 use portable_atomic::{AtomicU32, Ordering};
@@ -26,11 +27,12 @@ use portable_atomic_util::task::Wake;
 
 use crate::chan::Chan;
 use crate::options::Options;
-use crate::proto::{Delivery, Io, Machine, PipeTable, Wakes};
+use crate::proto::{CtxId, Delivery, Io, Machine, Notify, PipeTable, Wakes};
 use crate::sync::{Arc, Mutex, Weak};
 use crate::url::{Scheme, Url};
-use crate::util::with_deadline;
-use crate::{inproc, Error, Message, Protocol, ProtocolError, Runtime, SendError, SockOpt};
+use crate::{
+    inproc, Error, Instant, Message, Protocol, ProtocolError, Runtime, SendError, SockOpt,
+};
 
 /// A pipe's identity: 31 bits, never 0, unique among live pipes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -143,9 +145,11 @@ struct State {
     m: Box<dyn Machine>,
     pipes: BTreeMap<PipeId, PipeSlot>,
     blocked: VecDeque<PipeId>,
-    recv_waiters: Vec<Waker>,
-    send_waiters: Vec<Waker>,
+    recv_waiters: Vec<(CtxId, Waker)>,
+    send_waiters: Vec<(CtxId, Waker)>,
     close_waiters: Vec<Waker>,
+    next_ctx: u32,
+    now: Instant,
     closes: Vec<(PipeId, Error)>,
     closed: bool,
     opts: Options,
@@ -154,6 +158,13 @@ struct State {
 }
 
 impl State {
+    /// Runs the machine's timer for `ctx` if its deadline has passed.
+    fn expire_due(&mut self, wakes: &mut Wakes, ctx: CtxId) {
+        if self.m.deadline(ctx).is_some_and(|d| d <= self.now) {
+            self.call(wakes, |m, io| m.expire(io, ctx));
+        }
+    }
+
     fn call<T>(
         &mut self,
         wakes: &mut Wakes,
@@ -165,28 +176,41 @@ impl State {
             wakes,
             closes: &mut self.closes,
             stats: &mut self.stats,
-            recv_ready: false,
-            send_ready: false,
+            now: self.now,
+            recv_ready: Notify::default(),
+            send_ready: Notify::default(),
         };
         let t = g(&mut *self.m, &mut io);
         let (rr, sr) = (io.recv_ready, io.send_ready);
-        if rr {
-            for w in self.recv_waiters.drain(..) {
-                wakes.push(w);
-            }
-        }
-        if sr {
-            for w in self.send_waiters.drain(..) {
-                wakes.push(w);
-            }
-        }
+        wake_matching(&mut self.recv_waiters, &rr, wakes);
+        wake_matching(&mut self.send_waiters, &sr, wakes);
         t
+    }
+}
+
+fn wake_matching(list: &mut Vec<(CtxId, Waker)>, n: &Notify, wakes: &mut Wakes) {
+    if !n.any() {
+        return;
+    }
+    let mut i = 0;
+    while i < list.len() {
+        if n.hits(list[i].0) {
+            wakes.push(list.swap_remove(i).1);
+        } else {
+            i += 1;
+        }
     }
 }
 
 fn park(list: &mut Vec<Waker>, w: &Waker) {
     if !list.iter().any(|x| x.will_wake(w)) {
         list.push(w.clone());
+    }
+}
+
+fn park_ctx(list: &mut Vec<(CtxId, Waker)>, c: CtxId, w: &Waker) {
+    if !list.iter().any(|(k, x)| *k == c && x.will_wake(w)) {
+        list.push((c, w.clone()));
     }
 }
 
@@ -275,7 +299,7 @@ impl<R: Runtime> Core<R> {
             let mut leftovers: heapless::Vec<Message, 16> = heapless::Vec::new();
             let mut gone = false;
             let mut parked = false;
-            let closes = self.st.lock(|st| {
+            let closes = self.lock_now(|st| {
                 if !st.pipes.contains_key(&p) {
                     gone = true;
                     return core::mem::take(&mut st.closes);
@@ -342,7 +366,7 @@ impl<R: Runtime> Core<R> {
     fn refill(&self, p: PipeId) {
         let mut wakes = Wakes::default();
         let mut dead = false;
-        let closes = self.st.lock(|st| {
+        let closes = self.lock_now(|st| {
             match st.pipes.get(&p) {
                 None => return Vec::new(),
                 Some(s) if s.tx.is_closed() => dead = true,
@@ -377,7 +401,7 @@ impl<R: Runtime> Core<R> {
 
     pub(crate) fn remove_pipe(&self, p: PipeId, _why: Error) {
         let mut wakes = Wakes::default();
-        let (slot, closes, hook) = self.st.lock(|st| {
+        let (slot, closes, hook) = self.lock_now(|st| {
             let Some(slot) = st.pipes.remove(&p) else {
                 return (None, Vec::new(), None);
             };
@@ -466,7 +490,7 @@ impl<R: Runtime> Core<R> {
             on_close,
         };
         let mut wakes = Wakes::default();
-        let r = self.st.lock(|st| {
+        let r = self.lock_now(|st| {
             if st.closed {
                 return Err((Error::Closed, slot));
             }
@@ -498,58 +522,108 @@ impl<R: Runtime> Core<R> {
         Ok(id)
     }
 
+    fn lock_now<T>(&self, f: impl FnOnce(&mut State) -> T) -> T {
+        let now = self.rt.now();
+        self.st.lock(|st| {
+            st.now = now;
+            f(st)
+        })
+    }
+
+    /// One attempt to send on `ctx`; parks `cx` when it would block. Also
+    /// returns the machine's next deadline for `ctx`.
     fn poll_send(
         &self,
         cx: Option<&mut Context<'_>>,
+        ctx: CtxId,
         slot: &mut Option<Message>,
-    ) -> Poll<Result<(), SendError>> {
+    ) -> (Poll<Result<(), SendError>>, Option<Instant>) {
         let mut wakes = Wakes::default();
         let Some(m) = slot.take() else {
-            return Poll::Ready(Ok(()));
+            return (Poll::Ready(Ok(())), None);
         };
-        let (r, closes) = self.st.lock(|st| {
+        let (r, dl, closes) = self.lock_now(|st| {
             if st.closed {
                 return (
                     Poll::Ready(Err(SendError::new(Error::Closed, m))),
+                    None,
                     Vec::new(),
                 );
             }
-            let r = match st.call(&mut wakes, |mch, io| mch.send(io, m)) {
+            st.expire_due(&mut wakes, ctx);
+            let r = match st.call(&mut wakes, |mch, io| mch.send(io, ctx, m)) {
                 Ok(()) => Poll::Ready(Ok(())),
                 Err(SendError {
                     error: Error::WouldBlock,
                     message,
                 }) if cx.is_some() => {
                     *slot = Some(message);
-                    park(&mut st.send_waiters, cx.expect("checked").waker());
+                    park_ctx(&mut st.send_waiters, ctx, cx.expect("checked").waker());
                     Poll::Pending
                 }
                 Err(e) => Poll::Ready(Err(e)),
             };
-            (r, core::mem::take(&mut st.closes))
+            (r, st.m.deadline(ctx), core::mem::take(&mut st.closes))
         });
         self.finish(wakes, closes);
-        r
+        (r, dl)
     }
 
-    fn poll_recv(&self, cx: Option<&mut Context<'_>>) -> Poll<Result<Message, Error>> {
+    /// One attempt to receive on `ctx`; as [`Core::poll_send`].
+    fn poll_recv(
+        &self,
+        cx: Option<&mut Context<'_>>,
+        ctx: CtxId,
+    ) -> (Poll<Result<Message, Error>>, Option<Instant>) {
         let mut wakes = Wakes::default();
         let mut unblock = false;
-        let (r, closes) = self.st.lock(|st| {
+        let (r, dl, closes) = self.lock_now(|st| {
             if st.closed {
-                return (Poll::Ready(Err(Error::Closed)), Vec::new());
+                return (Poll::Ready(Err(Error::Closed)), None, Vec::new());
             }
-            let r = match st.call(&mut wakes, |m, io| m.recv(io)) {
+            st.expire_due(&mut wakes, ctx);
+            let r = match st.call(&mut wakes, |m, io| m.recv(io, ctx)) {
                 Ok(m) => {
                     unblock = !st.blocked.is_empty();
                     Poll::Ready(Ok(m))
                 }
                 Err(Error::WouldBlock) if cx.is_some() => {
-                    park(&mut st.recv_waiters, cx.expect("checked").waker());
+                    park_ctx(&mut st.recv_waiters, ctx, cx.expect("checked").waker());
                     unblock = !st.blocked.is_empty();
                     Poll::Pending
                 }
                 Err(e) => Poll::Ready(Err(e)),
+            };
+            (r, st.m.deadline(ctx), core::mem::take(&mut st.closes))
+        });
+        self.finish(wakes, closes);
+        if unblock {
+            self.unblock();
+        }
+        (r, dl)
+    }
+
+    fn set_opt(&self, ctx: CtxId, o: &SockOpt) -> Result<(), Error> {
+        let mut wakes = Wakes::default();
+        let mut unblock = false;
+        let (r, closes) = self.lock_now(|st| {
+            let r = match if ctx == CtxId::SOCKET {
+                st.opts.apply(o)
+            } else {
+                Ok(false)
+            } {
+                Ok(true) => Ok(()),
+                Ok(false) => {
+                    let r = st.call(&mut wakes, |m, io| m.set_option(io, ctx, o));
+                    unblock = !st.blocked.is_empty();
+                    match (r, o) {
+                        (Err(Error::NotSupported), SockOpt::TtlMax(_)) if ctx == CtxId::SOCKET => {
+                            Ok(())
+                        }
+                        (r, _) => r,
+                    }
+                }
+                Err(e) => Err(e),
             };
             (r, core::mem::take(&mut st.closes))
         });
@@ -558,6 +632,46 @@ impl<R: Runtime> Core<R> {
             self.unblock();
         }
         r
+    }
+
+    fn open_ctx(&self) -> Result<CtxId, Error> {
+        let mut wakes = Wakes::default();
+        let (r, closes) = self.lock_now(|st| {
+            if st.closed {
+                return (Err(Error::Closed), Vec::new());
+            }
+            st.next_ctx = st.next_ctx.wrapping_add(1).max(1);
+            let c = CtxId(st.next_ctx);
+            let r = st.call(&mut wakes, |m, io| m.open_ctx(io, c)).map(|()| c);
+            (r, core::mem::take(&mut st.closes))
+        });
+        self.finish(wakes, closes);
+        r
+    }
+
+    fn close_ctx(&self, c: CtxId) {
+        let mut wakes = Wakes::default();
+        let closes = self.lock_now(|st| {
+            st.call(&mut wakes, |m, io| m.close_ctx(io, c));
+            let mut i = 0;
+            while i < st.recv_waiters.len() {
+                if st.recv_waiters[i].0 == c {
+                    wakes.push(st.recv_waiters.swap_remove(i).1);
+                } else {
+                    i += 1;
+                }
+            }
+            let mut i = 0;
+            while i < st.send_waiters.len() {
+                if st.send_waiters[i].0 == c {
+                    wakes.push(st.send_waiters.swap_remove(i).1);
+                } else {
+                    i += 1;
+                }
+            }
+            core::mem::take(&mut st.closes)
+        });
+        self.finish(wakes, closes);
     }
 
     pub(crate) fn poll_closed(&self, cx: &mut Context<'_>) -> Poll<()> {
@@ -590,9 +704,9 @@ impl<R: Runtime> Core<R> {
             }
             st.closed = true;
             let pipes: Vec<PipeId> = st.pipes.keys().copied().collect();
-            let mut w = core::mem::take(&mut st.recv_waiters);
-            w.append(&mut st.send_waiters);
-            w.append(&mut st.close_waiters);
+            let mut w = core::mem::take(&mut st.close_waiters);
+            w.extend(st.recv_waiters.drain(..).map(|(_, w)| w));
+            w.extend(st.send_waiters.drain(..).map(|(_, w)| w));
             Some((pipes, w))
         });
         let Some((pipes, waiters)) = r else { return };
@@ -666,6 +780,7 @@ impl<R: Runtime> Socket<R> {
     }
 
     fn build(p: Protocol, raw: bool, rt: R) -> Self {
+        let seed = rt.random_u32();
         let core = Arc::new_cyclic(|me| Core {
             me: me.clone(),
             rt,
@@ -673,12 +788,14 @@ impl<R: Runtime> Socket<R> {
             raw,
             id: u64::from(NEXT_SOCKET.fetch_add(1, Ordering::Relaxed)),
             st: Mutex::new(State {
-                m: p.machine(raw),
+                m: p.machine(raw, seed),
                 pipes: BTreeMap::new(),
                 blocked: VecDeque::new(),
                 recv_waiters: Vec::new(),
                 send_waiters: Vec::new(),
                 close_waiters: Vec::new(),
+                next_ctx: 0,
+                now: Instant::from_micros(0),
                 closes: Vec::new(),
                 closed: false,
                 opts: Options::default(),
@@ -721,28 +838,13 @@ impl<R: Runtime> Socket<R> {
     /// Sends `m`, waiting for room up to `send-timeout`. A failure hands the
     /// message back in the [`SendError`].
     pub async fn send(&self, m: Message) -> Result<(), SendError> {
-        let core = self.core();
-        let deadline = core.options().send_timeout.map(|d| core.rt.now().plus(d));
-        let mut slot = Some(m);
-        let r = with_deadline(
-            &core.rt,
-            deadline,
-            poll_fn(|cx| core.poll_send(Some(cx), &mut slot)),
-        )
-        .await;
-        match r {
-            Some(r) => r,
-            None => Err(SendError::new(
-                Error::TimedOut,
-                slot.take().expect("message is held while pending"),
-            )),
-        }
+        send_on(self.core(), CtxId::SOCKET, m).await
     }
 
     /// Sends without waiting: [`Error::WouldBlock`] if it cannot go now.
     pub fn try_send(&self, m: Message) -> Result<(), SendError> {
         let mut slot = Some(m);
-        match self.core().poll_send(None, &mut slot) {
+        match self.core().poll_send(None, CtxId::SOCKET, &mut slot).0 {
             Poll::Ready(r) => r,
             Poll::Pending => unreachable!("no context, no parking"),
         }
@@ -750,46 +852,32 @@ impl<R: Runtime> Socket<R> {
 
     /// Receives a message, waiting up to `recv-timeout`.
     pub async fn recv(&self) -> Result<Message, Error> {
-        let core = self.core();
-        let deadline = core.options().recv_timeout.map(|d| core.rt.now().plus(d));
-        with_deadline(&core.rt, deadline, poll_fn(|cx| core.poll_recv(Some(cx))))
-            .await
-            .unwrap_or(Err(Error::TimedOut))
+        recv_on(self.core(), CtxId::SOCKET).await
     }
 
     /// Receives without waiting: [`Error::WouldBlock`] if nothing is there.
     pub fn try_recv(&self) -> Result<Message, Error> {
-        match self.core().poll_recv(None) {
+        match self.core().poll_recv(None, CtxId::SOCKET).0 {
             Poll::Ready(r) => r,
             Poll::Pending => unreachable!("no context, no parking"),
         }
     }
 
-    /// Sets an option (see [`SockOpt`] for names and defaults).
+    /// Sets an option (see [`SockOpt`] for names and defaults). Protocol
+    /// options set here also become the defaults of contexts opened later.
     pub fn set_opt(&self, o: SockOpt) -> Result<(), Error> {
-        let core = self.core();
-        let mut wakes = Wakes::default();
-        let mut unblock = false;
-        let (r, closes) = core.st.lock(|st| {
-            let r = match st.opts.apply(&o) {
-                Ok(true) => Ok(()),
-                Ok(false) => {
-                    let r = st.call(&mut wakes, |m, io| m.set_option(io, &o));
-                    unblock = !st.blocked.is_empty();
-                    match (r, &o) {
-                        (Err(Error::NotSupported), SockOpt::TtlMax(_)) => Ok(()),
-                        (r, _) => r,
-                    }
-                }
-                Err(e) => Err(e),
-            };
-            (r, core::mem::take(&mut st.closes))
-        });
-        core.finish(wakes, closes);
-        if unblock {
-            core.unblock();
-        }
-        r
+        self.core().set_opt(CtxId::SOCKET, &o)
+    }
+
+    /// Opens a context: an independent protocol state on this socket (REQ,
+    /// REP, SURVEYOR, RESPONDENT, SUB in cooked mode). Others return
+    /// [`Error::NotSupported`].
+    pub fn context(&self) -> Result<SocketContext<R>, Error> {
+        let id = self.core().open_ctx()?;
+        Ok(SocketContext {
+            sock: self.clone(),
+            id,
+        })
     }
 
     /// The engine-level options now in force.
@@ -877,6 +965,129 @@ impl<R: Runtime> Socket<R> {
             Scheme::Inproc => inproc::dial(self.core(), &u.path, true),
             _ => Err(Error::TransportUnavailable),
         }
+    }
+}
+
+/// Waits for `ctx`'s operation, firing the machine's timers (resend, survey
+/// end) and the operation's own timeout as virtual or real time passes.
+async fn op_loop<R: Runtime, T>(
+    core: &Arc<Core<R>>,
+    timeout: Option<core::time::Duration>,
+    mut attempt: impl FnMut(&mut Context<'_>) -> (Poll<T>, Option<Instant>),
+    timed_out: impl FnOnce() -> T,
+) -> T {
+    let rt = &core.rt;
+    let op_deadline = timeout.map(|d| rt.now() + d);
+    let mut sleep = pin!(None::<R::Sleep>);
+    let mut armed: Option<Instant> = None;
+    let mut timed_out = Some(timed_out);
+    poll_fn(|cx| loop {
+        let (r, machine_deadline) = attempt(cx);
+        if let Poll::Ready(t) = r {
+            return Poll::Ready(t);
+        }
+        if op_deadline.is_some_and(|d| rt.now() >= d) {
+            return Poll::Ready((timed_out.take().expect("once"))());
+        }
+        let want = match (op_deadline, machine_deadline) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let Some(want) = want else {
+            return Poll::Pending;
+        };
+        if armed != Some(want) {
+            sleep.set(Some(rt.sleep_until(want)));
+            armed = Some(want);
+        }
+        match sleep.as_mut().as_pin_mut().expect("armed").poll(cx) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(()) => {
+                sleep.set(None);
+                armed = None;
+            }
+        }
+    })
+    .await
+}
+
+async fn send_on<R: Runtime>(core: &Arc<Core<R>>, ctx: CtxId, m: Message) -> Result<(), SendError> {
+    let timeout = core.options().send_timeout;
+    let slot = core::cell::RefCell::new(Some(m));
+    op_loop(
+        core,
+        timeout,
+        |cx| core.poll_send(Some(cx), ctx, &mut slot.borrow_mut()),
+        || {
+            Err(SendError::new(
+                Error::TimedOut,
+                slot.borrow_mut().take().expect("held while pending"),
+            ))
+        },
+    )
+    .await
+}
+
+async fn recv_on<R: Runtime>(core: &Arc<Core<R>>, ctx: CtxId) -> Result<Message, Error> {
+    let timeout = core.options().recv_timeout;
+    op_loop(
+        core,
+        timeout,
+        |cx| core.poll_recv(Some(cx), ctx),
+        || Err(Error::TimedOut),
+    )
+    .await
+}
+
+/// A context of a socket (see [`Socket::context`]): its own protocol state,
+/// sharing the socket's pipes. Closed when dropped.
+pub struct SocketContext<R: Runtime> {
+    sock: Socket<R>,
+    id: CtxId,
+}
+
+impl<R: Runtime> SocketContext<R> {
+    /// The context's id.
+    pub fn id(&self) -> CtxId {
+        self.id
+    }
+    /// Sends on this context (`send-timeout` of the socket applies).
+    pub async fn send(&self, m: Message) -> Result<(), SendError> {
+        send_on(self.sock.core(), self.id, m).await
+    }
+    /// Receives on this context (`recv-timeout` of the socket applies).
+    pub async fn recv(&self) -> Result<Message, Error> {
+        recv_on(self.sock.core(), self.id).await
+    }
+    /// Sends without waiting.
+    pub fn try_send(&self, m: Message) -> Result<(), SendError> {
+        let mut slot = Some(m);
+        match self.sock.core().poll_send(None, self.id, &mut slot).0 {
+            Poll::Ready(r) => r,
+            Poll::Pending => unreachable!("no context, no parking"),
+        }
+    }
+    /// Receives without waiting.
+    pub fn try_recv(&self) -> Result<Message, Error> {
+        match self.sock.core().poll_recv(None, self.id).0 {
+            Poll::Ready(r) => r,
+            Poll::Pending => unreachable!("no context, no parking"),
+        }
+    }
+    /// Sets a protocol option for this context only (e.g. `req:resend-time`,
+    /// `surveyor:survey-time`, SUB topics).
+    pub fn set_opt(&self, o: SockOpt) -> Result<(), Error> {
+        self.sock.core().set_opt(self.id, &o)
+    }
+    /// SUB: subscribe this context.
+    pub fn subscribe(&self, topic: &[u8]) -> Result<(), Error> {
+        self.set_opt(SockOpt::Subscribe(topic.to_vec()))
+    }
+}
+
+impl<R: Runtime> Drop for SocketContext<R> {
+    fn drop(&mut self) {
+        self.sock.core().close_ctx(self.id);
     }
 }
 

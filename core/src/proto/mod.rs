@@ -11,12 +11,17 @@ use alloc::vec::Vec;
 use core::task::Waker;
 
 use crate::socket::{PipeSlot, Stats};
-use crate::{Error, Message, PipeId, SendError, SockOpt};
+use crate::{Error, Instant, Message, PipeId, SendError, SockOpt};
 
+mod backtrace;
+pub mod bus0;
 pub mod pair0;
 pub mod pair1;
 pub mod pipeline0;
 pub mod pubsub0;
+pub mod reqrep0;
+pub mod star;
+pub mod survey0;
 
 /// The socket types nanosp speaks, cooked or raw.
 ///
@@ -42,17 +47,35 @@ pub enum Protocol {
     Push0,
     /// PULL: fair-queued receive.
     Pull0,
+    /// REQ: requests with retries, one reply each.
+    Req0,
+    /// REP: answers requests, lock-step.
+    Rep0,
+    /// SURVEYOR: asks everyone, collects answers until a deadline.
+    Surveyor0,
+    /// RESPONDENT: answers surveys.
+    Respondent0,
+    /// BUS: everyone hears everyone.
+    Bus0,
+    /// STAR (mangos, experimental): forwarding with a hop count.
+    Star0,
 }
 
 impl Protocol {
     /// Every protocol, for tests and tools.
-    pub const ALL: [Protocol; 6] = [
+    pub const ALL: [Protocol; 12] = [
         Protocol::Pair0,
         Protocol::Pair1,
         Protocol::Pub0,
         Protocol::Sub0,
         Protocol::Push0,
         Protocol::Pull0,
+        Protocol::Req0,
+        Protocol::Rep0,
+        Protocol::Surveyor0,
+        Protocol::Respondent0,
+        Protocol::Bus0,
+        Protocol::Star0,
     ];
 
     /// Our 16-bit protocol number (SP-WIRE §1).
@@ -64,6 +87,12 @@ impl Protocol {
             Protocol::Sub0 => 0x21,
             Protocol::Push0 => 0x50,
             Protocol::Pull0 => 0x51,
+            Protocol::Req0 => 0x30,
+            Protocol::Rep0 => 0x31,
+            Protocol::Surveyor0 => 0x62,
+            Protocol::Respondent0 => 0x63,
+            Protocol::Bus0 => 0x70,
+            Protocol::Star0 => 0x640,
         }
     }
 
@@ -76,6 +105,12 @@ impl Protocol {
             Protocol::Sub0 => 0x20,
             Protocol::Push0 => 0x51,
             Protocol::Pull0 => 0x50,
+            Protocol::Req0 => 0x31,
+            Protocol::Rep0 => 0x30,
+            Protocol::Surveyor0 => 0x63,
+            Protocol::Respondent0 => 0x62,
+            Protocol::Bus0 => 0x70,
+            Protocol::Star0 => 0x640,
         }
     }
 
@@ -98,12 +133,23 @@ impl Protocol {
             "sub" | "sub0" => Protocol::Sub0,
             "push" | "push0" => Protocol::Push0,
             "pull" | "pull0" => Protocol::Pull0,
+            "req" | "req0" => Protocol::Req0,
+            "rep" | "rep0" => Protocol::Rep0,
+            "surveyor" | "surveyor0" => Protocol::Surveyor0,
+            "respondent" | "respondent0" => Protocol::Respondent0,
+            "bus" | "bus0" => Protocol::Bus0,
+            "star" => Protocol::Star0,
             _ => return Err(Error::InvalidArgument),
         })
     }
 
-    pub(crate) fn machine(self, raw: bool) -> Box<dyn Machine> {
+    pub(crate) fn machine(self, raw: bool, seed: u32) -> Box<dyn Machine> {
         match self {
+            Protocol::Req0 => Box::new(reqrep0::Req0::new(raw, seed)),
+            Protocol::Rep0 | Protocol::Respondent0 => Box::new(reqrep0::Rep0::new(raw)),
+            Protocol::Surveyor0 => Box::new(survey0::Surveyor0::new(raw, seed)),
+            Protocol::Bus0 => Box::new(bus0::Bus0::new(raw)),
+            Protocol::Star0 => Box::new(star::Star0::new(raw)),
             Protocol::Pair0 => Box::new(pair0::Pair0::new(raw)),
             Protocol::Pair1 => Box::new(pair1::Pair1::new(raw)),
             Protocol::Pub0 => Box::new(pubsub0::Pub0::new(raw)),
@@ -144,7 +190,23 @@ pub enum Delivery {
     Close(Error),
 }
 
+/// A context of a socket: an independent protocol state (own request id,
+/// backtrace, survey, subscriptions) sharing the socket's pipes. The socket
+/// itself is context [`CtxId::SOCKET`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct CtxId(pub u32);
+
+impl CtxId {
+    /// The socket's own context.
+    pub const SOCKET: CtxId = CtxId(0);
+}
+
 /// A protocol state machine. See the module docs for the contract.
+///
+/// Time reaches a machine only as [`Io::now`]; a machine that needs a timer
+/// reports its next [`Machine::deadline`] for a context, and the engine calls
+/// [`Machine::expire`] once that instant has passed (driven by the
+/// application's pending operation on that context).
 pub trait Machine: Send {
     /// A pipe was attached. An error rejects it (e.g. PAIR's second peer).
     fn add_pipe(&mut self, io: &mut Io<'_>, p: PipeId) -> Result<(), Error>;
@@ -156,14 +218,54 @@ pub trait Machine: Send {
     }
     /// A message arrived from pipe `p` (whole SP payload in the body).
     fn pipe_recv(&mut self, io: &mut Io<'_>, p: PipeId, m: Message) -> Delivery;
-    /// The application sends; `WouldBlock` hands the message back to wait.
-    fn send(&mut self, io: &mut Io<'_>, m: Message) -> Result<(), SendError>;
-    /// The application receives; `WouldBlock` means wait.
-    fn recv(&mut self, io: &mut Io<'_>) -> Result<Message, Error>;
-    /// A protocol option (send-buffer, recv-buffer, ttl-max, subscribe...).
-    fn set_option(&mut self, io: &mut Io<'_>, opt: &SockOpt) -> Result<(), Error> {
-        let _ = (io, opt);
+    /// The application sends on `ctx`; `WouldBlock` hands the message back to wait.
+    fn send(&mut self, io: &mut Io<'_>, ctx: CtxId, m: Message) -> Result<(), SendError>;
+    /// The application receives on `ctx`; `WouldBlock` means wait.
+    fn recv(&mut self, io: &mut Io<'_>, ctx: CtxId) -> Result<Message, Error>;
+    /// A protocol option for `ctx` (the socket's applies to new contexts too).
+    fn set_option(&mut self, io: &mut Io<'_>, ctx: CtxId, opt: &SockOpt) -> Result<(), Error> {
+        let _ = (io, ctx, opt);
         Err(Error::NotSupported)
+    }
+    /// Creates context `ctx`; [`Error::NotSupported`] if the protocol (or raw
+    /// mode) has none.
+    fn open_ctx(&mut self, io: &mut Io<'_>, ctx: CtxId) -> Result<(), Error> {
+        let _ = (io, ctx);
+        Err(Error::NotSupported)
+    }
+    /// Drops context `ctx` and whatever it was doing.
+    fn close_ctx(&mut self, io: &mut Io<'_>, ctx: CtxId) {
+        let _ = (io, ctx);
+    }
+    /// When `ctx` next needs [`Machine::expire`] (resend, survey end).
+    fn deadline(&self, ctx: CtxId) -> Option<Instant> {
+        let _ = ctx;
+        None
+    }
+    /// `ctx`'s deadline has passed.
+    fn expire(&mut self, io: &mut Io<'_>, ctx: CtxId) {
+        let _ = (io, ctx);
+    }
+}
+
+/// Which contexts to wake.
+#[derive(Default)]
+pub(crate) struct Notify {
+    pub(crate) all: bool,
+    pub(crate) ctxs: heapless::Vec<CtxId, 8>,
+}
+
+impl Notify {
+    fn add(&mut self, c: CtxId) {
+        if !self.all && !self.ctxs.contains(&c) && self.ctxs.push(c).is_err() {
+            self.all = true;
+        }
+    }
+    pub(crate) fn hits(&self, c: CtxId) -> bool {
+        self.all || self.ctxs.contains(&c)
+    }
+    pub(crate) fn any(&self) -> bool {
+        self.all || !self.ctxs.is_empty()
     }
 }
 
@@ -173,8 +275,9 @@ pub struct Io<'a> {
     pub(crate) wakes: &'a mut Wakes,
     pub(crate) closes: &'a mut Vec<(PipeId, Error)>,
     pub(crate) stats: &'a mut Stats,
-    pub(crate) recv_ready: bool,
-    pub(crate) send_ready: bool,
+    pub(crate) now: Instant,
+    pub(crate) recv_ready: Notify,
+    pub(crate) send_ready: Notify,
 }
 
 /// Lookup of pipes by id (the engine's table, or a test's).
@@ -222,6 +325,11 @@ impl Io<'_> {
         old
     }
 
+    /// True if pipe `p` is attached.
+    pub fn has_pipe(&mut self, p: PipeId) -> bool {
+        self.pipes.slot(p).is_some()
+    }
+
     /// True if `p` exists and its queue has room.
     pub fn writable(&mut self, p: PipeId) -> bool {
         self.pipes.slot(p).is_some_and(|s| s.tx.has_room())
@@ -239,14 +347,29 @@ impl Io<'_> {
         self.closes.push((p, e));
     }
 
-    /// Wakes receivers: a message is ready (or a state changed).
+    /// Wakes receivers of every context: a message is ready (or a state changed).
     pub fn notify_recv(&mut self) {
-        self.recv_ready = true;
+        self.recv_ready.all = true;
     }
 
-    /// Wakes senders: a send may succeed now.
+    /// Wakes the receivers of one context.
+    pub fn notify_recv_ctx(&mut self, c: CtxId) {
+        self.recv_ready.add(c);
+    }
+
+    /// Wakes senders of every context: a send may succeed now.
     pub fn notify_send(&mut self) {
-        self.send_ready = true;
+        self.send_ready.all = true;
+    }
+
+    /// Wakes the senders of one context.
+    pub fn notify_send_ctx(&mut self, c: CtxId) {
+        self.send_ready.add(c);
+    }
+
+    /// The time of this event.
+    pub fn now(&self) -> Instant {
+        self.now
     }
 
     /// Counts a message dropped by the protocol.
@@ -293,6 +416,7 @@ pub(crate) mod testing {
         pub closes: Vec<(PipeId, Error)>,
         pub recv_ready: bool,
         pub send_ready: bool,
+        pub now: Instant,
     }
 
     struct Table<'a>(&'a mut BTreeMap<PipeId, PipeSlot>);
@@ -305,12 +429,13 @@ pub(crate) mod testing {
     impl Harness {
         pub fn new(p: Protocol, raw: bool) -> Self {
             Harness {
-                m: p.machine(raw),
+                m: p.machine(raw, 0x1234_5678),
                 pipes: BTreeMap::new(),
                 stats: Stats::default(),
                 closes: Vec::new(),
                 recv_ready: false,
                 send_ready: false,
+                now: Instant::from_micros(0),
             }
         }
 
@@ -322,12 +447,13 @@ pub(crate) mod testing {
                 wakes: &mut wakes,
                 closes: &mut self.closes,
                 stats: &mut self.stats,
-                recv_ready: false,
-                send_ready: false,
+                now: self.now,
+                recv_ready: Notify::default(),
+                send_ready: Notify::default(),
             };
             let r = f(&mut *self.m, &mut io);
-            self.recv_ready |= io.recv_ready;
-            self.send_ready |= io.send_ready;
+            self.recv_ready |= io.recv_ready.any();
+            self.send_ready |= io.send_ready.any();
             r
         }
 
@@ -350,15 +476,16 @@ pub(crate) mod testing {
 
         pub fn send(&mut self, body: &[u8]) -> Result<(), Error> {
             let msg = Message::from(body);
-            self.with(|m, io| m.send(io, msg)).map_err(|e| e.error)
+            self.with(|m, io| m.send(io, CtxId::SOCKET, msg))
+                .map_err(|e| e.error)
         }
 
         pub fn send_msg(&mut self, msg: Message) -> Result<(), SendError> {
-            self.with(|m, io| m.send(io, msg))
+            self.with(|m, io| m.send(io, CtxId::SOCKET, msg))
         }
 
         pub fn recv(&mut self) -> Result<Message, Error> {
-            self.with(|m, io| m.recv(io))
+            self.with(|m, io| m.recv(io, CtxId::SOCKET))
         }
 
         pub fn deliver(&mut self, id: u32, body: &[u8]) -> Delivery {
@@ -387,7 +514,7 @@ pub(crate) mod testing {
         }
 
         pub fn set(&mut self, o: SockOpt) -> Result<(), Error> {
-            self.with(|m, io| m.set_option(io, &o))
+            self.with(|m, io| m.set_option(io, CtxId::SOCKET, &o))
         }
     }
 

@@ -11,7 +11,7 @@
 
 use alloc::collections::VecDeque;
 
-use super::{Delivery, Io, Machine};
+use super::{CtxId, Delivery, Io, Machine};
 use crate::{Error, Message, PipeId, SendError, SockOpt};
 
 /// Send and receive queues shared by the PAIR machines.
@@ -136,16 +136,16 @@ impl Machine for Pair0 {
         self.q.deliver(io, m)
     }
 
-    fn send(&mut self, io: &mut Io<'_>, mut m: Message) -> Result<(), SendError> {
+    fn send(&mut self, io: &mut Io<'_>, _ctx: CtxId, mut m: Message) -> Result<(), SendError> {
         m.clear_header();
         self.q.send(io, self.pipe, m)
     }
 
-    fn recv(&mut self, _io: &mut Io<'_>) -> Result<Message, Error> {
+    fn recv(&mut self, _io: &mut Io<'_>, _ctx: CtxId) -> Result<Message, Error> {
         self.q.recv()
     }
 
-    fn set_option(&mut self, _io: &mut Io<'_>, o: &SockOpt) -> Result<(), Error> {
+    fn set_option(&mut self, _io: &mut Io<'_>, _ctx: CtxId, o: &SockOpt) -> Result<(), Error> {
         self.q.set_option(o)
     }
 }

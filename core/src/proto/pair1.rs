@@ -16,7 +16,7 @@
 //!   its hop). Anything else is refused with a protocol error.
 
 use super::pair0::Queues;
-use super::{Delivery, Io, Machine};
+use super::{CtxId, Delivery, Io, Machine};
 use crate::{Error, Message, PipeId, ProtocolError, SendError, SockOpt};
 
 /// The PAIR v1 machine.
@@ -81,7 +81,7 @@ impl Machine for Pair1 {
         self.q.deliver(io, m)
     }
 
-    fn send(&mut self, io: &mut Io<'_>, mut m: Message) -> Result<(), SendError> {
+    fn send(&mut self, io: &mut Io<'_>, _ctx: CtxId, mut m: Message) -> Result<(), SendError> {
         let hops = if self.raw {
             let h = m.header();
             if h.len() != 4 {
@@ -100,11 +100,11 @@ impl Machine for Pair1 {
         self.q.send(io, self.pipe, m)
     }
 
-    fn recv(&mut self, _io: &mut Io<'_>) -> Result<Message, Error> {
+    fn recv(&mut self, _io: &mut Io<'_>, _ctx: CtxId) -> Result<Message, Error> {
         self.q.recv()
     }
 
-    fn set_option(&mut self, _io: &mut Io<'_>, o: &SockOpt) -> Result<(), Error> {
+    fn set_option(&mut self, _io: &mut Io<'_>, _ctx: CtxId, o: &SockOpt) -> Result<(), Error> {
         match *o {
             SockOpt::TtlMax(t) if (1..=15).contains(&t) => {
                 self.ttl = t;

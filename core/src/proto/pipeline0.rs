@@ -22,7 +22,7 @@
 use alloc::collections::VecDeque;
 
 use super::pair0::Queues;
-use super::{Delivery, Io, Machine};
+use super::{CtxId, Delivery, Io, Machine};
 use crate::{Error, Message, PipeId, SendError, SockOpt};
 
 /// The PUSH machine.
@@ -91,7 +91,7 @@ impl Machine for Push0 {
         Delivery::Taken
     }
 
-    fn send(&mut self, io: &mut Io<'_>, mut m: Message) -> Result<(), SendError> {
+    fn send(&mut self, io: &mut Io<'_>, _ctx: CtxId, mut m: Message) -> Result<(), SendError> {
         m.clear_header();
         let m = if self.sendq.is_empty() {
             match self.place(io, m) {
@@ -109,11 +109,11 @@ impl Machine for Push0 {
         }
     }
 
-    fn recv(&mut self, _io: &mut Io<'_>) -> Result<Message, Error> {
+    fn recv(&mut self, _io: &mut Io<'_>, _ctx: CtxId) -> Result<Message, Error> {
         Err(Error::NotSupported)
     }
 
-    fn set_option(&mut self, _io: &mut Io<'_>, o: &SockOpt) -> Result<(), Error> {
+    fn set_option(&mut self, _io: &mut Io<'_>, _ctx: CtxId, o: &SockOpt) -> Result<(), Error> {
         match *o {
             SockOpt::SendBuffer(n) if n <= 8192 => {
                 self.send_cap = n;
@@ -150,15 +150,15 @@ impl Machine for Pull0 {
         self.q.deliver(io, m)
     }
 
-    fn send(&mut self, _io: &mut Io<'_>, m: Message) -> Result<(), SendError> {
+    fn send(&mut self, _io: &mut Io<'_>, _ctx: CtxId, m: Message) -> Result<(), SendError> {
         Err(SendError::new(Error::NotSupported, m))
     }
 
-    fn recv(&mut self, _io: &mut Io<'_>) -> Result<Message, Error> {
+    fn recv(&mut self, _io: &mut Io<'_>, _ctx: CtxId) -> Result<Message, Error> {
         self.q.recv()
     }
 
-    fn set_option(&mut self, _io: &mut Io<'_>, o: &SockOpt) -> Result<(), Error> {
+    fn set_option(&mut self, _io: &mut Io<'_>, _ctx: CtxId, o: &SockOpt) -> Result<(), Error> {
         match o {
             SockOpt::RecvBuffer(_) => self.q.set_option(o),
             _ => Err(Error::NotSupported),

@@ -26,10 +26,10 @@
 //! Raw PUB is the same as cooked. Raw SUB does no filtering and drops the new
 //! message when full.
 
-use alloc::collections::VecDeque;
+use alloc::collections::{BTreeMap, VecDeque};
 use alloc::vec::Vec;
 
-use super::{Delivery, Io, Machine};
+use super::{CtxId, Delivery, Io, Machine};
 use crate::{Error, Message, PipeId, ProtocolError, SendError, SockOpt};
 
 /// The PUB machine.
@@ -63,7 +63,7 @@ impl Machine for Pub0 {
         Delivery::Close(ProtocolError::UnexpectedMessage.into())
     }
 
-    fn send(&mut self, io: &mut Io<'_>, mut m: Message) -> Result<(), SendError> {
+    fn send(&mut self, io: &mut Io<'_>, _ctx: CtxId, mut m: Message) -> Result<(), SendError> {
         m.clear_header();
         m.set_pipe(None);
         if let Some((&last, rest)) = self.pipes.split_last() {
@@ -79,11 +79,11 @@ impl Machine for Pub0 {
         Ok(())
     }
 
-    fn recv(&mut self, _io: &mut Io<'_>) -> Result<Message, Error> {
+    fn recv(&mut self, _io: &mut Io<'_>, _ctx: CtxId) -> Result<Message, Error> {
         Err(Error::NotSupported)
     }
 
-    fn set_option(&mut self, io: &mut Io<'_>, o: &SockOpt) -> Result<(), Error> {
+    fn set_option(&mut self, io: &mut Io<'_>, _ctx: CtxId, o: &SockOpt) -> Result<(), Error> {
         match *o {
             SockOpt::SendBuffer(n) if (1..=8192).contains(&n) => {
                 self.per_pipe = n;
@@ -98,11 +98,47 @@ impl Machine for Pub0 {
     }
 }
 
-/// The SUB machine.
-pub struct Sub0 {
-    raw: bool,
+struct SubCtx {
     topics: Vec<Vec<u8>>,
     q: VecDeque<Message>,
+    cap: usize,
+    prefer_new: bool,
+}
+
+impl SubCtx {
+    fn new(cap: usize, prefer_new: bool) -> Self {
+        SubCtx {
+            topics: Vec::new(),
+            q: VecDeque::with_capacity(cap.min(128)),
+            cap,
+            prefer_new,
+        }
+    }
+
+    fn wants(&self, raw: bool, body: &[u8]) -> bool {
+        raw || self.topics.iter().any(|t| body.starts_with(t))
+    }
+
+    /// Queues `m`; true if something was dropped.
+    fn put(&mut self, raw: bool, m: Message) -> bool {
+        if self.q.len() >= self.cap.max(1) {
+            if raw || !self.prefer_new {
+                return true;
+            }
+            self.q.pop_front();
+            self.q.push_back(m);
+            return true;
+        }
+        self.q.push_back(m);
+        false
+    }
+}
+
+/// The SUB machine. Each context (and the socket itself) has its own topics
+/// and queue; a message is offered to each of them.
+pub struct Sub0 {
+    raw: bool,
+    ctxs: BTreeMap<CtxId, SubCtx>,
     cap: usize,
     prefer_new: bool,
 }
@@ -110,17 +146,14 @@ pub struct Sub0 {
 impl Sub0 {
     /// A new machine.
     pub fn new(raw: bool) -> Self {
+        let mut ctxs = BTreeMap::new();
+        ctxs.insert(CtxId::SOCKET, SubCtx::new(128, true));
         Sub0 {
             raw,
-            topics: Vec::new(),
-            q: VecDeque::with_capacity(128),
+            ctxs,
             cap: 128,
             prefer_new: true,
         }
-    }
-
-    fn matches(topics: &[Vec<u8>], body: &[u8]) -> bool {
-        topics.iter().any(|t| body.starts_with(t))
     }
 }
 
@@ -132,56 +165,102 @@ impl Machine for Sub0 {
     fn remove_pipe(&mut self, _io: &mut Io<'_>, _p: PipeId) {}
 
     fn pipe_recv(&mut self, io: &mut Io<'_>, _p: PipeId, m: Message) -> Delivery {
-        if !self.raw && !Self::matches(&self.topics, m.body()) {
+        let raw = self.raw;
+        let mut hits: heapless::Vec<CtxId, 4> = heapless::Vec::new();
+        let mut many = false;
+        for (&c, ctx) in &self.ctxs {
+            if ctx.wants(raw, m.body()) && hits.push(c).is_err() {
+                many = true;
+                break;
+            }
+        }
+        if many {
+            // Many contexts: offer a shared copy to each that wants it.
+            for (&c, ctx) in self.ctxs.iter_mut() {
+                if ctx.wants(raw, m.body()) {
+                    if ctx.put(raw, m.clone()) {
+                        io.count_drop();
+                    }
+                    io.notify_recv_ctx(c);
+                }
+            }
             return Delivery::Taken;
         }
-        if self.q.len() >= self.cap.max(1) {
-            io.count_drop();
-            if self.raw || !self.prefer_new {
-                return Delivery::Taken;
+        let mut m = Some(m);
+        let n = hits.len();
+        for (i, c) in hits.into_iter().enumerate() {
+            let msg = if i + 1 == n {
+                m.take().expect("last one")
+            } else {
+                m.as_ref().expect("kept").clone()
+            };
+            if self.ctxs.get_mut(&c).expect("listed").put(raw, msg) {
+                io.count_drop();
             }
-            self.q.pop_front();
+            io.notify_recv_ctx(c);
         }
-        self.q.push_back(m);
-        io.notify_recv();
         Delivery::Taken
     }
 
-    fn send(&mut self, _io: &mut Io<'_>, m: Message) -> Result<(), SendError> {
+    fn send(&mut self, _io: &mut Io<'_>, _c: CtxId, m: Message) -> Result<(), SendError> {
         Err(SendError::new(Error::NotSupported, m))
     }
 
-    fn recv(&mut self, _io: &mut Io<'_>) -> Result<Message, Error> {
-        self.q.pop_front().ok_or(Error::WouldBlock)
+    fn recv(&mut self, _io: &mut Io<'_>, c: CtxId) -> Result<Message, Error> {
+        let ctx = self.ctxs.get_mut(&c).ok_or(Error::Closed)?;
+        ctx.q.pop_front().ok_or(Error::WouldBlock)
     }
 
-    fn set_option(&mut self, _io: &mut Io<'_>, o: &SockOpt) -> Result<(), Error> {
+    fn set_option(&mut self, _io: &mut Io<'_>, c: CtxId, o: &SockOpt) -> Result<(), Error> {
+        let raw = self.raw;
+        let ctx = self.ctxs.get_mut(&c).ok_or(Error::Closed)?;
         match o {
-            SockOpt::Subscribe(t) if !self.raw => {
-                if !self.topics.contains(t) {
-                    self.topics.push(t.clone());
+            SockOpt::Subscribe(t) if !raw => {
+                if !ctx.topics.contains(t) {
+                    ctx.topics.push(t.clone());
                 }
             }
-            SockOpt::Unsubscribe(t) if !self.raw => {
-                let Some(i) = self.topics.iter().position(|x| x == t) else {
+            SockOpt::Unsubscribe(t) if !raw => {
+                let Some(i) = ctx.topics.iter().position(|x| x == t) else {
                     return Err(Error::NotFound);
                 };
-                self.topics.swap_remove(i);
-                let topics = &self.topics;
-                self.q.retain(|m| Self::matches(topics, m.body()));
+                ctx.topics.swap_remove(i);
+                let topics = &ctx.topics;
+                ctx.q
+                    .retain(|m| topics.iter().any(|t| m.body().starts_with(t)));
             }
             SockOpt::Subscribe(_) | SockOpt::Unsubscribe(_) => return Err(Error::NotSupported),
             SockOpt::RecvBuffer(n) if *n <= 8192 => {
-                self.cap = *n;
-                while self.q.len() > self.cap.max(1) {
-                    self.q.pop_front();
+                ctx.cap = *n;
+                while ctx.q.len() > ctx.cap.max(1) {
+                    ctx.q.pop_front();
+                }
+                if c == CtxId::SOCKET {
+                    self.cap = *n;
                 }
             }
             SockOpt::RecvBuffer(_) => return Err(Error::InvalidArgument),
-            SockOpt::SubPreferNew(b) => self.prefer_new = *b,
+            SockOpt::SubPreferNew(b) => {
+                ctx.prefer_new = *b;
+                if c == CtxId::SOCKET {
+                    self.prefer_new = *b;
+                }
+            }
             _ => return Err(Error::NotSupported),
         }
         Ok(())
+    }
+
+    fn open_ctx(&mut self, _io: &mut Io<'_>, c: CtxId) -> Result<(), Error> {
+        if self.raw {
+            return Err(Error::NotSupported);
+        }
+        self.ctxs.insert(c, SubCtx::new(self.cap, self.prefer_new));
+        Ok(())
+    }
+
+    fn close_ctx(&mut self, _io: &mut Io<'_>, c: CtxId) {
+        self.ctxs.remove(&c);
     }
 }
 

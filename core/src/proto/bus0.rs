@@ -1,0 +1,163 @@
+//! BUS (0x70): every peer hears every message; nothing is forwarded.
+//!
+//! * **Who receives**: a send goes to every connected pipe. A received message
+//!   goes only to the application — BUS never forwards, so a mesh needs every
+//!   node connected to every other (or a device).
+//! * **What blocks**: nothing. A pipe whose queue (`send-buffer`, default 16)
+//!   is full misses the message (counted as a drop).
+//! * **What is dropped**: besides full pipes, a received message when the
+//!   receive queue (`recv-buffer`, default 16, as nng) is full: the new one.
+//! * **Raw mode**: a received message carries its source pipe's id in the
+//!   header (4 bytes, local only, never on the wire); a send whose header holds
+//!   a pipe id skips that pipe, so a one-socket device rebroadcasts without
+//!   echoing a message back to its source. Cooked sends clear the header.
+
+use alloc::collections::VecDeque;
+use alloc::vec::Vec;
+
+use super::backtrace;
+use super::{CtxId, Delivery, Io, Machine};
+use crate::{Error, Message, PipeId, SendError, SockOpt};
+
+/// The BUS machine.
+pub struct Bus0 {
+    raw: bool,
+    pipes: Vec<PipeId>,
+    per_pipe: usize,
+    recvq: VecDeque<Message>,
+    recv_cap: usize,
+}
+
+impl Bus0 {
+    /// A new machine.
+    pub fn new(raw: bool) -> Self {
+        Bus0 {
+            raw,
+            pipes: Vec::new(),
+            per_pipe: 16,
+            recvq: VecDeque::new(),
+            recv_cap: 16,
+        }
+    }
+}
+
+impl Machine for Bus0 {
+    fn add_pipe(&mut self, io: &mut Io<'_>, p: PipeId) -> Result<(), Error> {
+        io.set_pipe_queue(p, self.per_pipe);
+        self.pipes.push(p);
+        Ok(())
+    }
+
+    fn remove_pipe(&mut self, _io: &mut Io<'_>, p: PipeId) {
+        self.pipes.retain(|&q| q != p);
+    }
+
+    fn pipe_recv(&mut self, io: &mut Io<'_>, p: PipeId, mut m: Message) -> Delivery {
+        if self.recvq.len() >= self.recv_cap.max(1) {
+            io.count_drop();
+            return Delivery::Taken;
+        }
+        if self.raw {
+            // The header is local: whatever the peer sent is body.
+            if let Err(e) = m.move_wire_to_header(0) {
+                return Delivery::Close(e);
+            }
+            let mut body = m.header().to_vec();
+            if !body.is_empty() {
+                body.extend_from_slice(m.body());
+                m = Message::from(body);
+            }
+            m.set_header(&backtrace::pipe_word(p)).expect("4 bytes fit");
+        }
+        self.recvq.push_back(m);
+        io.notify_recv();
+        Delivery::Taken
+    }
+
+    fn send(&mut self, io: &mut Io<'_>, _c: CtxId, mut m: Message) -> Result<(), SendError> {
+        let skip = if self.raw {
+            backtrace::first_word(m.header()).map(PipeId)
+        } else {
+            None
+        };
+        m.clear_header();
+        m.set_pipe(None);
+        let n = self.pipes.iter().filter(|&&p| Some(p) != skip).count();
+        let mut left = n;
+        for &p in &self.pipes {
+            if Some(p) == skip {
+                continue;
+            }
+            left -= 1;
+            let msg = if left == 0 {
+                core::mem::take(&mut m)
+            } else {
+                m.clone()
+            };
+            if io.try_send(p, msg).is_err() {
+                io.count_drop();
+            }
+        }
+        Ok(())
+    }
+
+    fn recv(&mut self, _io: &mut Io<'_>, _c: CtxId) -> Result<Message, Error> {
+        self.recvq.pop_front().ok_or(Error::WouldBlock)
+    }
+
+    fn set_option(&mut self, io: &mut Io<'_>, _c: CtxId, o: &SockOpt) -> Result<(), Error> {
+        match *o {
+            SockOpt::SendBuffer(n) if (1..=8192).contains(&n) => {
+                self.per_pipe = n;
+                for &p in &self.pipes {
+                    io.set_pipe_queue(p, n);
+                }
+                Ok(())
+            }
+            SockOpt::RecvBuffer(n) if n <= 8192 => {
+                self.recv_cap = n;
+                Ok(())
+            }
+            SockOpt::SendBuffer(_) | SockOpt::RecvBuffer(_) => Err(Error::InvalidArgument),
+            _ => Err(Error::NotSupported),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use alloc::vec;
+
+    use crate::proto::testing::Harness;
+    use crate::{Message, Protocol};
+
+    #[test]
+    fn bus_sends_to_all_and_raw_excludes_the_source() {
+        let mut h = Harness::new(Protocol::Bus0, true);
+        for p in 1..=3 {
+            h.add(p, 4).unwrap();
+        }
+        h.deliver(2, b"from two");
+        let m = h.recv().unwrap();
+        assert_eq!(m.header(), &[0, 0, 0, 2]);
+        h.send_msg(m).unwrap();
+        assert_eq!(h.sent(1), vec![b"from two".to_vec()]);
+        assert!(h.sent(2).is_empty(), "not echoed to its source");
+        assert_eq!(h.sent(3), vec![b"from two".to_vec()]);
+        h.send_msg(Message::from("all")).unwrap();
+        for p in 1..=3 {
+            assert_eq!(h.sent(p), vec![b"all".to_vec()]);
+        }
+    }
+
+    #[test]
+    fn full_receive_queue_drops_new() {
+        let mut h = Harness::new(Protocol::Bus0, false);
+        h.add(1, 4).unwrap();
+        for i in 0..20u8 {
+            h.deliver(1, &[i]);
+        }
+        assert_eq!(h.stats.drops, 4);
+        assert_eq!(h.recv().unwrap().body(), &[0]);
+    }
+}

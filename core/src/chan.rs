@@ -27,8 +27,12 @@ struct State {
     tx_waker: Option<Waker>,
     /// A socket consumer is inside its pump loop.
     pumping: bool,
-    /// Something arrived while pumping: go round once more.
+    /// Something arrived (or the channel closed) while pumping: go round once more.
     again: bool,
+    /// Held: pushes are refused until released (a connection being set up).
+    held: bool,
+    /// Someone waits only for closure (a transport stuck in a write).
+    close_waker: Option<Waker>,
 }
 
 /// Outcome of a pop.
@@ -49,8 +53,25 @@ impl Chan {
                 tx_waker: None,
                 pumping: false,
                 again: false,
+                held: false,
+                close_waker: None,
             }),
         }
+    }
+
+    /// A channel that refuses pushes until [`Chan::release`].
+    pub(crate) fn new_held(cap: usize) -> Self {
+        let c = Chan::new(cap);
+        c.st.lock(|s| s.held = true);
+        c
+    }
+
+    /// Lets pushes in; returns the producer's waker to wake.
+    pub(crate) fn release(&self) -> Option<Waker> {
+        self.st.lock(|s| {
+            s.held = false;
+            s.tx_waker.take()
+        })
     }
 
     /// Pushes if there is room; else registers `refill` (if given) to be woken
@@ -65,7 +86,7 @@ impl Chan {
             if s.closed {
                 return Err(m);
             }
-            if s.q.len() >= s.cap {
+            if s.q.len() >= s.cap || s.held {
                 if let Some(w) = refill {
                     s.tx_waker = Some(w.clone());
                 }
@@ -80,7 +101,7 @@ impl Chan {
     /// Returns the evicted message (or `m` itself if closed) and the waker.
     pub(crate) fn push_evict(&self, m: Message) -> (Option<Message>, Option<Waker>) {
         self.st.lock(|s| {
-            if s.closed {
+            if s.closed || s.held {
                 return (Some(m), None);
             }
             let old = if s.q.len() >= s.cap {
@@ -94,7 +115,7 @@ impl Chan {
     }
 
     pub(crate) fn has_room(&self) -> bool {
-        self.st.lock(|s| !s.closed && s.q.len() < s.cap)
+        self.st.lock(|s| !s.closed && !s.held && s.q.len() < s.cap)
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -109,11 +130,26 @@ impl Chan {
         self.st.lock(|s| s.cap = cap.max(1));
     }
 
-    /// Closes; returns both wakers so both sides learn of it.
-    pub(crate) fn close(&self) -> [Option<Waker>; 2] {
+    /// Closes; returns every waker so both sides learn of it.
+    pub(crate) fn close(&self) -> [Option<Waker>; 3] {
         self.st.lock(|s| {
             s.closed = true;
-            [s.rx_waker.take(), s.tx_waker.take()]
+            if s.pumping {
+                s.again = true;
+            }
+            [s.rx_waker.take(), s.tx_waker.take(), s.close_waker.take()]
+        })
+    }
+
+    /// Completes once the channel is closed.
+    pub(crate) fn poll_closed(&self, cx: &mut Context<'_>) -> Poll<()> {
+        self.st.lock(|s| {
+            if s.closed {
+                Poll::Ready(())
+            } else {
+                s.close_waker = Some(cx.waker().clone());
+                Poll::Pending
+            }
         })
     }
 
@@ -135,7 +171,7 @@ impl Chan {
             if s.closed {
                 return Poll::Ready(Err(()));
             }
-            if s.q.len() >= s.cap {
+            if s.q.len() >= s.cap || s.held {
                 s.tx_waker = Some(cx.waker().clone());
                 return Poll::Pending;
             }
@@ -239,13 +275,21 @@ impl Chan {
                 return true;
             }
             if !parked {
-                if !s.q.is_empty() || (s.closed && !s.q.is_empty()) {
+                if !s.q.is_empty() || s.closed {
                     return true;
                 }
                 s.rx_waker = Some(waker.clone());
             }
             s.pumping = false;
             false
+        })
+    }
+
+    /// Leaves the pump for good (the pipe is gone).
+    pub(crate) fn pump_abort(&self) {
+        self.st.lock(|s| {
+            s.pumping = false;
+            s.again = false;
         })
     }
 }

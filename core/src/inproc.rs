@@ -22,6 +22,8 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
+use portable_atomic::{AtomicBool, Ordering};
+
 use crate::chan::Chan;
 use crate::socket::{Core, PIPE_QUEUE};
 use crate::sync::{Arc, Mutex, Weak};
@@ -46,6 +48,8 @@ trait End: Send + Sync {
     ) -> Result<PipeId, Error>;
     fn remove(&self, p: PipeId);
     fn dup(&self) -> Box<dyn End>;
+    /// Set while this dialer is connecting.
+    fn busy(&self) -> Arc<AtomicBool>;
 }
 
 struct SockEnd<R: Runtime> {
@@ -53,6 +57,7 @@ struct SockEnd<R: Runtime> {
     id: u64,
     number: u16,
     peer: u16,
+    busy: Arc<AtomicBool>,
 }
 
 impl<R: Runtime> End for SockEnd<R> {
@@ -91,7 +96,11 @@ impl<R: Runtime> End for SockEnd<R> {
             id: self.id,
             number: self.number,
             peer: self.peer,
+            busy: self.busy.clone(),
         })
+    }
+    fn busy(&self) -> Arc<AtomicBool> {
+        self.busy.clone()
     }
 }
 
@@ -101,6 +110,7 @@ fn end_of<R: Runtime>(core: &Arc<Core<R>>) -> Box<dyn End> {
         id: core.id,
         number: core.proto.number(),
         peer: core.proto.peer_number(),
+        busy: Arc::new(AtomicBool::new(false)),
     })
 }
 
@@ -140,7 +150,10 @@ pub(crate) fn dial<R: Runtime>(
         return Err(Error::Closed);
     }
     let me = end_of(core);
-    match connect(&*me, name) {
+    me.busy().store(true, Ordering::Release);
+    let r = connect(&*me, name);
+    me.busy().store(false, Ordering::Release);
+    match r {
         Ok(()) => Ok(()),
         Err(e) if nonblocking && !matches!(e, Error::Closed) => {
             REG.lock(|r| r.waiting.push((name.into(), me)));
@@ -168,8 +181,10 @@ fn connect(d: &dyn End, name: &str) -> Result<(), Error> {
         .into());
     }
     let url = format!("inproc://{name}");
-    let d2l = Arc::new(Chan::new(PIPE_QUEUE));
-    let l2d = Arc::new(Chan::new(PIPE_QUEUE));
+    // Held until both sides accepted, so neither side's queued messages flow
+    // into a connection the other side then refuses.
+    let d2l = Arc::new(Chan::new_held(PIPE_QUEUE));
+    let l2d = Arc::new(Chan::new_held(PIPE_QUEUE));
     let lname: String = name.into();
     let l_close: OnClose = Box::new(move || retry_waiting(&lname));
     let lp = l.attach(
@@ -183,8 +198,20 @@ fn connect(d: &dyn End, name: &str) -> Result<(), Error> {
     let redial_end = d.dup();
     let dname: String = name.into();
     let d_close: OnClose = Box::new(move || redial(redial_end, dname));
-    match d.attach(l.number(), &url, true, d2l, l2d, Some(d_close)) {
-        Ok(_) => Ok(()),
+    match d.attach(
+        l.number(),
+        &url,
+        true,
+        d2l.clone(),
+        l2d.clone(),
+        Some(d_close),
+    ) {
+        Ok(_) => {
+            for w in [d2l.release(), l2d.release()].into_iter().flatten() {
+                w.wake();
+            }
+            Ok(())
+        }
         Err(e) => {
             l.remove(lp);
             Err(e)
@@ -192,14 +219,28 @@ fn connect(d: &dyn End, name: &str) -> Result<(), Error> {
     }
 }
 
-/// A dialer's pipe closed: reconnect now, or wait for the listener.
-fn redial(d: Box<dyn End>, name: String) {
+/// Tries to connect `d`, unless it is already inside a connection attempt
+/// (a pipe refused from a hook while connecting): then it waits for the next
+/// listener event instead, so a refusing peer cannot make us recurse.
+fn try_connect(d: Box<dyn End>, name: String) {
     if !d.alive() {
         return;
     }
-    if connect(&*d, &name).is_err() && d.alive() {
+    let busy = d.busy();
+    if busy.swap(true, Ordering::AcqRel) {
+        REG.lock(|r| r.waiting.push((name, d)));
+        return;
+    }
+    let r = connect(&*d, &name);
+    busy.store(false, Ordering::Release);
+    if r.is_err() && d.alive() {
         REG.lock(|r| r.waiting.push((name, d)));
     }
+}
+
+/// A dialer's pipe closed: reconnect now, or wait for the listener.
+fn redial(d: Box<dyn End>, name: String) {
+    try_connect(d, name);
 }
 
 /// Gives every dialer waiting on `name` a try.
@@ -216,12 +257,7 @@ fn retry_waiting(name: &str) {
         }
     });
     for (n, d) in mine {
-        if !d.alive() {
-            continue;
-        }
-        if connect(&*d, &n).is_err() && d.alive() {
-            REG.lock(|r| r.waiting.push((n, d)));
-        }
+        try_connect(d, n);
     }
 }
 

@@ -239,7 +239,12 @@ impl<R: Runtime> Wake for PumpWake<R> {
     fn wake_by_ref(this: &Arc<Self>) {
         if let Some(core) = this.core.upgrade() {
             let me = Waker::from(this.clone());
-            core.pump(this.pipe, &this.rx, &me, PUMP_TURN, false);
+            if core
+                .pump(this.pipe, &this.rx, &me, PUMP_TURN, false)
+                .yielded
+            {
+                core.unblock();
+            }
         }
     }
 }
@@ -263,6 +268,8 @@ impl<R: Runtime> Wake for RefillWake<R> {
 struct Pumped {
     delivered: usize,
     refused: bool,
+    /// Parked out of turn with messages left: someone must call `unblock`.
+    yielded: bool,
 }
 
 impl<R: Runtime> Core<R> {
@@ -285,6 +292,7 @@ impl<R: Runtime> Core<R> {
         let mut out = Pumped {
             delivered: 0,
             refused: false,
+            yielded: false,
         };
         if !rx.pump_begin() {
             return out;
@@ -333,8 +341,9 @@ impl<R: Runtime> Core<R> {
                 }
                 if !parked && !gone && out.delivered >= limit && rx.len() > 0 {
                     parked = true; // out of turn: others go first
+                    out.yielded = true;
                 }
-                if parked {
+                if parked && !st.blocked.contains(&p) {
                     if park_front && out.refused {
                         st.blocked.push_front(p);
                     } else {
@@ -348,11 +357,11 @@ impl<R: Runtime> Core<R> {
             }
             self.finish(wakes, closes);
             if gone {
-                rx.pump_end(true, me);
+                rx.pump_abort();
                 return out;
             }
             if taken.closed {
-                rx.pump_end(true, me);
+                rx.pump_abort();
                 self.remove_pipe(p, Error::ConnectionShutdown);
                 return out;
             }
@@ -518,7 +527,9 @@ impl<R: Runtime> Core<R> {
             (h.0)(PipeEvent::AddPost, &info);
         }
         // Messages may have arrived before we were listening.
-        self.pump(id, &rx, &pump, PUMP_TURN, false);
+        if self.pump(id, &rx, &pump, PUMP_TURN, false).yielded {
+            self.unblock();
+        }
         Ok(id)
     }
 
@@ -592,7 +603,10 @@ impl<R: Runtime> Core<R> {
                     unblock = !st.blocked.is_empty();
                     Poll::Pending
                 }
-                Err(e) => Poll::Ready(Err(e)),
+                Err(e) => {
+                    unblock = !st.blocked.is_empty();
+                    Poll::Ready(Err(e))
+                }
             };
             (r, st.m.deadline(ctx), core::mem::take(&mut st.closes))
         });

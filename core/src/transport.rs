@@ -41,14 +41,27 @@ pub trait Spawner {
     fn spawn<F: Future<Output = ()> + Send + 'static>(&self, f: F);
 }
 
-/// A pipe joined to a socket; [`PipeDriver::run`] drives it.
+/// A pipe joined to a socket; [`PipeDriver::run`] drives it. Dropping it
+/// (run or not, finished or cancelled) removes the pipe from the socket.
 pub struct PipeDriver<R: Runtime, Rd, Wr> {
-    sock: SocketRef<R>,
-    id: PipeId,
+    guard: Detach<R>,
     rd: Rd,
     wr: Wr,
     tx: Arc<Chan>,
     rx: Arc<Chan>,
+}
+
+/// Removes a pipe from its socket when dropped.
+struct Detach<R: Runtime> {
+    sock: SocketRef<R>,
+    id: PipeId,
+    why: Error,
+}
+
+impl<R: Runtime> Drop for Detach<R> {
+    fn drop(&mut self) {
+        self.sock.core.remove_pipe(self.id, self.why);
+    }
 }
 
 /// Joins a pipe whose peer announced protocol `peer` to the socket. A peer of
@@ -68,8 +81,11 @@ pub fn attach<R: Runtime, Rd: PipeRead, Wr: PipeWrite>(
         .core
         .attach(peer, url, dialed, tx.clone(), rx.clone(), None)?;
     Ok(PipeDriver {
-        sock: sock.clone(),
-        id,
+        guard: Detach {
+            sock: sock.clone(),
+            id,
+            why: Error::Closed,
+        },
         rd,
         wr,
         tx,
@@ -80,15 +96,14 @@ pub fn attach<R: Runtime, Rd: PipeRead, Wr: PipeWrite>(
 impl<R: Runtime, Rd: PipeRead, Wr: PipeWrite> PipeDriver<R, Rd, Wr> {
     /// The pipe's id.
     pub fn id(&self) -> PipeId {
-        self.id
+        self.guard.id
     }
 
     /// Moves messages both ways until the pipe closes (peer gone, bad input,
     /// socket closed, or the socket closed the pipe); returns why.
     pub async fn run(self) -> Error {
         let PipeDriver {
-            sock,
-            id,
+            mut guard,
             mut rd,
             mut wr,
             tx,
@@ -121,13 +136,18 @@ impl<R: Runtime, Rd: PipeRead, Wr: PipeWrite> PipeDriver<R, Rd, Wr> {
                 batch.clear();
             }
         };
-        let why = match select(reader, writer).await {
-            Either::Left(e) | Either::Right(e) => e,
+        // A writer stuck in a write to a peer that stopped reading must still
+        // end when the socket closes the pipe.
+        let closed = poll_fn(|cx| tx.poll_closed(cx));
+        let why = match select(select(reader, writer), closed).await {
+            Either::Left(Either::Left(e) | Either::Right(e)) => e,
+            Either::Right(()) => Error::Closed,
         };
         if matches!(why, Error::Protocol(_) | Error::MessageTooLong { .. }) {
-            sock.count(|s| s.protocol_errors += 1);
+            guard.sock.count(|s| s.protocol_errors += 1);
         }
-        sock.core.remove_pipe(id, why);
+        guard.why = why;
+        drop(guard);
         why
     }
 }
@@ -172,7 +192,7 @@ impl Backoff {
         let us = self.cur.as_micros() as u64;
         let wait = Duration::from_micros(((us as u128 * rand as u128) >> 32) as u64);
         if !self.max.is_zero() {
-            self.cur = (self.cur * 2).min(self.max).max(self.min);
+            self.cur = self.cur.saturating_mul(2).min(self.max).max(self.min);
         }
         wait
     }

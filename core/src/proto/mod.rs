@@ -184,7 +184,9 @@ pub const fn name_of(n: u16) -> &'static str {
 pub enum Delivery {
     /// Taken (queued for the application, or dropped and counted).
     Taken,
-    /// No room now: the engine keeps it on the pipe and retries after a receive.
+    /// No room now: the engine keeps it on the pipe and retries after a
+    /// receive. The message must be handed back exactly as it came (wire view
+    /// unchanged), since it is parsed again on retry.
     Full(Message),
     /// The peer broke the protocol: the engine closes that pipe.
     Close(Error),

@@ -32,6 +32,11 @@ impl Queues {
         }
     }
 
+    /// True when the receive queue cannot take another message.
+    pub(crate) fn full(&self) -> bool {
+        self.recvq.len() >= self.recv_cap.max(1)
+    }
+
     /// Queues for the application, or hands the message back when full.
     pub(crate) fn deliver(&mut self, io: &mut Io<'_>, m: Message) -> Delivery {
         if self.recvq.len() >= self.recv_cap.max(1) {
@@ -145,7 +150,8 @@ impl Machine for Pair0 {
         self.q.recv()
     }
 
-    fn set_option(&mut self, _io: &mut Io<'_>, _ctx: CtxId, o: &SockOpt) -> Result<(), Error> {
+    fn set_option(&mut self, io: &mut Io<'_>, _ctx: CtxId, o: &SockOpt) -> Result<(), Error> {
+        io.notify_send();
         self.q.set_option(o)
     }
 }

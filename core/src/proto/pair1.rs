@@ -62,6 +62,10 @@ impl Machine for Pair1 {
     }
 
     fn pipe_recv(&mut self, io: &mut Io<'_>, _p: PipeId, mut m: Message) -> Delivery {
+        if self.q.full() {
+            // Handed back untouched: it is parsed again when it is retried.
+            return Delivery::Full(m);
+        }
         let Some(hops) = m.wire_word(0) else {
             return Delivery::Close(ProtocolError::MalformedHeader.into());
         };
@@ -104,7 +108,8 @@ impl Machine for Pair1 {
         self.q.recv()
     }
 
-    fn set_option(&mut self, _io: &mut Io<'_>, _ctx: CtxId, o: &SockOpt) -> Result<(), Error> {
+    fn set_option(&mut self, io: &mut Io<'_>, _ctx: CtxId, o: &SockOpt) -> Result<(), Error> {
+        io.notify_send();
         match *o {
             SockOpt::TtlMax(t) if (1..=15).contains(&t) => {
                 self.ttl = t;

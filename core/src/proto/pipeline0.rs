@@ -113,10 +113,11 @@ impl Machine for Push0 {
         Err(Error::NotSupported)
     }
 
-    fn set_option(&mut self, _io: &mut Io<'_>, _ctx: CtxId, o: &SockOpt) -> Result<(), Error> {
+    fn set_option(&mut self, io: &mut Io<'_>, _ctx: CtxId, o: &SockOpt) -> Result<(), Error> {
         match *o {
             SockOpt::SendBuffer(n) if n <= 8192 => {
                 self.send_cap = n;
+                io.notify_send();
                 Ok(())
             }
             SockOpt::SendBuffer(_) => Err(Error::InvalidArgument),

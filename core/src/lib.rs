@@ -2,8 +2,8 @@
 //!
 //! `nanosp` is the `no_std` + `alloc` heart of a Rust implementation of the
 //! Scalability Protocols (SP) known from nanomsg, nng and mangos: PAIR, PUSH/PULL,
-//! PUB/SUB (and, as they land, REQ/REP, SURVEYOR/RESPONDENT, BUS, STAR). It speaks
-//! their wire format byte for byte.
+//! PUB/SUB, REQ/REP, SURVEYOR/RESPONDENT, BUS and mangos' STAR, cooked and raw,
+//! with contexts and devices. It speaks their wire format byte for byte.
 //!
 //! Everything that is not I/O lives here:
 //!
@@ -38,6 +38,7 @@ extern crate alloc;
 extern crate std;
 
 mod chan;
+mod device;
 mod error;
 pub mod frame;
 pub mod inproc;
@@ -54,6 +55,7 @@ pub mod transport;
 pub mod url;
 mod util;
 
+pub use device::device;
 pub use error::{Error, ProtocolError, SendError};
 pub use message::{Message, HEADER_CAPACITY};
 pub use options::Options;

@@ -25,6 +25,9 @@ cargo build -p nanosp --target wasm32-unknown-unknown
 cargo build -p nanosp --target wasm32-unknown-unknown --features std
 cargo build -p nanosp --target thumbv6m-none-eabi --features portable-atomic/critical-section
 
+step "firmware example (thumbv7em, release) and its size"
+tools/firmware-size.sh
+
 step "demo"
 cargo run --release -p nanosp-examples --bin demo >/dev/null
 

@@ -20,13 +20,39 @@ use crate::transport::{attach, PipeDriver, PipeRead, PipeWrite};
 use crate::util::with_deadline;
 use crate::{Error, Message, ProtocolError, Runtime, SocketRef};
 
-/// Read buffer size of a stream pipe.
-const READ_BUF: usize = 16 << 10;
-/// Bodies up to this size are copied into the write buffer; larger ones are
-/// written straight from the message.
-const COPY_MAX: usize = 8 << 10;
-/// The write buffer is flushed when it reaches this size.
-const WRITE_BUF: usize = 64 << 10;
+/// How a stream pipe frames and buffers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StreamConfig {
+    /// TCP or IPC framing.
+    pub framing: Framing,
+    /// Bytes read from the stream at a time (large bodies are read straight
+    /// into their message instead).
+    pub read_buf: usize,
+    /// Queued messages are gathered into writes of up to this many bytes;
+    /// bodies over a quarter of it (at most 8 KiB) are written straight from
+    /// the message, without a copy.
+    pub write_buf: usize,
+}
+
+impl StreamConfig {
+    /// Server-sized buffers: 16 KiB reads, 64 KiB gathered writes.
+    pub const fn new(framing: Framing) -> Self {
+        StreamConfig {
+            framing,
+            read_buf: 16 << 10,
+            write_buf: 64 << 10,
+        }
+    }
+
+    /// Microcontroller-sized buffers: 512-byte reads, 1 KiB gathered writes.
+    pub const fn small(framing: Framing) -> Self {
+        StreamConfig {
+            framing,
+            read_buf: 512,
+            write_buf: 1024,
+        }
+    }
+}
 
 fn io_err<E: embedded_io_async::Error>(e: E) -> Error {
     Error::from_io_kind(e.kind())
@@ -52,17 +78,30 @@ pub async fn handshake<Rd: Read, Wr: Write>(
     Ok(parse_handshake(&h)?)
 }
 
-/// Handshakes within the socket's handshake timeout and attaches the pipe.
-/// Failures are counted in [`crate::Stats::handshake_failures`]; the caller
-/// drops (closes) the stream.
+/// Handshakes within the socket's handshake timeout and attaches the pipe,
+/// with [`StreamConfig::new`] buffers. Failures are counted in
+/// [`crate::Stats::handshake_failures`]; the caller drops (closes) the stream.
 pub async fn establish<R: Runtime, Rd: Read, Wr: Write>(
     sock: &SocketRef<R>,
-    mut rd: Rd,
-    mut wr: Wr,
+    rd: Rd,
+    wr: Wr,
     framing: Framing,
     url: &str,
     dialed: bool,
 ) -> Result<PipeDriver<R, StreamReader<Rd>, StreamWriter<Wr>>, Error> {
+    establish_with(sock, rd, wr, StreamConfig::new(framing), url, dialed).await
+}
+
+/// [`establish`] with chosen buffer sizes.
+pub async fn establish_with<R: Runtime, Rd: Read, Wr: Write>(
+    sock: &SocketRef<R>,
+    mut rd: Rd,
+    mut wr: Wr,
+    cfg: StreamConfig,
+    url: &str,
+    dialed: bool,
+) -> Result<PipeDriver<R, StreamReader<Rd>, StreamWriter<Wr>>, Error> {
+    let framing = cfg.framing;
     let o = sock.options();
     let rt = sock.runtime();
     let deadline = rt.now().plus(o.handshake_timeout);
@@ -84,8 +123,8 @@ pub async fn establish<R: Runtime, Rd: Read, Wr: Write>(
         peer,
         url,
         dialed,
-        StreamReader::new(rd, framing, limit),
-        StreamWriter::new(wr, framing),
+        StreamReader::with_buffer(rd, framing, limit, cfg.read_buf),
+        StreamWriter::with_buffer(wr, framing, cfg.write_buf),
     );
     if let Err(Error::Protocol(ProtocolError::PeerMismatch { .. })) = &r {
         sock.count(|s| s.handshake_failures += 1);
@@ -105,10 +144,15 @@ pub struct StreamReader<Rd> {
 impl<Rd: Read> StreamReader<Rd> {
     /// Wraps `rd`; messages over `limit` bytes (0 = unlimited) close the pipe.
     pub fn new(rd: Rd, framing: Framing, limit: u64) -> Self {
+        Self::with_buffer(rd, framing, limit, StreamConfig::new(framing).read_buf)
+    }
+
+    /// As [`StreamReader::new`] with a read buffer of `read_buf` bytes.
+    pub fn with_buffer(rd: Rd, framing: Framing, limit: u64, read_buf: usize) -> Self {
         StreamReader {
             rd,
             dec: Decoder::new(framing, limit),
-            buf: vec![0; READ_BUF],
+            buf: vec![0; read_buf.max(16)],
             start: 0,
             end: 0,
         }
@@ -151,15 +195,25 @@ pub struct StreamWriter<Wr> {
     wr: Wr,
     framing: Framing,
     out: Vec<u8>,
+    max: usize,
+    copy_max: usize,
 }
 
 impl<Wr: Write> StreamWriter<Wr> {
     /// Wraps `wr`.
     pub fn new(wr: Wr, framing: Framing) -> Self {
+        Self::with_buffer(wr, framing, StreamConfig::new(framing).write_buf)
+    }
+
+    /// As [`StreamWriter::new`], gathering writes of up to `write_buf` bytes.
+    pub fn with_buffer(wr: Wr, framing: Framing, write_buf: usize) -> Self {
+        let max = write_buf.max(64);
         StreamWriter {
             wr,
             framing,
-            out: Vec::with_capacity(WRITE_BUF),
+            out: Vec::with_capacity(max.min(16 << 10)),
+            max,
+            copy_max: (max / 4).min(8 << 10),
         }
     }
 }
@@ -171,14 +225,14 @@ impl<Wr: Write> PipeWrite for StreamWriter<Wr> {
             let n = encode_prefix(self.framing, m.len() as u64, &mut p);
             self.out.extend_from_slice(&p[..n]);
             self.out.extend_from_slice(m.header());
-            if m.body().len() <= COPY_MAX {
+            if m.body().len() <= self.copy_max {
                 self.out.extend_from_slice(m.body());
             } else {
                 self.wr.write_all(&self.out).await.map_err(io_err)?;
                 self.out.clear();
                 self.wr.write_all(m.body()).await.map_err(io_err)?;
             }
-            if self.out.len() >= WRITE_BUF {
+            if self.out.len() >= self.max {
                 self.wr.write_all(&self.out).await.map_err(io_err)?;
                 self.out.clear();
             }

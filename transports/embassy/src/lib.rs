@@ -45,6 +45,7 @@ use embassy_net::tcp::TcpSocket;
 use embassy_net::{IpEndpoint, Stack};
 use embassy_time::{Duration, Timer};
 use nanosp::frame::Framing;
+use nanosp::stream::StreamConfig;
 use nanosp::transport::Backoff;
 use nanosp::{Error, Instant, Runtime, SocketRef};
 use portable_atomic::{AtomicU32, Ordering};
@@ -163,7 +164,8 @@ async fn run_connection<R: Runtime>(
     dialed: bool,
 ) -> bool {
     let (r, w) = s.split();
-    match nanosp::stream::establish(sref, r, w, Framing::Tcp, url, dialed).await {
+    let cfg = StreamConfig::small(Framing::Tcp);
+    match nanosp::stream::establish_with(sref, r, w, cfg, url, dialed).await {
         Ok(pipe) => {
             fmt::debug!("nanosp: pipe up");
             let _why = pipe.run().await;

@@ -224,7 +224,26 @@ impl Chan {
 
     // ---- socket-consumer side (the pump) ----------------------------------
 
+    /// Enters the pump and takes up to `max` messages; `None` if another
+    /// pump is running (it will go round again).
+    pub(crate) fn pump_start<const N: usize>(
+        &self,
+        out: &mut heapless::Vec<Message, N>,
+        max: usize,
+    ) -> Option<Taken> {
+        self.st.lock(|s| {
+            if s.pumping {
+                s.again = true;
+                return None;
+            }
+            s.pumping = true;
+            s.again = false;
+            Some(s.take(out, max))
+        })
+    }
+
     /// Enters the pump; false if another pump is running (it will go round again).
+    #[allow(dead_code)]
     pub(crate) fn pump_begin(&self) -> bool {
         self.st.lock(|s| {
             if s.pumping {
@@ -244,16 +263,7 @@ impl Chan {
         out: &mut heapless::Vec<Message, N>,
         max: usize,
     ) -> Taken {
-        self.st.lock(|s| {
-            let n = s.q.len().min(max).min(N - out.len());
-            for m in s.q.drain(..n) {
-                let _ = out.push(m);
-            }
-            Taken {
-                closed: s.closed && s.q.is_empty(),
-                wake: if n > 0 { s.tx_waker.take() } else { None },
-            }
-        })
+        self.st.lock(|s| s.take(out, max))
     }
 
     /// Puts messages the socket refused back at the front, in order.
@@ -295,6 +305,17 @@ impl Chan {
 }
 
 impl State {
+    fn take<const N: usize>(&mut self, out: &mut heapless::Vec<Message, N>, max: usize) -> Taken {
+        let n = self.q.len().min(max).min(N - out.len());
+        for m in self.q.drain(..n) {
+            let _ = out.push(m);
+        }
+        Taken {
+            closed: self.closed && self.q.is_empty(),
+            wake: if n > 0 { self.tx_waker.take() } else { None },
+        }
+    }
+
     fn notify_consumer(&mut self) -> Option<Waker> {
         if self.pumping {
             self.again = true;

@@ -189,7 +189,7 @@ impl State {
 }
 
 fn wake_matching(list: &mut Vec<(CtxId, Waker)>, n: &Notify, wakes: &mut Wakes) {
-    if !n.any() {
+    if list.is_empty() || !n.any() {
         return;
     }
     let mut i = 0;
@@ -222,6 +222,7 @@ pub(crate) struct Core<R: Runtime> {
     pub(crate) proto: Protocol,
     pub(crate) raw: bool,
     pub(crate) id: u64,
+    uses_time: bool,
     me: Weak<Core<R>>,
     st: Mutex<State>,
 }
@@ -294,17 +295,24 @@ impl<R: Runtime> Core<R> {
             refused: false,
             yielded: false,
         };
-        if !rx.pump_begin() {
-            return out;
-        }
+        let mut first = true;
         loop {
-            let mut batch: heapless::Vec<Message, 16> = heapless::Vec::new();
-            let taken = rx.pump_take(&mut batch, limit.saturating_sub(out.delivered));
+            let mut batch: heapless::Vec<Message, 8> = heapless::Vec::new();
+            let want = limit.saturating_sub(out.delivered);
+            let taken = if first {
+                first = false;
+                match rx.pump_start(&mut batch, want) {
+                    Some(t) => t,
+                    None => return out,
+                }
+            } else {
+                rx.pump_take(&mut batch, want)
+            };
             if let Some(w) = taken.wake {
                 w.wake();
             }
             let mut wakes = Wakes::default();
-            let mut leftovers: heapless::Vec<Message, 16> = heapless::Vec::new();
+            let mut leftovers: heapless::Vec<Message, 8> = heapless::Vec::new();
             let mut gone = false;
             let mut parked = false;
             let closes = self.lock_now(|st| {
@@ -312,7 +320,8 @@ impl<R: Runtime> Core<R> {
                     gone = true;
                     return core::mem::take(&mut st.closes);
                 }
-                let mut it = batch.into_iter();
+                // Drained by reference: moving the array would copy all of it.
+                let mut it = batch.drain(..);
                 while let Some(mut m) = it.next() {
                     let len = m.len() as u64;
                     m.set_pipe(Some(p));
@@ -353,7 +362,7 @@ impl<R: Runtime> Core<R> {
                 core::mem::take(&mut st.closes)
             });
             if !leftovers.is_empty() {
-                rx.unpop(leftovers.into_iter());
+                rx.unpop(leftovers.drain(..));
             }
             self.finish(wakes, closes);
             if gone {
@@ -534,6 +543,9 @@ impl<R: Runtime> Core<R> {
     }
 
     fn lock_now<T>(&self, f: impl FnOnce(&mut State) -> T) -> T {
+        if !self.uses_time {
+            return self.st.lock(f);
+        }
         let now = self.rt.now();
         self.st.lock(|st| {
             st.now = now;
@@ -561,7 +573,9 @@ impl<R: Runtime> Core<R> {
                     Vec::new(),
                 );
             }
-            st.expire_due(&mut wakes, ctx);
+            if self.uses_time {
+                st.expire_due(&mut wakes, ctx);
+            }
             let r = match st.call(&mut wakes, |mch, io| mch.send(io, ctx, m)) {
                 Ok(()) => Poll::Ready(Ok(())),
                 Err(SendError {
@@ -574,7 +588,12 @@ impl<R: Runtime> Core<R> {
                 }
                 Err(e) => Poll::Ready(Err(e)),
             };
-            (r, st.m.deadline(ctx), core::mem::take(&mut st.closes))
+            let dl = if self.uses_time {
+                st.m.deadline(ctx)
+            } else {
+                None
+            };
+            (r, dl, core::mem::take(&mut st.closes))
         });
         self.finish(wakes, closes);
         (r, dl)
@@ -592,7 +611,9 @@ impl<R: Runtime> Core<R> {
             if st.closed {
                 return (Poll::Ready(Err(Error::Closed)), None, Vec::new());
             }
-            st.expire_due(&mut wakes, ctx);
+            if self.uses_time {
+                st.expire_due(&mut wakes, ctx);
+            }
             let r = match st.call(&mut wakes, |m, io| m.recv(io, ctx)) {
                 Ok(m) => {
                     unblock = !st.blocked.is_empty();
@@ -608,7 +629,12 @@ impl<R: Runtime> Core<R> {
                     Poll::Ready(Err(e))
                 }
             };
-            (r, st.m.deadline(ctx), core::mem::take(&mut st.closes))
+            let dl = if self.uses_time {
+                st.m.deadline(ctx)
+            } else {
+                None
+            };
+            (r, dl, core::mem::take(&mut st.closes))
         });
         self.finish(wakes, closes);
         if unblock {
@@ -795,14 +821,17 @@ impl<R: Runtime> Socket<R> {
 
     fn build(p: Protocol, raw: bool, rt: R) -> Self {
         let seed = rt.random_u32();
+        let m = p.machine(raw, seed);
+        let uses_time = m.uses_time();
         let core = Arc::new_cyclic(|me| Core {
             me: me.clone(),
             rt,
             proto: p,
             raw,
             id: u64::from(NEXT_SOCKET.fetch_add(1, Ordering::Relaxed)),
+            uses_time,
             st: Mutex::new(State {
-                m: p.machine(raw, seed),
+                m,
                 pipes: BTreeMap::new(),
                 blocked: VecDeque::new(),
                 recv_waiters: Vec::new(),

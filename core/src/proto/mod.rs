@@ -239,6 +239,11 @@ pub trait Machine: Send {
     fn close_ctx(&mut self, io: &mut Io<'_>, ctx: CtxId) {
         let _ = (io, ctx);
     }
+    /// True if the machine reads [`Io::now`] (has timers); others are spared
+    /// a clock read per event.
+    fn uses_time(&self) -> bool {
+        false
+    }
     /// When `ctx` next needs [`Machine::expire`] (resend, survey end).
     fn deadline(&self, ctx: CtxId) -> Option<Instant> {
         let _ = ctx;

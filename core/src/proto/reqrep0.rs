@@ -366,6 +366,10 @@ impl Machine for Req0 {
         self.ctxs.remove(&c);
     }
 
+    fn uses_time(&self) -> bool {
+        !self.raw
+    }
+
     fn deadline(&self, c: CtxId) -> Option<Instant> {
         self.ctxs.get(&c)?.req.as_ref()?.resend_at
     }

@@ -264,6 +264,10 @@ impl Machine for Surveyor0 {
         self.ctxs.remove(&c);
     }
 
+    fn uses_time(&self) -> bool {
+        !self.raw
+    }
+
     fn deadline(&self, c: CtxId) -> Option<Instant> {
         match self.ctxs.get(&c)?.state {
             State::Active { deadline, .. } => Some(deadline),

@@ -79,8 +79,21 @@ pub struct Stats {
     pub msgs_out: u64,
     /// Bytes of those.
     pub bytes_out: u64,
-    /// Messages dropped by protocol policy (full queues, filters, TTL...).
+    /// Messages dropped by protocol policy, all reasons (the `drops_*`
+    /// counters break it down; SUB's topic filtering is not a drop).
     pub drops: u64,
+    /// ... because a queue was full (slow peer, full receive queue).
+    pub drops_queue_full: u64,
+    /// ... because they exceeded `ttl-max` hops.
+    pub drops_hop_limit: u64,
+    /// ... because they answered an old or unknown request or survey.
+    pub drops_stale: u64,
+    /// ... because a raw send named no pipe or a gone/full one.
+    pub drops_unroutable: u64,
+    /// ... because their header was bad in a way that is dropped, not closed.
+    pub drops_malformed: u64,
+    /// ... because the protocol never receives (e.g. PUSH, PUB's peers' input).
+    pub drops_unwanted: u64,
     /// Messages lost because the pipe they were queued on closed.
     pub lost: u64,
     /// Pipes attached.
@@ -97,6 +110,21 @@ pub struct Stats {
     pub reconnects: u64,
 }
 
+/// Counters of one pipe.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PipeStats {
+    /// Messages received on this pipe and taken by the protocol.
+    pub msgs_in: u64,
+    /// Bytes of those.
+    pub bytes_in: u64,
+    /// Messages queued on this pipe.
+    pub msgs_out: u64,
+    /// Bytes of those.
+    pub bytes_out: u64,
+    /// Messages evicted from this pipe's full queue (PUB's slow subscriber).
+    pub evicted: u64,
+}
+
 type HookFn = dyn Fn(PipeEvent, &PipeInfo) -> bool + Send + Sync;
 struct Hook(Box<HookFn>);
 type OnClose = Box<dyn FnOnce() + Send>;
@@ -106,6 +134,7 @@ pub(crate) struct PipeSlot {
     pub(crate) tx: Arc<Chan>,
     pub(crate) rx: Arc<Chan>,
     pub(crate) refill: Waker,
+    pub(crate) stats: PipeStats,
     pump: Waker,
     on_close: Option<OnClose>,
 }
@@ -123,6 +152,7 @@ impl PipeSlot {
             tx: Arc::new(Chan::new(cap)),
             rx: Arc::new(Chan::new(cap)),
             refill: futures::task::noop_waker(),
+            stats: PipeStats::default(),
             pump: futures::task::noop_waker(),
             on_close: None,
         }
@@ -322,14 +352,15 @@ impl<R: Runtime> Core<R> {
                 }
                 // Drained by reference: moving the array would copy all of it.
                 let mut it = batch.drain(..);
+                let (mut n_in, mut b_in) = (0u64, 0u64);
                 while let Some(mut m) = it.next() {
                     let len = m.len() as u64;
                     m.set_pipe(Some(p));
                     match st.call(&mut wakes, |mch, io| mch.pipe_recv(io, p, m)) {
                         Delivery::Taken => {
                             out.delivered += 1;
-                            st.stats.msgs_in += 1;
-                            st.stats.bytes_in += len;
+                            n_in += 1;
+                            b_in += len;
                         }
                         Delivery::Full(m) => {
                             let _ = leftovers.push(m);
@@ -347,6 +378,13 @@ impl<R: Runtime> Core<R> {
                             break;
                         }
                     }
+                }
+                drop(it);
+                st.stats.msgs_in += n_in;
+                st.stats.bytes_in += b_in;
+                if let Some(slot) = st.pipes.get_mut(&p) {
+                    slot.stats.msgs_in += n_in;
+                    slot.stats.bytes_in += b_in;
                 }
                 if !parked && !gone && out.delivered >= limit && rx.len() > 0 {
                     parked = true; // out of turn: others go first
@@ -504,13 +542,17 @@ impl<R: Runtime> Core<R> {
             tx,
             rx: rx.clone(),
             refill,
+            stats: PipeStats::default(),
             pump: pump.clone(),
             on_close,
         };
         let mut wakes = Wakes::default();
+        // A refused slot is dropped after the lock is released.
+        let mut refused: Option<PipeSlot> = None;
         let r = self.lock_now(|st| {
             if st.closed {
-                return Err((Error::Closed, slot));
+                refused = Some(slot);
+                return Err(Error::Closed);
             }
             st.pipes.insert(id, slot);
             match st.call(&mut wakes, |m, io| m.add_pipe(io, id)) {
@@ -520,16 +562,16 @@ impl<R: Runtime> Core<R> {
                 }
                 Err(e) => {
                     st.stats.pipes_rejected += 1;
-                    let slot = st.pipes.remove(&id).expect("inserted above");
-                    Err((e, slot))
+                    refused = st.pipes.remove(&id);
+                    Err(e)
                 }
             }
         });
         wakes.wake_all();
-        if let Err((e, slot)) = r {
+        if let Err(e) = r {
             // Refused: the caller still owns the transport and closes it; the
             // on-close callback is dropped unrun (the dialer decides).
-            drop(slot);
+            drop(refused);
             return Err(e);
         }
         if let Some(h) = &hook {
@@ -948,6 +990,11 @@ impl<R: Runtime> Socket<R> {
         self.core()
             .st
             .lock(|st| st.pipes.values().map(|s| s.info.clone()).collect())
+    }
+
+    /// The counters of one live pipe.
+    pub fn pipe_stats(&self, p: PipeId) -> Option<PipeStats> {
+        self.core().st.lock(|st| st.pipes.get(&p).map(|s| s.stats))
     }
 
     /// Closes one pipe (the transport notices and its dialer may redial).

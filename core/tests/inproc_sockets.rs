@@ -423,3 +423,24 @@ fn options_are_validated() {
         .unwrap();
     assert_eq!(s.options().recv_max_size, 0);
 }
+
+#[test]
+fn per_pipe_counters_and_drop_reasons() {
+    let (sub, publ) = pair(Protocol::Sub0, Protocol::Pub0, "counters");
+    sub.subscribe(b"").unwrap();
+    sub.set_opt(SockOpt::RecvBuffer(2)).unwrap();
+    for i in 0..5u8 {
+        publ.try_send(Message::from(&[i; 10][..])).unwrap();
+    }
+    let p = publ.pipes()[0].id;
+    let ps = publ.pipe_stats(p).unwrap();
+    assert_eq!((ps.msgs_out, ps.bytes_out), (5, 50));
+    let s = sub.pipes()[0].id;
+    let ss = sub.pipe_stats(s).unwrap();
+    assert_eq!((ss.msgs_in, ss.bytes_in), (5, 50));
+    let st = sub.stats();
+    assert_eq!(st.drops, 3);
+    assert_eq!(st.drops_queue_full, 3);
+    assert_eq!(st.drops_hop_limit + st.drops_stale + st.drops_unwanted, 0);
+    assert!(publ.pipe_stats(nanosp::PipeId(0x7fff_fff0)).is_none());
+}

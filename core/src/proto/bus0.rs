@@ -16,7 +16,7 @@ use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 
 use super::backtrace;
-use super::{CtxId, Delivery, Io, Machine};
+use super::{CtxId, Delivery, DropReason, Io, Machine};
 use crate::{Error, Message, PipeId, SendError, SockOpt};
 
 /// The BUS machine.
@@ -54,7 +54,7 @@ impl Machine for Bus0 {
 
     fn pipe_recv(&mut self, io: &mut Io<'_>, p: PipeId, mut m: Message) -> Delivery {
         if self.recvq.len() >= self.recv_cap.max(1) {
-            io.count_drop();
+            io.count_drop(DropReason::QueueFull);
             return Delivery::Taken;
         }
         if self.raw {
@@ -95,7 +95,7 @@ impl Machine for Bus0 {
                 m.clone()
             };
             if io.try_send(p, msg).is_err() {
-                io.count_drop();
+                io.count_drop(DropReason::QueueFull);
             }
         }
         Ok(())

@@ -179,6 +179,23 @@ pub const fn name_of(n: u16) -> &'static str {
     }
 }
 
+/// Why a protocol dropped a message (counted in [`crate::Stats`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DropReason {
+    /// A queue was full (a slow subscriber, a full receive queue).
+    QueueFull,
+    /// More hops than `ttl-max`.
+    HopLimit,
+    /// A reply or response for an old, finished or unknown request or survey.
+    Stale,
+    /// A raw send naming no pipe, or a pipe that is gone or full.
+    Unroutable,
+    /// A header this protocol drops rather than closing the pipe for.
+    Malformed,
+    /// A message this protocol never receives (e.g. anything sent to PUSH).
+    Unwanted,
+}
+
 /// What a machine did with a message from a pipe.
 #[derive(Debug)]
 pub enum Delivery {
@@ -304,6 +321,8 @@ impl Io<'_> {
             Ok(w) => {
                 self.stats.msgs_out += 1;
                 self.stats.bytes_out += len;
+                slot.stats.msgs_out += 1;
+                slot.stats.bytes_out += len;
                 if let Some(w) = w {
                     self.wakes.push(w);
                 }
@@ -326,8 +345,14 @@ impl Io<'_> {
         }
         self.stats.msgs_out += 1;
         self.stats.bytes_out += len;
-        if old.is_some() {
+        slot.stats.msgs_out += 1;
+        slot.stats.bytes_out += len;
+        if let Some(o) = &old {
             self.stats.msgs_out -= 1;
+            self.stats.bytes_out -= o.len() as u64;
+            slot.stats.msgs_out -= 1;
+            slot.stats.bytes_out -= o.len() as u64;
+            slot.stats.evicted += 1;
         }
         old
     }
@@ -379,9 +404,17 @@ impl Io<'_> {
         self.now
     }
 
-    /// Counts a message dropped by the protocol.
-    pub fn count_drop(&mut self) {
+    /// Counts a message dropped by the protocol, and why.
+    pub fn count_drop(&mut self, why: DropReason) {
         self.stats.drops += 1;
+        match why {
+            DropReason::QueueFull => self.stats.drops_queue_full += 1,
+            DropReason::HopLimit => self.stats.drops_hop_limit += 1,
+            DropReason::Stale => self.stats.drops_stale += 1,
+            DropReason::Unroutable => self.stats.drops_unroutable += 1,
+            DropReason::Malformed => self.stats.drops_malformed += 1,
+            DropReason::Unwanted => self.stats.drops_unwanted += 1,
+        }
     }
 }
 

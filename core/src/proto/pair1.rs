@@ -16,7 +16,7 @@
 //!   its hop). Anything else is refused with a protocol error.
 
 use super::pair0::Queues;
-use super::{CtxId, Delivery, Io, Machine};
+use super::{CtxId, Delivery, DropReason, Io, Machine};
 use crate::{Error, Message, PipeId, ProtocolError, SendError, SockOpt};
 
 /// The PAIR v1 machine.
@@ -73,7 +73,7 @@ impl Machine for Pair1 {
             return Delivery::Close(ProtocolError::MalformedHeader.into());
         }
         if hops > u32::from(self.ttl) {
-            io.count_drop();
+            io.count_drop(DropReason::HopLimit);
             return Delivery::Taken;
         }
         if m.move_wire_to_header(4).is_err() {

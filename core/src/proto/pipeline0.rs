@@ -22,7 +22,7 @@
 use alloc::collections::VecDeque;
 
 use super::pair0::Queues;
-use super::{CtxId, Delivery, Io, Machine};
+use super::{CtxId, Delivery, DropReason, Io, Machine};
 use crate::{Error, Message, PipeId, SendError, SockOpt};
 
 /// The PUSH machine.
@@ -87,7 +87,7 @@ impl Machine for Push0 {
     }
 
     fn pipe_recv(&mut self, io: &mut Io<'_>, _p: PipeId, _m: Message) -> Delivery {
-        io.count_drop();
+        io.count_drop(DropReason::Unwanted);
         Delivery::Taken
     }
 

@@ -29,7 +29,7 @@
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::vec::Vec;
 
-use super::{CtxId, Delivery, Io, Machine};
+use super::{CtxId, Delivery, DropReason, Io, Machine};
 use crate::{Error, Message, PipeId, ProtocolError, SendError, SockOpt};
 
 /// The PUB machine.
@@ -69,11 +69,11 @@ impl Machine for Pub0 {
         if let Some((&last, rest)) = self.pipes.split_last() {
             for &p in rest {
                 if io.send_evict(p, m.clone()).is_some() {
-                    io.count_drop();
+                    io.count_drop(DropReason::QueueFull);
                 }
             }
             if io.send_evict(last, m).is_some() {
-                io.count_drop();
+                io.count_drop(DropReason::QueueFull);
             }
         }
         Ok(())
@@ -179,7 +179,7 @@ impl Machine for Sub0 {
             for (&c, ctx) in self.ctxs.iter_mut() {
                 if ctx.wants(raw, m.body()) {
                     if ctx.put(raw, m.clone()) {
-                        io.count_drop();
+                        io.count_drop(DropReason::QueueFull);
                     }
                     io.notify_recv_ctx(c);
                 }
@@ -195,7 +195,7 @@ impl Machine for Sub0 {
                 m.as_ref().expect("kept").clone()
             };
             if self.ctxs.get_mut(&c).expect("listed").put(raw, msg) {
-                io.count_drop();
+                io.count_drop(DropReason::QueueFull);
             }
             io.notify_recv_ctx(c);
         }

@@ -46,7 +46,7 @@ use alloc::collections::{BTreeMap, VecDeque};
 use core::time::Duration;
 
 use super::backtrace::{self, Backtrace};
-use super::{CtxId, Delivery, Io, Machine};
+use super::{CtxId, Delivery, DropReason, Io, Machine};
 use crate::{Error, Instant, Message, PipeId, ProtocolError, SendError, SockOpt, HEADER_CAPACITY};
 
 /// Default `req:resend-time`.
@@ -247,7 +247,7 @@ impl Machine for Req0 {
                     Err(e) => Delivery::Close(e),
                 },
                 Backtrace::TooManyHops => {
-                    io.count_drop();
+                    io.count_drop(DropReason::HopLimit);
                     Delivery::Taken
                 }
                 Backtrace::Malformed => Delivery::Close(ProtocolError::MalformedHeader.into()),
@@ -257,7 +257,7 @@ impl Machine for Req0 {
             return Delivery::Close(ProtocolError::MalformedHeader.into());
         };
         let Some(&c) = self.by_id.get(&id) else {
-            io.count_drop(); // late, duplicate or unknown reply
+            io.count_drop(DropReason::Stale); // late, duplicate or unknown reply
             return Delivery::Taken;
         };
         if m.move_wire_to_header(4).is_err() {
@@ -435,7 +435,7 @@ impl Machine for Rep0 {
                     if h.extend_from_slice(&backtrace::pipe_word(p)).is_err()
                         || h.extend_from_slice(m.header()).is_err()
                     {
-                        io.count_drop();
+                        io.count_drop(DropReason::HopLimit);
                         return Delivery::Taken;
                     }
                     m.set_header(&h).expect("fits by construction");
@@ -446,7 +446,7 @@ impl Machine for Rep0 {
                 Delivery::Taken
             }
             Backtrace::TooManyHops => {
-                io.count_drop();
+                io.count_drop(DropReason::HopLimit);
                 Delivery::Taken
             }
             Backtrace::Malformed => Delivery::Close(ProtocolError::MalformedHeader.into()),
@@ -456,14 +456,14 @@ impl Machine for Rep0 {
     fn send(&mut self, io: &mut Io<'_>, c: CtxId, mut m: Message) -> Result<(), SendError> {
         if self.raw {
             let Some(w) = backtrace::first_word(m.header()) else {
-                io.count_drop();
+                io.count_drop(DropReason::Unroutable);
                 return Ok(());
             };
             let rest: heapless::Vec<u8, HEADER_CAPACITY> =
                 heapless::Vec::from_slice(&m.header()[4..]).expect("shorter than before");
             m.set_header(&rest).expect("fits");
             if io.try_send(PipeId(w), m).is_err() {
-                io.count_drop();
+                io.count_drop(DropReason::Unroutable);
             }
             return Ok(());
         }

@@ -17,7 +17,7 @@
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 
-use super::{CtxId, Delivery, Io, Machine};
+use super::{CtxId, Delivery, DropReason, Io, Machine};
 use crate::{Error, Message, PipeId, SendError, SockOpt};
 
 /// The STAR machine.
@@ -42,7 +42,7 @@ impl Star0 {
     fn to_all_but(&self, io: &mut Io<'_>, skip: Option<PipeId>, m: &Message) {
         for &p in &self.pipes {
             if Some(p) != skip && io.try_send(p, m.clone()).is_err() {
-                io.count_drop();
+                io.count_drop(DropReason::QueueFull);
             }
         }
     }
@@ -60,19 +60,23 @@ impl Machine for Star0 {
 
     fn pipe_recv(&mut self, io: &mut Io<'_>, p: PipeId, mut m: Message) -> Delivery {
         let Some(w) = m.wire_word(0) else {
-            io.count_drop();
+            io.count_drop(DropReason::Malformed);
             return Delivery::Taken;
         };
         let hops = w & 0xff;
-        if w >> 8 != 0 || hops >= u32::from(self.ttl) || m.move_wire_to_header(4).is_err() {
-            io.count_drop();
+        if w >> 8 != 0 || m.move_wire_to_header(4).is_err() {
+            io.count_drop(DropReason::Malformed);
+            return Delivery::Taken;
+        }
+        if hops >= u32::from(self.ttl) {
+            io.count_drop(DropReason::HopLimit);
             return Delivery::Taken;
         }
         m.header_mut()[3] = hops as u8 + 1;
         m.set_pipe(None);
         self.to_all_but(io, Some(p), &m);
         if self.recvq.len() >= 128 {
-            io.count_drop();
+            io.count_drop(DropReason::QueueFull);
             return Delivery::Taken;
         }
         if !self.raw {
@@ -87,7 +91,7 @@ impl Machine for Star0 {
     fn send(&mut self, io: &mut Io<'_>, _c: CtxId, mut m: Message) -> Result<(), SendError> {
         if self.raw {
             if m.header().len() != 4 {
-                io.count_drop();
+                io.count_drop(DropReason::Unroutable);
                 return Ok(());
             }
         } else {

@@ -28,7 +28,7 @@ use alloc::vec::Vec;
 use core::time::Duration;
 
 use super::backtrace::{self, Backtrace};
-use super::{CtxId, Delivery, Io, Machine};
+use super::{CtxId, Delivery, DropReason, Io, Machine};
 use crate::{Error, Instant, Message, PipeId, ProtocolError, SendError, SockOpt};
 
 /// Default `surveyor:survey-time`.
@@ -95,11 +95,11 @@ impl Surveyor0 {
         if let Some((&last, rest)) = self.pipes.split_last() {
             for &p in rest {
                 if io.try_send(p, m.clone()).is_err() {
-                    io.count_drop();
+                    io.count_drop(DropReason::QueueFull);
                 }
             }
             if io.try_send(last, m).is_err() {
-                io.count_drop();
+                io.count_drop(DropReason::QueueFull);
             }
         }
     }
@@ -142,7 +142,7 @@ impl Machine for Surveyor0 {
                 Backtrace::Words(n) => match m.move_wire_to_header(4 * n) {
                     Ok(()) => {
                         if self.recvq.len() >= RESPONSES {
-                            io.count_drop();
+                            io.count_drop(DropReason::QueueFull);
                         } else {
                             self.recvq.push_back(m);
                             io.notify_recv();
@@ -152,7 +152,7 @@ impl Machine for Surveyor0 {
                     Err(e) => Delivery::Close(e),
                 },
                 Backtrace::TooManyHops => {
-                    io.count_drop();
+                    io.count_drop(DropReason::HopLimit);
                     Delivery::Taken
                 }
                 Backtrace::Malformed => Delivery::Close(ProtocolError::MalformedHeader.into()),
@@ -162,13 +162,17 @@ impl Machine for Surveyor0 {
             return Delivery::Close(ProtocolError::MalformedHeader.into());
         };
         let Some(&c) = self.by_id.get(&id) else {
-            io.count_drop();
+            io.count_drop(DropReason::Stale);
             return Delivery::Taken;
         };
         let ctx = self.ctxs.get_mut(&c).expect("ids map to live contexts");
         let live = matches!(ctx.state, State::Active { deadline, .. } if io.now() < deadline);
         if !live || ctx.responses.len() >= RESPONSES {
-            io.count_drop();
+            io.count_drop(if live {
+                DropReason::QueueFull
+            } else {
+                DropReason::Stale
+            });
             return Delivery::Taken;
         }
         if m.move_wire_to_header(4).is_err() {

@@ -34,7 +34,7 @@ cargo run --release -p nanosp-examples --bin demo >/dev/null
 secs=${FUZZ_SECONDS:-15}
 if [ "$secs" != 0 ]; then
   step "fuzz smoke (${secs}s per target)"
-  for t in decoder url; do
+  for t in decoder url socket; do
     # New inputs go to a scratch corpus, so the committed one stays as it is.
     scratch=$(mktemp -d)
     RUSTC_BOOTSTRAP=1 cargo fuzz run --fuzz-dir fuzz "$t" "$scratch" "fuzz/corpus/$t" -- \

@@ -470,11 +470,13 @@ impl<R: Runtime> Core<R> {
             for w in slot.tx.close().into_iter().chain(slot.rx.close()).flatten() {
                 wakes.push(w);
             }
+            // What we had queued and the peer never took is lost, and counted
+            // here. What the peer queued for us is the peer's to count (an
+            // inproc peer counts it when it sees the closure).
             let lost = slot.tx.clear() as u64;
             if lost > 0 {
                 self.st.lock(|st| st.stats.lost += lost);
             }
-            slot.rx.clear();
             if let Some(h) = hook {
                 (h.0)(PipeEvent::RemPost, &slot.info);
             }

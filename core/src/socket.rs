@@ -180,6 +180,7 @@ struct State {
     close_waiters: Vec<Waker>,
     next_ctx: u32,
     now: Instant,
+    spare_wakes: Vec<Waker>,
     closes: Vec<(PipeId, Error)>,
     closed: bool,
     opts: Options,
@@ -200,6 +201,9 @@ impl State {
         wakes: &mut Wakes,
         g: impl FnOnce(&mut dyn Machine, &mut Io<'_>) -> T,
     ) -> T {
+        if wakes.more.capacity() == 0 && self.spare_wakes.capacity() > 0 {
+            wakes.more = core::mem::take(&mut self.spare_wakes);
+        }
         let mut table = Table(&mut self.pipes);
         let mut io = Io {
             pipes: &mut table,
@@ -306,6 +310,14 @@ struct Pumped {
 impl<R: Runtime> Core<R> {
     fn finish(&self, mut wakes: Wakes, closes: Vec<(PipeId, Error)>) {
         wakes.wake_all();
+        if wakes.more.capacity() > 0 {
+            let v = core::mem::take(&mut wakes.more);
+            self.st.lock(|st| {
+                if st.spare_wakes.capacity() < v.capacity() {
+                    st.spare_wakes = v;
+                }
+            });
+        }
         for (p, e) in closes {
             self.remove_pipe(p, e);
         }
@@ -883,6 +895,7 @@ impl<R: Runtime> Socket<R> {
                 close_waiters: Vec::new(),
                 next_ctx: 0,
                 now: Instant::from_micros(0),
+                spare_wakes: Vec::new(),
                 closes: Vec::new(),
                 closed: false,
                 opts: Options::default(),

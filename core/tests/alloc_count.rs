@@ -144,3 +144,34 @@ fn the_counter_counts() {
     let (_, allocs) = counted(|| Message::from(vec![1u8; 3]));
     assert!(allocs >= 2, "a fresh Vec and its shared cell");
 }
+
+#[test]
+fn pub_fan_out_to_many_subscribers_allocates_nothing() {
+    let r = rt();
+    let publ = Socket::new(Protocol::Pub0, r.clone());
+    let u = url("fanout");
+    publ.listen(&u).unwrap();
+    let subs: Vec<_> = (0..20)
+        .map(|_| {
+            let s = Socket::new(Protocol::Sub0, r.clone());
+            s.dial(&u).unwrap();
+            s.subscribe(b"").unwrap();
+            s
+        })
+        .collect();
+    let mut m = Message::from(&[3u8; 32][..]);
+    let mut go = |k: usize| {
+        for _ in 0..k {
+            publ.try_send(m.clone()).unwrap();
+            for s in &subs {
+                m = s.try_recv().unwrap();
+            }
+        }
+    };
+    go(50);
+    let (_, allocs) = counted(|| go(1000));
+    assert!(
+        allocs <= 4,
+        "{allocs} allocations for 1,000 sends to 20 subscribers"
+    );
+}

@@ -422,7 +422,9 @@ impl Io<'_> {
 #[derive(Default)]
 pub(crate) struct Wakes {
     few: heapless::Vec<Waker, 8>,
-    more: Vec<Waker>,
+    /// Overflow for wide fan-outs; its buffer is lent by the socket and
+    /// returned after waking, so steady fan-out does not allocate.
+    pub(crate) more: Vec<Waker>,
 }
 
 impl Wakes {

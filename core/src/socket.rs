@@ -745,6 +745,18 @@ impl<R: Runtime> Core<R> {
         r
     }
 
+    fn recv_cancelled(&self, c: CtxId) {
+        let mut wakes = Wakes::default();
+        let closes = self.lock_now(|st| {
+            if st.closed {
+                return Vec::new();
+            }
+            st.call(&mut wakes, |m, io| m.recv_cancelled(io, c));
+            core::mem::take(&mut st.closes)
+        });
+        self.finish(wakes, closes);
+    }
+
     fn close_ctx(&self, c: CtxId) {
         let mut wakes = Wakes::default();
         let closes = self.lock_now(|st| {
@@ -1133,15 +1145,38 @@ async fn send_on<R: Runtime>(core: &Arc<Core<R>>, ctx: CtxId, m: Message) -> Res
     .await
 }
 
+/// Tells the machine when a waiting `recv` is abandoned (future dropped or
+/// timed out), so a request it was woken for goes to another context.
+struct RecvGuard<'a, R: Runtime> {
+    core: &'a Arc<Core<R>>,
+    ctx: CtxId,
+    done: bool,
+}
+
+impl<R: Runtime> Drop for RecvGuard<'_, R> {
+    fn drop(&mut self) {
+        if !self.done {
+            self.core.recv_cancelled(self.ctx);
+        }
+    }
+}
+
 async fn recv_on<R: Runtime>(core: &Arc<Core<R>>, ctx: CtxId) -> Result<Message, Error> {
     let timeout = core.options().recv_timeout;
-    op_loop(
+    let mut guard = RecvGuard {
+        core,
+        ctx,
+        done: false,
+    };
+    let r = op_loop(
         core,
         timeout,
         |cx| core.poll_recv(Some(cx), ctx),
         || Err(Error::TimedOut),
     )
-    .await
+    .await;
+    guard.done = r.is_ok();
+    r
 }
 
 /// A context of a socket (see [`Socket::context`]): its own protocol state,

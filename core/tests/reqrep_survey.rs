@@ -599,3 +599,35 @@ fn every_protocol_opens_raw() {
         assert_eq!(s.protocol(), p);
     }
 }
+
+/// Each request wakes one waiting REP context; a context that gives up
+/// (its recv future dropped) passes its turn on, so no request is stranded.
+#[test]
+fn abandoned_rep_context_passes_the_request_on() {
+    use std::future::Future;
+    use std::task::{Context, Poll};
+    let (rep, req) = linked(Protocol::Rep0, Protocol::Req0, "abandon");
+    let c1 = rep.context().unwrap();
+    let c2 = rep.context().unwrap();
+    let waker = futures::task::noop_waker();
+    let mut cx = Context::from_waker(&waker);
+    let mut f1 = Box::pin(c1.recv());
+    assert!(f1.as_mut().poll(&mut cx).is_pending(), "c1 waits first");
+    let (mut pool, sp) = pool();
+    let got = Rc::new(RefCell::new(None));
+    let g = got.clone();
+    sp.0.spawn_local(async move {
+        let m = c2.recv().await.unwrap();
+        *g.borrow_mut() = Some(m.body().to_vec());
+    })
+    .unwrap();
+    pool.run_until_stalled();
+    drop(f1); // c1 gives up before the request arrives
+    req.try_send(Message::from("to whoever waits")).unwrap();
+    pool.run_until_stalled();
+    assert_eq!(got.borrow().as_deref(), Some(&b"to whoever waits"[..]));
+    assert!(matches!(
+        Box::pin(c1.recv()).as_mut().poll(&mut cx),
+        Poll::Pending
+    ));
+}

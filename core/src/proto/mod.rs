@@ -256,6 +256,12 @@ pub trait Machine: Send {
     fn close_ctx(&mut self, io: &mut Io<'_>, ctx: CtxId) {
         let _ = (io, ctx);
     }
+    /// A `recv` on `ctx` that was waiting has been abandoned (its future was
+    /// dropped). A machine that wakes one waiting context per message passes
+    /// the turn on here.
+    fn recv_cancelled(&mut self, io: &mut Io<'_>, ctx: CtxId) {
+        let _ = (io, ctx);
+    }
     /// True if the machine reads [`Io::now`] (has timers); others are spared
     /// a clock read per event.
     fn uses_time(&self) -> bool {

@@ -390,6 +390,8 @@ pub struct Rep0 {
     recvq: VecDeque<Message>,
     recv_cap: usize,
     ctxs: BTreeMap<CtxId, RepCtx>,
+    /// Contexts waiting in `recv`, oldest first: each request wakes one.
+    waiting: VecDeque<CtxId>,
 }
 
 impl Rep0 {
@@ -403,6 +405,14 @@ impl Rep0 {
             recvq: VecDeque::new(),
             recv_cap: 128,
             ctxs,
+            waiting: VecDeque::new(),
+        }
+    }
+
+    /// Wakes the oldest waiting context, if any (one per queued request).
+    fn wake_one(&mut self, io: &mut Io<'_>) {
+        if let Some(c) = self.waiting.pop_front() {
+            io.notify_recv_ctx(c);
         }
     }
 }
@@ -442,7 +452,7 @@ impl Machine for Rep0 {
                 }
                 m.set_pipe(Some(p));
                 self.recvq.push_back(m);
-                io.notify_recv();
+                self.wake_one(io);
                 Delivery::Taken
             }
             Backtrace::TooManyHops => {
@@ -489,7 +499,13 @@ impl Machine for Rep0 {
         if !self.ctxs.contains_key(&c) {
             return Err(Error::Closed);
         }
-        let mut m = self.recvq.pop_front().ok_or(Error::WouldBlock)?;
+        let Some(mut m) = self.recvq.pop_front() else {
+            if !self.waiting.contains(&c) {
+                self.waiting.push_back(c);
+            }
+            return Err(Error::WouldBlock);
+        };
+        self.waiting.retain(|&x| x != c);
         if !self.raw {
             let p = m.pipe().expect("set on receipt");
             let bt = heapless::Vec::from_slice(m.header()).expect("same capacity");
@@ -523,8 +539,22 @@ impl Machine for Rep0 {
         Ok(())
     }
 
-    fn close_ctx(&mut self, _io: &mut Io<'_>, c: CtxId) {
+    fn close_ctx(&mut self, io: &mut Io<'_>, c: CtxId) {
         self.ctxs.remove(&c);
+        self.recv_cancelled(io, c);
+    }
+
+    fn recv_cancelled(&mut self, io: &mut Io<'_>, c: CtxId) {
+        let before = self.waiting.len();
+        self.waiting.retain(|&x| x != c);
+        if self.waiting.len() != before {
+            // Other receivers on the same context (several tasks on the
+            // socket) re-register; a queued request goes to the next context.
+            io.notify_recv_ctx(c);
+            if !self.recvq.is_empty() {
+                self.wake_one(io);
+            }
+        }
     }
 }
 

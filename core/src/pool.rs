@@ -39,12 +39,60 @@ fn class_for_capacity(cap: usize) -> Option<usize> {
     CLASSES.iter().rposition(|&c| c <= cap)
 }
 
+/// With `std`, each thread keeps a few buffers per class of its own, so the
+/// common get/put pair touches no shared lock.
+#[cfg(feature = "std")]
+mod local {
+    use super::{Buf, CLASSES};
+    use alloc::vec::Vec;
+    use core::cell::RefCell;
+
+    const fn limit(class: usize) -> usize {
+        if CLASSES[class] <= 4096 {
+            16
+        } else {
+            2
+        }
+    }
+
+    std::thread_local! {
+        static CACHE: RefCell<[Vec<Buf>; CLASSES.len()]> =
+            const { RefCell::new([const { Vec::new() }; CLASSES.len()]) };
+    }
+
+    pub(super) fn take(c: usize) -> Option<Buf> {
+        CACHE
+            .try_with(|k| k.try_borrow_mut().ok().and_then(|mut k| k[c].pop()))
+            .ok()
+            .flatten()
+    }
+
+    /// Keeps `b` if there is room; hands it back otherwise.
+    pub(super) fn keep(c: usize, b: Buf) -> Option<Buf> {
+        let mut b = Some(b);
+        let _ = CACHE.try_with(|k| {
+            if let Ok(mut k) = k.try_borrow_mut() {
+                if k[c].len() < limit(c) {
+                    k[c].push(b.take().expect("present"));
+                }
+            }
+        });
+        b
+    }
+}
+
 /// An empty buffer that can hold `n` bytes without reallocating.
 pub(crate) fn get(n: usize) -> Buf {
     match class_for_request(n) {
-        Some(c) => FREE[c]
-            .lock(|v| v.pop())
-            .unwrap_or_else(|| Arc::new(Vec::with_capacity(CLASSES[c]))),
+        Some(c) => {
+            #[cfg(feature = "std")]
+            if let Some(b) = local::take(c) {
+                return b;
+            }
+            FREE[c]
+                .lock(|v| v.pop())
+                .unwrap_or_else(|| Arc::new(Vec::with_capacity(CLASSES[c])))
+        }
         None => Arc::new(Vec::with_capacity(n)),
     }
 }
@@ -62,6 +110,10 @@ pub(crate) fn put(mut buf: Buf) {
         return;
     };
     v.clear();
+    #[cfg(feature = "std")]
+    let Some(buf) = local::keep(c, buf) else {
+        return;
+    };
     FREE[c].lock(|free| {
         if free.len() < limit(c) {
             free.push(buf);

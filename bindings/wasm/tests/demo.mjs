@@ -1,0 +1,32 @@
+// Loads the demo page (examples/browser) in headless Chromium and reads what
+// it shows: both sockets connected, feed messages arriving, a request
+// answered. Prints `N passed, N failed`.
+import { chromium } from "playwright-core";
+import { start } from "../../../examples/browser/serve.mjs";
+import { runTests, waitForPort, CHROMIUM_ARGS } from "./harness.mjs";
+
+const failed = await runTests([
+  ["demo page: live feed and request/reply", async () => {
+    const demo = await start({ port: 0 });
+    const browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium", args: CHROMIUM_ARGS });
+    try {
+      await Promise.all([waitForPort(demo.feedPort), waitForPort(demo.rpcPort)]);
+      const page = await browser.newPage();
+      page.on("pageerror", (e) => console.log(`  [page error] ${e}`));
+      await page.goto(demo.url);
+      await page.locator("#feed-state", { hasText: "connected" }).waitFor();
+      await page.locator("#rpc-state", { hasText: "connected" }).waitFor();
+      await page.locator("#news li", { hasText: "heartbeat from nngcat PUB" }).first().waitFor({ timeout: 5000 });
+      await page.fill("#question", "hello server");
+      await page.press("#question", "Enter");
+      await page.locator("#answer", { hasText: "reply from nngcat REP" }).waitFor();
+      const count = Number(await page.textContent("#count"));
+      if (!(count >= 1)) throw new Error(`feed count ${count}`);
+      if (process.env.SCREENSHOT) await page.screenshot({ path: process.env.SCREENSHOT });
+    } finally {
+      await browser.close();
+      demo.stop();
+    }
+  }],
+]);
+process.exit(failed ? 1 : 0);

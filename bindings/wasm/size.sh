@@ -6,5 +6,6 @@ cd "$(dirname "$0")"
 f=pkg/nanosp_bg.wasm
 raw=$(wc -c <"$f")
 gz=$(gzip -9 -c "$f" | wc -c)
-printf 'nanosp_bg.wasm: %d bytes raw (%.1f KiB), %d bytes gzipped (%.1f KiB)\n' \
-  "$raw" "$(echo "$raw/1024" | bc -l)" "$gz" "$(echo "$gz/1024" | bc -l)"
+awk -v r="$raw" -v g="$gz" 'BEGIN {
+  printf "nanosp_bg.wasm: %d bytes raw (%.1f KiB), %d bytes gzipped (%.1f KiB)\n", r, r / 1024, g, g / 1024
+}'

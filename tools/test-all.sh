@@ -38,7 +38,12 @@ step "browser: npm package build and .wasm size"
 bindings/wasm/build.sh
 bindings/wasm/size.sh
 
-step "browser: headless Chromium and Node 20 against nngcat; demo page"
+if [ -d transports/std ]; then
+  step "browser: the nanosp-std demo server (examples/browser/server)"
+  cargo build --release --manifest-path examples/browser/server/Cargo.toml --target-dir target
+fi
+
+step "browser: headless Chromium and Node 20 against nngcat (and nanosp-std when built); demo page"
 (cd bindings/wasm/tests && node browser.mjs && node node.mjs && node demo.mjs)
 
 secs=${FUZZ_SECONDS:-15}

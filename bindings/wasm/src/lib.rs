@@ -233,6 +233,21 @@ thread_local! {
     static NEXT_SOCKET_ID: Cell<u32> = const { Cell::new(1) };
 }
 
+/// Held by a socket's pipe hook: when the socket goes (its last handle,
+/// including contexts and pending operations, is dropped), so does its
+/// JavaScript callback.
+struct CallbackKey(u32);
+
+impl Drop for CallbackKey {
+    fn drop(&mut self) {
+        let _ = PIPE_CALLBACKS.try_with(|c| {
+            if let Ok(mut map) = c.try_borrow_mut() {
+                map.remove(&self.0);
+            }
+        });
+    }
+}
+
 fn call_pipe_callback(id: u32, ev: PipeEvent, info: &PipeInfo) -> bool {
     let Some(f) = PIPE_CALLBACKS.with(|c| c.borrow().get(&id).cloned()) else {
         return true;
@@ -250,7 +265,8 @@ fn call_pipe_callback(id: u32, ev: PipeEvent, info: &PipeInfo) -> bool {
     }
 }
 
-/// An SP socket.
+/// An SP socket. It closes on `close()`, or when it has been freed (or
+/// garbage-collected) and no context or pending operation still uses it.
 #[wasm_bindgen]
 pub struct Socket {
     inner: nanosp_web::Socket,
@@ -468,9 +484,13 @@ impl Socket {
         let id = self.id;
         match callback {
             Some(f) => {
+                // Replacing the hook drops the old one (and its key) first.
+                let key = CallbackKey(id);
+                self.inner.set_pipe_hook(move |ev, info| {
+                    let key = &key;
+                    call_pipe_callback(key.0, ev, info)
+                });
                 PIPE_CALLBACKS.with(|c| c.borrow_mut().insert(id, f));
-                self.inner
-                    .set_pipe_hook(move |ev, info| call_pipe_callback(id, ev, info));
             }
             None => {
                 PIPE_CALLBACKS.with(|c| c.borrow_mut().remove(&id));
@@ -512,13 +532,6 @@ impl Socket {
     /// reject with `ECLOSED`.
     pub fn close(&self) {
         self.inner.close();
-    }
-}
-
-impl Drop for Socket {
-    fn drop(&mut self) {
-        self.inner.close();
-        PIPE_CALLBACKS.with(|c| c.borrow_mut().remove(&self.id));
     }
 }
 

@@ -6,7 +6,8 @@ import { createHash, randomBytes } from "node:crypto";
 import { writeFileSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { nngcat, packAndInstall, serveStatic, runTests, assertEq, CHROMIUM_ARGS, freePort, Peer, waitForPort } from "./harness.mjs";
+import { existsSync } from "node:fs";
+import { nngcat, packAndInstall, serveStatic, runTests, assertEq, CHROMIUM_ARGS, freePort, stdServer, STD_SERVER } from "./harness.mjs";
 
 const { modDir } = packAndInstall();
 const here = new URL("./", import.meta.url).pathname;
@@ -61,14 +62,16 @@ const tests = [
       const s = new nanosp.Socket("req");
       await s.dial(url);
       const c1 = s.context(), c2 = s.context();
+      // Freeing the JavaScript socket object leaves it open for its contexts.
+      s.free();
       await Promise.all([c1.send("one"), c2.send("two")]);
       const r = await Promise.all([c1.recvText(), c2.recvText()]);
       c1.close();
       const closed = await codeOf(c1.recv());
-      s.close();
-      return { r, closed };
+      const again = await c2.send("three").then(() => c2.recvText());
+      return { r, closed, again };
     }, rep.url);
-    assertEq(got, { r: ["pong", "pong"], closed: "ECLOSED" });
+    assertEq(got, { r: ["pong", "pong"], closed: "ECLOSED", again: "pong" });
   }],
 
   ["SUB receives from nngcat --pub; unmatched topics time out (ETIMEDOUT)", async () => {
@@ -121,7 +124,10 @@ const tests = [
     const file = join(scratch, "zeros.bin");
     const bytes = Buffer.from([0, 0, 1, 0, 255, 0, 0x53, 0x50, 0]);
     writeFileSync(file, bytes);
-    const pair = await nngcat(["--pair1", "--raw", "--file", file, "--interval", "1"]);
+    // nngcat PAIR blocks its first send until we connect, then receives for
+    // what is left of --interval; a short interval can leave it a negative
+    // receive timeout (it exits with "Cannot set recv timeout"): keep it long.
+    const pair = await nngcat(["--pair1", "--raw", "--file", file, "--interval", "5"]);
     const got = await inPage(async (url) => {
       const s = new nanosp.Socket("pair1");
       await s.dial(url);
@@ -257,7 +263,7 @@ const tests = [
         return code;
       }, port);
       assertEq(wrong, "ECONNREFUSED");
-      const pair = await nngcat(["--pair1", "--ascii", "--data", "late", "--interval", "1"], { port });
+      const pair = await nngcat(["--pair1", "--ascii", "--data", "late", "--interval", "5"], { port });
       const got = await p.evaluate(() => s.recvText());
       assertEq(got, "late");
       await pair.stop();
@@ -266,6 +272,64 @@ const tests = [
     }
   }],
 ];
+
+// Against a nanosp-std WebSocket listener (examples/browser/server), when it
+// is built: it needs transports/std (tools/test-all.sh builds it then).
+const noStd = existsSync(STD_SERVER) ? undefined : `${STD_SERVER} not built (needs transports/std)`;
+tests.push(
+  ["nanosp-std listener: REQ, SUB, binary echo, 1 MiB echo", async () => {
+    const srv = await stdServer();
+    const got = await inPage(async ({ feed, rpc, echo }) => {
+      const req = new nanosp.Socket("req");
+      await req.dial(rpc);
+      await req.send("hello std");
+      const reply = await req.recvText();
+      const sub = new nanosp.Socket("sub");
+      sub.subscribe("tick");
+      await sub.dial(feed);
+      const tick = await sub.recvText();
+      const e = new nanosp.Socket("req");
+      e.setOption("recv-size-max", 2 << 20);
+      await e.dial(echo);
+      const zeros = new Uint8Array([0, 0, 5, 0, 0]);
+      await e.send(zeros);
+      const back = Array.from(await e.recv());
+      const big = new Uint8Array(1 << 20);
+      for (let i = 0; i < big.length; i += 7) big[i] = i & 0xff;
+      await e.send(big);
+      const bigBack = await e.recv();
+      const same = bigBack.length === big.length && (await hex(bigBack)) === (await hex(big));
+      return { reply, tick: tick.startsWith("tick "), back, same };
+    }, { feed: srv.feed, rpc: srv.rpc, echo: srv.echo });
+    assertEq(got, { reply: "echo: hello std (#1)", tick: true, back: [0, 0, 5, 0, 0], same: true });
+    await srv.stop();
+  }, noStd],
+  ["nanosp-std listener restarted: REQ redials", async () => {
+    let srv = await stdServer();
+    const p = await page();
+    try {
+      await p.evaluate(async (url) => {
+        const s = new nanosp.Socket("req");
+        window.s = s;
+        window.events = [];
+        s.setOption("reconnect-time-min", 50);
+        s.onPipe((ev) => { window.events.push(ev); });
+        await s.dial(url);
+        await s.send("one");
+        return s.recvText();
+      }, srv.rpc);
+      const port = srv.port;
+      await srv.stop();
+      await p.waitForFunction(() => window.events.includes("remove"));
+      srv = await stdServer({ port });
+      const text = await p.evaluate(async () => { await s.send("two"); return s.recvText(); });
+      assertEq(text, "echo: two (#1)");
+      await srv.stop();
+    } finally {
+      await p.close();
+    }
+  }, noStd],
+);
 
 const failed = await runTests(tests);
 await browser.close();

@@ -3,11 +3,12 @@
 // answered. Prints `N passed, N failed`.
 import { chromium } from "playwright-core";
 import { start } from "../../../examples/browser/serve.mjs";
-import { runTests, waitForPort, CHROMIUM_ARGS } from "./harness.mjs";
+import { existsSync } from "node:fs";
+import { runTests, waitForPort, CHROMIUM_ARGS, STD_SERVER } from "./harness.mjs";
 
-const failed = await runTests([
-  ["demo page: live feed and request/reply", async () => {
-    const demo = await start({ port: 0 });
+async function check(nngcat) {
+    const demo = await start({ port: 0, nngcat });
+    if (!nngcat && demo.server !== "nanosp-std") throw new Error("the nanosp-std server is not built");
     const browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium", args: CHROMIUM_ARGS });
     try {
       await Promise.all([waitForPort(demo.feedPort), waitForPort(demo.rpcPort)]);
@@ -16,10 +17,10 @@ const failed = await runTests([
       await page.goto(demo.url);
       await page.locator("#feed-state", { hasText: "connected" }).waitFor();
       await page.locator("#rpc-state", { hasText: "connected" }).waitFor();
-      await page.locator("#news li", { hasText: "heartbeat from nngcat PUB" }).first().waitFor({ timeout: 5000 });
+      await page.locator("#news li", { hasText: "tick" }).first().waitFor({ timeout: 5000 });
       await page.fill("#question", "hello server");
       await page.press("#question", "Enter");
-      await page.locator("#answer", { hasText: "reply from nngcat REP" }).waitFor();
+      await page.locator("#answer", { hasText: nngcat ? "reply from nngcat REP" : "echo: hello server" }).waitFor();
       const count = Number(await page.textContent("#count"));
       if (!(count >= 1)) throw new Error(`feed count ${count}`);
       if (process.env.SCREENSHOT) await page.screenshot({ path: process.env.SCREENSHOT });
@@ -27,6 +28,11 @@ const failed = await runTests([
       await browser.close();
       demo.stop();
     }
-  }],
+}
+
+const failed = await runTests([
+  ["demo page with nngcat servers: live feed and request/reply", () => check(true)],
+  ["demo page with the nanosp-std server: live feed and request/reply", () => check(false),
+    existsSync(STD_SERVER) ? undefined : `${STD_SERVER} not built (needs transports/std)`],
 ]);
 process.exit(failed ? 1 : 0);

@@ -136,12 +136,45 @@ export function serveStatic(routes) {
 /** Chromium flags that keep a headless run quiet and off the network. */
 export const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--disable-background-networking", "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-dev-shm-usage"];
 
-/** Runs named async tests one after another; prints `N passed, N failed`. */
+/** The nanosp-std demo server (examples/browser/server), if built. */
+export const STD_SERVER = process.env.NANOSP_DEMO_SERVER
+  ?? new URL("../../../target/release/nanosp-demo-server", import.meta.url).pathname;
+
+/** Starts the nanosp-std demo server on `port` (0 = any); resolves when it listens. */
+export async function stdServer({ port = 0 } = {}) {
+  const proc = spawn(STD_SERVER, [String(port)], { stdio: ["ignore", "pipe", "inherit"] });
+  children.add(proc);
+  proc.on("exit", () => children.delete(proc));
+  const line = await new Promise((resolve, reject) => {
+    let buf = "";
+    proc.stdout.on("data", (d) => {
+      buf += d;
+      const nl = buf.indexOf("\n");
+      if (nl >= 0) resolve(buf.slice(0, nl));
+    });
+    proc.on("exit", (code) => reject(new Error(`nanosp-demo-server exited (${code})`)));
+  });
+  const [, feed, , rpc, , echo] = line.trim().split(" ");
+  const stop = () => new Promise((resolve) => {
+    if (proc.exitCode !== null || proc.signalCode !== null) return resolve();
+    proc.once("exit", resolve);
+    proc.kill("SIGTERM");
+  });
+  return { feed, rpc, echo, port: Number(new URL(feed).port), stop };
+}
+
+/** Runs named async tests one after another; prints `N passed, N failed`.
+ *  A test given as [name, fn, skipReason] with a reason is skipped. */
 export async function runTests(tests, { timeoutMs = 30000 } = {}) {
-  let passed = 0, failed = 0;
+  let passed = 0, failed = 0, skipped = 0;
   const only = process.env.ONLY;
-  for (const [name, fn] of tests) {
+  for (const [name, fn, skip] of tests) {
     if (only && !name.includes(only)) continue;
+    if (skip) {
+      skipped++;
+      console.log(`skip ${name}: ${skip}`);
+      continue;
+    }
     const t0 = Date.now();
     let timer;
     try {
@@ -156,7 +189,7 @@ export async function runTests(tests, { timeoutMs = 30000 } = {}) {
       stopAll();
     }
   }
-  console.log(`${passed} passed, ${failed} failed`);
+  console.log(`${passed} passed, ${failed} failed` + (skipped ? `, ${skipped} skipped` : ""));
   return failed;
 }
 

@@ -45,7 +45,7 @@ async function run(dir, nodeArgs) {
   const rep = await nngcat(["--rep", "--ascii", "--data", "hello node"]);
   const file = join(dir, "bytes.bin");
   writeFileSync(file, Buffer.from([0, 120, 0]));
-  const pair = await nngcat(["--pair1", "--raw", "--file", file, "--interval", "1"]);
+  const pair = await nngcat(["--pair1", "--raw", "--file", file, "--interval", "5"]);
   const out = await new Promise((resolve, reject) =>
     execFile(process.execPath, [...nodeArgs, "client.mjs", rep.url, pair.url], { cwd: dir, timeout: 20000 }, (err, stdout, stderr) =>
       err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout)));

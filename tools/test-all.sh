@@ -31,6 +31,21 @@ tools/firmware-size.sh
 step "demo"
 cargo run --release -p nanosp-examples --bin demo >/dev/null
 
+step "browser: nanosp-web and nanosp-wasm (wasm32 workspace in bindings/wasm): format, clippy"
+(cd bindings/wasm && cargo fmt --all -- --check && cargo clippy --all-targets -- -D warnings)
+
+step "browser: npm package build and .wasm size"
+bindings/wasm/build.sh
+bindings/wasm/size.sh
+
+if [ -d transports/std ]; then
+  step "browser: the nanosp-std demo server (examples/browser/server)"
+  cargo build --release --manifest-path examples/browser/server/Cargo.toml --target-dir target
+fi
+
+step "browser: headless Chromium and Node 20 against nngcat (and nanosp-std when built); demo page"
+(cd bindings/wasm/tests && node browser.mjs && node node.mjs && node demo.mjs)
+
 secs=${FUZZ_SECONDS:-15}
 if [ "$secs" != 0 ]; then
   step "fuzz smoke (${secs}s per target)"

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Builds the npm package `nanosp` into bindings/wasm/pkg: the release wasm,
+# wasm-bindgen's `--target web` ES module and types, and the files in npm/.
+# Needs the wasm32-unknown-unknown target and wasm-bindgen-cli 0.2.130 (the
+# version pinned in Cargo.toml); .ci/run installs both.
+set -euo pipefail
+cd "$(dirname "$0")"
+want=$(sed -n 's/^wasm-bindgen = "=\(.*\)"$/\1/p' Cargo.toml)
+have=$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')
+if [ "$want" != "$have" ]; then
+  echo "wasm-bindgen CLI ${have:-missing}, crate pinned to $want: cargo install wasm-bindgen-cli --version $want" >&2
+  exit 1
+fi
+cargo build --release --quiet
+rm -rf pkg
+wasm-bindgen --target web --out-dir pkg --out-name nanosp --remove-name-section \
+  ../../target/wasm32-unknown-unknown/release/nanosp_wasm.wasm
+cp npm/package.json npm/node.js npm/README.md pkg/

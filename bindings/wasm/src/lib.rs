@@ -1,0 +1,630 @@
+//! # nanosp-wasm — the `nanosp` npm package
+//!
+//! JavaScript bindings (wasm-bindgen) over [`nanosp_web`]: SP sockets for web
+//! pages, workers and Node, speaking nng's WebSocket mapping. The JavaScript
+//! surface:
+//!
+//! ```js
+//! import init, { Socket } from "nanosp";
+//! await init();
+//! const sock = new Socket("req");
+//! await sock.dial("ws://127.0.0.1:8080/sp");
+//! await sock.send("hello");          // string, Uint8Array, ArrayBuffer or any view
+//! const reply = await sock.recv();   // Uint8Array
+//! sock.setOption("recv-timeout", 1000);
+//! sock.close();
+//! ```
+//!
+//! Every failure is an `Error` whose `code` is nng's name for it
+//! (`"ETIMEDOUT"`, `"ECLOSED"`, `"ESTATE"`, ...), see [`error_code`].
+#![warn(missing_docs)]
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use nanosp_web::nanosp;
+
+use js_sys::{Array, ArrayBuffer, Function, Object, Promise, Reflect, Uint8Array};
+use nanosp::{Error, Message, PipeEvent, PipeInfo, Protocol, SockOpt, SocketContext};
+use nanosp_web::{DialMode, WebRuntime};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::future_to_promise;
+
+#[wasm_bindgen(typescript_custom_section)]
+const TS_TYPES: &'static str = r#"
+/** Socket protocols: nng's names (`"pair"` is PAIR v1, as in nngcat). */
+export type ProtocolName =
+  | "pair0" | "pair1" | "pair" | "pub" | "sub" | "push" | "pull"
+  | "req" | "rep" | "surveyor" | "respondent" | "bus" | "star";
+
+/** What `send` accepts: text is sent as UTF-8. */
+export type Payload = string | Uint8Array | ArrayBuffer | ArrayBufferView;
+
+/** The stable `code` of every error nanosp throws or rejects with (nng's names). */
+export type ErrorCode =
+  | "ECLOSED" | "ETIMEDOUT" | "EAGAIN" | "ESTATE" | "ENOTSUP" | "ECANCELED"
+  | "EMSGSIZE" | "EPROTO" | "ECONNREFUSED" | "ECONNRESET" | "ECONNSHUT"
+  | "EADDRINUSE" | "EADDRINVAL" | "EBUSY" | "EINVAL" | "ENOENT" | "EIO" | "EINTERNAL";
+
+/** An `Error` from nanosp: `code` says what happened. */
+export interface NanospError extends Error {
+  name: "NanospError";
+  code: ErrorCode;
+}
+
+/** Options of `Socket.dial`. */
+export interface DialOptions {
+  /** Resolve at once and keep trying in the background (nng's NNG_FLAG_NONBLOCK).
+   *  Without it the first attempt's error rejects the promise and nothing retries. */
+  nonblocking?: boolean;
+}
+
+/** A connection of a socket. */
+export interface PipeInfo {
+  /** 31-bit id, unique among the socket's live pipes. */
+  id: number;
+  /** The URL that was dialed. */
+  url: string;
+  /** The peer's protocol name. */
+  peer: string;
+  /** True for dialed pipes (always, in a browser). */
+  dialed: boolean;
+}
+
+/** Pipe events: `"add-pre"` before a pipe joins (return `false` to refuse it),
+ *  `"add"` once it has joined, `"remove"` when it has left. */
+export type PipeEventName = "add-pre" | "add" | "remove";
+
+/** Called for every pipe event. */
+export type PipeCallback = (event: PipeEventName, pipe: PipeInfo) => boolean | void;
+
+/** Counters of a socket. */
+export interface SocketStats {
+  msgsIn: number; bytesIn: number; msgsOut: number; bytesOut: number;
+  drops: number; lost: number; pipesAdded: number; pipesRemoved: number;
+  pipesRejected: number; handshakeFailures: number; protocolErrors: number;
+  reconnects: number;
+}
+"#;
+
+/// nng's name for an error: the `code` of every JavaScript error nanosp
+/// produces. Stable: new error kinds get new codes, existing codes keep
+/// their meaning.
+pub fn error_code(e: &Error) -> &'static str {
+    match e {
+        Error::Closed => "ECLOSED",
+        Error::TimedOut => "ETIMEDOUT",
+        Error::WouldBlock => "EAGAIN",
+        Error::ProtocolState => "ESTATE",
+        Error::NotSupported | Error::TransportUnavailable => "ENOTSUP",
+        Error::Canceled => "ECANCELED",
+        Error::MessageTooLong { .. } => "EMSGSIZE",
+        Error::Protocol(_) => "EPROTO",
+        Error::ConnectionRefused | Error::Rejected => "ECONNREFUSED",
+        Error::ConnectionReset => "ECONNRESET",
+        Error::ConnectionShutdown => "ECONNSHUT",
+        Error::AddressInUse => "EADDRINUSE",
+        Error::AddressInvalid(_) => "EADDRINVAL",
+        Error::Busy => "EBUSY",
+        Error::InvalidArgument => "EINVAL",
+        Error::NotFound => "ENOENT",
+        Error::Io(_) => "EIO",
+        _ => "EINTERNAL",
+    }
+}
+
+/// A JavaScript `Error` named `NanospError` with a `code` property.
+fn js_error(code: &str, message: &str) -> JsValue {
+    let err = js_sys::Error::new(message);
+    err.set_name("NanospError");
+    let _ = Reflect::set(&err, &"code".into(), &code.into());
+    err.into()
+}
+
+fn to_js(e: Error) -> JsValue {
+    js_error(error_code(&e), &e.to_string())
+}
+
+fn invalid(message: &str) -> JsValue {
+    js_error("EINVAL", message)
+}
+
+/// Copies a payload (string, Uint8Array, ArrayBuffer, any view) into a message.
+fn to_message(data: &JsValue) -> Result<Message, JsValue> {
+    if let Some(s) = data.as_string() {
+        return Ok(Message::from_slice(s.as_bytes()));
+    }
+    let bytes = to_u8_array(data)?;
+    let n = bytes.length() as usize;
+    let mut m = Message::with_capacity(n);
+    m.body_mut().resize(n, 0);
+    bytes.copy_to(m.body_mut());
+    Ok(m)
+}
+
+fn to_u8_array(data: &JsValue) -> Result<Uint8Array, JsValue> {
+    if let Some(a) = data.dyn_ref::<Uint8Array>() {
+        return Ok(a.clone());
+    }
+    if let Some(b) = data.dyn_ref::<ArrayBuffer>() {
+        return Ok(Uint8Array::new(b));
+    }
+    if ArrayBuffer::is_view(data) {
+        let get = |k: &str| Reflect::get(data, &k.into()).unwrap_or(JsValue::UNDEFINED);
+        let buf = get("buffer");
+        let off = get("byteOffset").as_f64().unwrap_or(0.0) as u32;
+        let len = get("byteLength").as_f64().unwrap_or(0.0) as u32;
+        return Ok(Uint8Array::new_with_byte_offset_and_length(&buf, off, len));
+    }
+    Err(invalid(
+        "payload must be a string, Uint8Array, ArrayBuffer or ArrayBuffer view",
+    ))
+}
+
+fn body_array(m: &Message) -> Uint8Array {
+    let out = Uint8Array::new_with_length(m.body().len() as u32);
+    out.copy_from(m.body());
+    out
+}
+
+fn topic_bytes(topic: &JsValue) -> Result<Vec<u8>, JsValue> {
+    if let Some(s) = topic.as_string() {
+        return Ok(s.into_bytes());
+    }
+    Ok(to_u8_array(topic)?.to_vec())
+}
+
+/// Parses `setOption(name, value)`: numbers are milliseconds or sizes,
+/// booleans and strings as nng takes them; SUB topics may be bytes.
+fn parse_option(name: &str, value: &JsValue) -> Result<SockOpt, JsValue> {
+    if matches!(name, "sub:subscribe" | "sub:unsubscribe") && !value.is_string() {
+        let t = topic_bytes(value)?;
+        return Ok(if name == "sub:subscribe" {
+            SockOpt::Subscribe(t)
+        } else {
+            SockOpt::Unsubscribe(t)
+        });
+    }
+    let text = if let Some(s) = value.as_string() {
+        s
+    } else if let Some(b) = value.as_bool() {
+        b.to_string()
+    } else if let Some(n) = value.as_f64() {
+        if n.fract() != 0.0 || !n.is_finite() {
+            return Err(invalid("option values are whole numbers"));
+        }
+        format!("{}", n as i64)
+    } else {
+        return Err(invalid("option values are numbers, booleans or strings"));
+    };
+    SockOpt::parse(name, &text).map_err(|e| match e {
+        Error::NotSupported => js_error("ENOTSUP", &format!("unknown option {name:?}")),
+        e => js_error(
+            error_code(&e),
+            &format!("bad value {text:?} for option {name:?}"),
+        ),
+    })
+}
+
+fn ms(d: Option<core::time::Duration>) -> f64 {
+    d.map_or(-1.0, |d| d.as_millis() as f64)
+}
+
+fn set(obj: &Object, key: &str, v: impl Into<JsValue>) {
+    let _ = Reflect::set(obj, &key.into(), &v.into());
+}
+
+fn pipe_object(p: &PipeInfo) -> Object {
+    let o = Object::new();
+    set(&o, "id", p.id.0);
+    set(&o, "url", p.url.as_str());
+    set(&o, "peer", nanosp::proto::name_of(p.peer));
+    set(&o, "dialed", p.dialed);
+    o
+}
+
+thread_local! {
+    /// Pipe callbacks by socket id. The core wants a `Send + Sync` hook;
+    /// JavaScript functions are neither, so the hook holds only the id and
+    /// the function stays here, on the one thread there is.
+    static PIPE_CALLBACKS: RefCell<HashMap<u32, Function>> = RefCell::new(HashMap::new());
+    static NEXT_SOCKET_ID: Cell<u32> = const { Cell::new(1) };
+}
+
+/// Held by a socket's pipe hook: when the socket goes (its last handle,
+/// including contexts and pending operations, is dropped), so does its
+/// JavaScript callback.
+struct CallbackKey(u32);
+
+impl Drop for CallbackKey {
+    fn drop(&mut self) {
+        let _ = PIPE_CALLBACKS.try_with(|c| {
+            if let Ok(mut map) = c.try_borrow_mut() {
+                map.remove(&self.0);
+            }
+        });
+    }
+}
+
+fn call_pipe_callback(id: u32, ev: PipeEvent, info: &PipeInfo) -> bool {
+    let Some(f) = PIPE_CALLBACKS.with(|c| c.borrow().get(&id).cloned()) else {
+        return true;
+    };
+    let name = match ev {
+        PipeEvent::AddPre => "add-pre",
+        PipeEvent::AddPost => "add",
+        PipeEvent::RemPost => "remove",
+    };
+    match f.call2(&JsValue::NULL, &name.into(), &pipe_object(info)) {
+        // Only an explicit `false` from "add-pre" refuses the pipe.
+        Ok(v) => !(ev == PipeEvent::AddPre && v.as_bool() == Some(false)),
+        // A throwing callback does not take the connection down with it.
+        Err(_) => true,
+    }
+}
+
+/// An SP socket. It closes on `close()`, or when it has been freed (or
+/// garbage-collected) and no context or pending operation still uses it.
+#[wasm_bindgen]
+pub struct Socket {
+    inner: nanosp_web::Socket,
+    id: u32,
+}
+
+#[wasm_bindgen]
+impl Socket {
+    /// Opens a socket of `protocol`: `"req"`, `"rep"`, `"pub"`, `"sub"`,
+    /// `"push"`, `"pull"`, `"surveyor"`, `"respondent"`, `"bus"`,
+    /// `"pair0"`, `"pair1"` (`"pair"` = `"pair1"`, as nngcat), `"star"`.
+    #[wasm_bindgen(constructor)]
+    pub fn new(
+        #[wasm_bindgen(unchecked_param_type = "ProtocolName")] protocol: &str,
+    ) -> Result<Socket, JsValue> {
+        let p = Protocol::from_name(protocol)
+            .map_err(|_| invalid(&format!("unknown protocol {protocol:?}")))?;
+        let id = NEXT_SOCKET_ID.with(|n| {
+            let id = n.get();
+            n.set(id.wrapping_add(1).max(1));
+            id
+        });
+        Ok(Socket {
+            inner: nanosp_web::Socket::new(p, WebRuntime),
+            id,
+        })
+    }
+
+    /// The socket's protocol name (`"req"`, `"pair1"`, ...).
+    #[wasm_bindgen(getter)]
+    pub fn protocol(&self) -> String {
+        self.inner.protocol().name().into()
+    }
+
+    /// The protocol name a peer must have (`"rep"` for a REQ socket).
+    #[wasm_bindgen(getter, js_name = peerProtocol)]
+    pub fn peer_protocol(&self) -> String {
+        self.inner.protocol().peer_name().into()
+    }
+
+    /// True once the socket is closed.
+    #[wasm_bindgen(getter)]
+    pub fn closed(&self) -> bool {
+        self.inner.is_closed()
+    }
+
+    /// Connects to a WebSocket listener (`ws://host:port/path`, `wss://...`)
+    /// of the peer protocol, offering the subprotocol
+    /// `<peer>.sp.nanomsg.org`. Resolves once connected; a lost connection
+    /// is redialed with back-off (`reconnect-time-min`/`-max`) until the
+    /// socket closes. With `{ nonblocking: true }` it resolves at once and
+    /// keeps trying in the background; without it the first failure
+    /// rejects (`ECONNREFUSED`, `ETIMEDOUT`, `EPROTO`, `EADDRINVAL`) and
+    /// nothing retries.
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    pub fn dial(
+        &self,
+        url: String,
+        #[wasm_bindgen(unchecked_optional_param_type = "DialOptions")] options: JsValue,
+    ) -> Promise {
+        let nonblocking = options.is_object()
+            && Reflect::get(&options, &"nonblocking".into())
+                .map(|v| v.is_truthy())
+                .unwrap_or(false);
+        let mode = if nonblocking {
+            DialMode::NonBlocking
+        } else {
+            DialMode::Blocking
+        };
+        let sock = self.inner.clone();
+        future_to_promise(async move {
+            nanosp_web::dial(&sock, &url, mode).await.map_err(to_js)?;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// Browsers cannot accept connections: always rejects with `ENOTSUP`.
+    #[wasm_bindgen(unchecked_return_type = "Promise<never>")]
+    pub fn listen(&self, _url: String) -> Promise {
+        Promise::reject(&js_error(
+            "ENOTSUP",
+            "a browser cannot listen; dial a WebSocket listener instead",
+        ))
+    }
+
+    /// Sends a message, waiting for room up to `send-timeout`.
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    pub fn send(&self, #[wasm_bindgen(unchecked_param_type = "Payload")] data: JsValue) -> Promise {
+        let m = match to_message(&data) {
+            Ok(m) => m,
+            Err(e) => return Promise::reject(&e),
+        };
+        let sock = self.inner.clone();
+        future_to_promise(async move {
+            sock.send(m).await.map_err(|e| to_js(e.error))?;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// Receives a message body, waiting up to `recv-timeout`
+    /// (rejects with `ETIMEDOUT`).
+    #[wasm_bindgen(unchecked_return_type = "Promise<Uint8Array>")]
+    pub fn recv(&self) -> Promise {
+        let sock = self.inner.clone();
+        future_to_promise(async move {
+            let m = sock.recv().await.map_err(to_js)?;
+            Ok(body_array(&m).into())
+        })
+    }
+
+    /// Receives a message and decodes it as UTF-8 text (invalid bytes
+    /// become U+FFFD).
+    #[wasm_bindgen(js_name = recvText, unchecked_return_type = "Promise<string>")]
+    pub fn recv_text(&self) -> Promise {
+        let sock = self.inner.clone();
+        future_to_promise(async move {
+            let m = sock.recv().await.map_err(to_js)?;
+            Ok(String::from_utf8_lossy(m.body()).as_ref().into())
+        })
+    }
+
+    /// Sends only if it can go at once; throws `EAGAIN` otherwise.
+    #[wasm_bindgen(js_name = trySend)]
+    pub fn try_send(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "Payload")] data: JsValue,
+    ) -> Result<(), JsValue> {
+        let m = to_message(&data)?;
+        self.inner.try_send(m).map_err(|e| to_js(e.error))
+    }
+
+    /// A message if one is waiting; throws `EAGAIN` otherwise.
+    #[wasm_bindgen(js_name = tryRecv)]
+    pub fn try_recv(&self) -> Result<Uint8Array, JsValue> {
+        let m = self.inner.try_recv().map_err(to_js)?;
+        Ok(body_array(&m))
+    }
+
+    /// SUB: receive messages whose body starts with `topic` (`""` = all).
+    pub fn subscribe(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string | Uint8Array")] topic: JsValue,
+    ) -> Result<(), JsValue> {
+        self.inner.subscribe(&topic_bytes(&topic)?).map_err(to_js)
+    }
+
+    /// SUB: stop receiving `topic` (`ENOENT` if not subscribed).
+    pub fn unsubscribe(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string | Uint8Array")] topic: JsValue,
+    ) -> Result<(), JsValue> {
+        self.inner.unsubscribe(&topic_bytes(&topic)?).map_err(to_js)
+    }
+
+    /// Sets an option by its nng name, durations in milliseconds (`-1` =
+    /// forever): `"recv-timeout"`, `"send-timeout"`, `"recv-size-max"`
+    /// (bytes, 0 = unlimited; default 1 MiB), `"send-buffer"`,
+    /// `"recv-buffer"`, `"reconnect-time-min"`, `"reconnect-time-max"`,
+    /// `"ttl-max"`, `"req:resend-time"`, `"surveyor:survey-time"`,
+    /// `"sub:subscribe"`, `"sub:unsubscribe"`, `"sub:prefnew"`.
+    /// Unknown names throw `ENOTSUP`, bad values `EINVAL`.
+    #[wasm_bindgen(js_name = setOption)]
+    pub fn set_option(
+        &self,
+        name: &str,
+        #[wasm_bindgen(unchecked_param_type = "number | string | boolean | Uint8Array")]
+        value: JsValue,
+    ) -> Result<(), JsValue> {
+        self.inner
+            .set_opt(parse_option(name, &value)?)
+            .map_err(to_js)
+    }
+
+    /// Reads a socket-level option: `"recv-timeout"`, `"send-timeout"`,
+    /// `"reconnect-time-min"`, `"reconnect-time-max"` (ms, `-1` = forever),
+    /// `"recv-size-max"` (bytes), `"ttl-max"`. Others throw `ENOTSUP`.
+    #[wasm_bindgen(js_name = getOption)]
+    pub fn get_option(&self, name: &str) -> Result<f64, JsValue> {
+        let o = self.inner.options();
+        Ok(match name {
+            "recv-timeout" => ms(o.recv_timeout),
+            "send-timeout" => ms(o.send_timeout),
+            "reconnect-time-min" => ms(Some(o.reconnect_min)),
+            "reconnect-time-max" => ms(Some(o.reconnect_max)),
+            "recv-size-max" => o.recv_max_size as f64,
+            "ttl-max" => f64::from(o.ttl_max),
+            _ => {
+                return Err(js_error(
+                    "ENOTSUP",
+                    &format!("option {name:?} cannot be read"),
+                ))
+            }
+        })
+    }
+
+    /// Opens a context: its own request/reply (or survey, or subscription)
+    /// state sharing this socket's connections, so several requests can be
+    /// outstanding at once. REQ, REP, SURVEYOR, RESPONDENT and SUB only
+    /// (`ENOTSUP` otherwise).
+    pub fn context(&self) -> Result<Context, JsValue> {
+        let c = self.inner.context().map_err(to_js)?;
+        Ok(Context {
+            inner: RefCell::new(Some(Rc::new(c))),
+        })
+    }
+
+    /// Calls `callback(event, pipe)` for every connection event: `"add-pre"`
+    /// (return `false` to refuse the connection), `"add"`, `"remove"`.
+    /// `null` removes the callback.
+    #[wasm_bindgen(js_name = onPipe)]
+    pub fn on_pipe(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "PipeCallback | null")] callback: Option<Function>,
+    ) {
+        let id = self.id;
+        match callback {
+            Some(f) => {
+                // Replacing the hook drops the old one (and its key) first.
+                let key = CallbackKey(id);
+                self.inner.set_pipe_hook(move |ev, info| {
+                    let key = &key;
+                    call_pipe_callback(key.0, ev, info)
+                });
+                PIPE_CALLBACKS.with(|c| c.borrow_mut().insert(id, f));
+            }
+            None => {
+                PIPE_CALLBACKS.with(|c| c.borrow_mut().remove(&id));
+            }
+        }
+    }
+
+    /// The live connections.
+    #[wasm_bindgen(unchecked_return_type = "PipeInfo[]")]
+    pub fn pipes(&self) -> Array {
+        self.inner.pipes().iter().map(pipe_object).collect()
+    }
+
+    /// A snapshot of the socket's counters.
+    #[wasm_bindgen(unchecked_return_type = "SocketStats")]
+    pub fn stats(&self) -> Object {
+        let s = self.inner.stats();
+        let o = Object::new();
+        for (k, v) in [
+            ("msgsIn", s.msgs_in),
+            ("bytesIn", s.bytes_in),
+            ("msgsOut", s.msgs_out),
+            ("bytesOut", s.bytes_out),
+            ("drops", s.drops),
+            ("lost", s.lost),
+            ("pipesAdded", s.pipes_added),
+            ("pipesRemoved", s.pipes_removed),
+            ("pipesRejected", s.pipes_rejected),
+            ("handshakeFailures", s.handshake_failures),
+            ("protocolErrors", s.protocol_errors),
+            ("reconnects", s.reconnects),
+        ] {
+            set(&o, k, v as f64);
+        }
+        o
+    }
+
+    /// Closes the socket: connections and dialers end, pending operations
+    /// reject with `ECLOSED`.
+    pub fn close(&self) {
+        self.inner.close();
+    }
+}
+
+/// A context of a socket (see `Socket.context()`): independent protocol
+/// state on the socket's connections.
+#[wasm_bindgen]
+pub struct Context {
+    inner: RefCell<Option<Rc<SocketContext<WebRuntime>>>>,
+}
+
+impl Context {
+    fn get(&self) -> Result<Rc<SocketContext<WebRuntime>>, JsValue> {
+        self.inner
+            .borrow()
+            .clone()
+            .ok_or_else(|| to_js(Error::Closed))
+    }
+}
+
+#[wasm_bindgen]
+impl Context {
+    /// Sends on this context (the socket's `send-timeout` applies). On REQ
+    /// a new request abandons the previous one (its `recv` rejects with
+    /// `ECANCELED`).
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    pub fn send(&self, #[wasm_bindgen(unchecked_param_type = "Payload")] data: JsValue) -> Promise {
+        let (ctx, m) = match self.get().and_then(|c| Ok((c, to_message(&data)?))) {
+            Ok(x) => x,
+            Err(e) => return Promise::reject(&e),
+        };
+        future_to_promise(async move {
+            ctx.send(m).await.map_err(|e| to_js(e.error))?;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// Receives on this context (the socket's `recv-timeout` applies).
+    #[wasm_bindgen(unchecked_return_type = "Promise<Uint8Array>")]
+    pub fn recv(&self) -> Promise {
+        let ctx = match self.get() {
+            Ok(c) => c,
+            Err(e) => return Promise::reject(&e),
+        };
+        future_to_promise(async move {
+            let m = ctx.recv().await.map_err(to_js)?;
+            Ok(body_array(&m).into())
+        })
+    }
+
+    /// Receives and decodes UTF-8 text.
+    #[wasm_bindgen(js_name = recvText, unchecked_return_type = "Promise<string>")]
+    pub fn recv_text(&self) -> Promise {
+        let ctx = match self.get() {
+            Ok(c) => c,
+            Err(e) => return Promise::reject(&e),
+        };
+        future_to_promise(async move {
+            let m = ctx.recv().await.map_err(to_js)?;
+            Ok(String::from_utf8_lossy(m.body()).as_ref().into())
+        })
+    }
+
+    /// Sets a protocol option for this context only (`"req:resend-time"`,
+    /// `"surveyor:survey-time"`, SUB topics).
+    #[wasm_bindgen(js_name = setOption)]
+    pub fn set_option(
+        &self,
+        name: &str,
+        #[wasm_bindgen(unchecked_param_type = "number | string | boolean | Uint8Array")]
+        value: JsValue,
+    ) -> Result<(), JsValue> {
+        self.get()?
+            .set_opt(parse_option(name, &value)?)
+            .map_err(to_js)
+    }
+
+    /// SUB: subscribe this context to `topic`.
+    pub fn subscribe(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string | Uint8Array")] topic: JsValue,
+    ) -> Result<(), JsValue> {
+        self.get()?.subscribe(&topic_bytes(&topic)?).map_err(to_js)
+    }
+
+    /// Closes the context. Operations already pending finish on their own
+    /// (timeout, reply); new ones reject with `ECLOSED`.
+    pub fn close(&self) {
+        self.inner.borrow_mut().take();
+    }
+}
+
+/// The package version.
+#[wasm_bindgen]
+pub fn version() -> String {
+    env!("CARGO_PKG_VERSION").into()
+}

@@ -1,0 +1,38 @@
+// Loads the demo page (examples/browser) in headless Chromium and reads what
+// it shows: both sockets connected, feed messages arriving, a request
+// answered. Prints `N passed, N failed`.
+import { chromium } from "playwright-core";
+import { start } from "../../../examples/browser/serve.mjs";
+import { existsSync } from "node:fs";
+import { runTests, waitForPort, CHROMIUM_ARGS, STD_SERVER } from "./harness.mjs";
+
+async function check(nngcat) {
+    const demo = await start({ port: 0, nngcat });
+    if (!nngcat && demo.server !== "nanosp-std") throw new Error("the nanosp-std server is not built");
+    const browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium", args: CHROMIUM_ARGS });
+    try {
+      await Promise.all([waitForPort(demo.feedPort), waitForPort(demo.rpcPort)]);
+      const page = await browser.newPage();
+      page.on("pageerror", (e) => console.log(`  [page error] ${e}`));
+      await page.goto(demo.url);
+      await page.locator("#feed-state", { hasText: "connected" }).waitFor();
+      await page.locator("#rpc-state", { hasText: "connected" }).waitFor();
+      await page.locator("#news li", { hasText: "tick" }).first().waitFor({ timeout: 5000 });
+      await page.fill("#question", "hello server");
+      await page.press("#question", "Enter");
+      await page.locator("#answer", { hasText: nngcat ? "reply from nngcat REP" : "echo: hello server" }).waitFor();
+      const count = Number(await page.textContent("#count"));
+      if (!(count >= 1)) throw new Error(`feed count ${count}`);
+      if (process.env.SCREENSHOT) await page.screenshot({ path: process.env.SCREENSHOT });
+    } finally {
+      await browser.close();
+      demo.stop();
+    }
+}
+
+const failed = await runTests([
+  ["demo page with nngcat servers: live feed and request/reply", () => check(true)],
+  ["demo page with the nanosp-std server: live feed and request/reply", () => check(false),
+    existsSync(STD_SERVER) ? undefined : `${STD_SERVER} not built (needs transports/std)`],
+]);
+process.exit(failed ? 1 : 0);

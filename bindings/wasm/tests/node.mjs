@@ -1,0 +1,61 @@
+// The packed `nanosp` tarball in Node 20: imported by name from a fresh
+// install, once with the `ws` package providing WebSocket and once with
+// `node --experimental-websocket` and no `ws`. Both talk REQ to nngcat REP
+// and PAIR1 bytes. Prints `N passed, N failed`.
+import { execFileSync, execFile } from "node:child_process";
+import { mkdtempSync, writeFileSync, cpSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { nngcat, packAndInstall, runTests, assertEq } from "./harness.mjs";
+
+const { tarball } = packAndInstall();
+const wsDir = new URL("./node_modules/ws", import.meta.url).pathname;
+
+const CLIENT = `
+import init, { Socket, version } from "nanosp";
+await init();
+const [reqUrl, pairUrl] = process.argv.slice(2);
+const req = new Socket("req");
+req.setOption("recv-timeout", 5000);
+await req.dial(reqUrl);
+await req.send("from node");
+const text = await req.recvText();
+const pair = new Socket("pair1");
+await pair.dial(pairUrl);
+const bytes = Array.from(await pair.recv());
+await pair.send(new Uint8Array([0, 1, 0]));
+let code;
+try { await new Socket("req").dial("ws://127.0.0.1:1/none"); } catch (e) { code = e.code; }
+console.log(JSON.stringify({ text, bytes, code, version: version() }));
+req.close(); pair.close();
+process.exit(0);
+`;
+
+/** A folder with nanosp installed from the tarball (and `ws` if asked) and the client script. */
+function install(withWs) {
+  const dir = mkdtempSync(join(tmpdir(), "nanosp-node-"));
+  writeFileSync(join(dir, "package.json"), '{"private":true,"type":"module"}');
+  execFileSync("npm", ["install", "--no-audit", "--no-fund", "--silent", tarball], { cwd: dir });
+  if (withWs) cpSync(wsDir, join(dir, "node_modules", "ws"), { recursive: true });
+  writeFileSync(join(dir, "client.mjs"), CLIENT);
+  return dir;
+}
+
+async function run(dir, nodeArgs) {
+  const rep = await nngcat(["--rep", "--ascii", "--data", "hello node"]);
+  const file = join(dir, "bytes.bin");
+  writeFileSync(file, Buffer.from([0, 120, 0]));
+  const pair = await nngcat(["--pair1", "--raw", "--file", file, "--interval", "5"]);
+  const out = await new Promise((resolve, reject) =>
+    execFile(process.execPath, [...nodeArgs, "client.mjs", rep.url, pair.url], { cwd: dir, timeout: 20000 }, (err, stdout, stderr) =>
+      err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout)));
+  assertEq(JSON.parse(out.trim().split("\n").pop()), { text: "hello node", bytes: [0, 120, 0], code: "ECONNREFUSED", version: "0.1.0" });
+  await rep.waitOutput("from node");
+  await pair.waitOutput((b) => b.includes(Buffer.from([0, 1, 0])));
+}
+
+const failed = await runTests([
+  ["Node 20 with the ws package", () => run(install(true), [])],
+  ["Node 20 with --experimental-websocket", () => run(install(false), ["--experimental-websocket", "--no-warnings"])],
+]);
+process.exit(failed ? 1 : 0);

@@ -1,0 +1,295 @@
+//! One SP pipe over one browser `WebSocket` (SP-WIRE §3).
+//!
+//! Each SP message is one binary WebSocket message: the protocol header then
+//! the body, no length prefix. The dialer offers exactly one subprotocol,
+//! `<peer>.sp.nanomsg.org`, and checks that the server echoed it.
+//!
+//! The browser API has no receive back-pressure: messages arrive through
+//! `onmessage` whether or not anyone reads. They wait in a queue that the
+//! pipe's reader drains into the socket; a peer that outruns the application
+//! by more than [`MAX_PENDING`] messages has its connection closed (and
+//! redialed) instead of growing memory without bound.
+
+use alloc::collections::VecDeque;
+use alloc::format;
+use alloc::rc::Rc;
+use alloc::string::String;
+use core::cell::RefCell;
+use core::future::{poll_fn, Future};
+use core::task::{Poll, Waker};
+use core::time::Duration;
+
+use js_sys::{ArrayBuffer, Reflect, Uint8Array};
+use nanosp::transport::{PipeDriver, PipeRead, PipeWrite};
+use nanosp::{Error, Message, ProtocolError, Runtime, SocketRef};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use web_sys::{BinaryType, WebSocket};
+
+use crate::runtime::WebRuntime;
+
+/// Received messages a pipe holds for a reader that does not keep up.
+pub const MAX_PENDING: usize = 4096;
+
+/// Above this many bytes in the browser's send buffer, a writer waits.
+const SEND_HIGH_WATER: u32 = 1 << 20;
+
+/// How often a waiting writer looks at `bufferedAmount` again (the
+/// WebSocket API has no event for it draining).
+const SEND_POLL: Duration = Duration::from_millis(4);
+
+/// A pipe made by [`connect`].
+pub type WsPipe = PipeDriver<WebRuntime, WsRead, WsWrite>;
+
+struct Inbox {
+    queue: VecDeque<Message>,
+    opened: bool,
+    /// Why the connection ended (the first reason wins).
+    end: Option<Error>,
+    waker: Option<Waker>,
+    /// `recv-size-max` when the connection was made (0 = unlimited).
+    limit: usize,
+}
+
+impl Inbox {
+    fn finish(&mut self, e: Error) {
+        if self.end.is_none() {
+            self.end = Some(e);
+        }
+        self.wake();
+    }
+    fn wake(&mut self) {
+        if let Some(w) = self.waker.take() {
+            w.wake();
+        }
+    }
+}
+
+/// The connection both pipe halves share; dropping it closes the socket.
+struct Conn {
+    ws: WebSocket,
+    inbox: Rc<RefCell<Inbox>>,
+    _handlers: [Closure<dyn FnMut(JsValue)>; 4],
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        // Detach the handlers before their closures are freed, or a late
+        // event would call into freed memory and throw.
+        self.ws.set_onopen(None);
+        self.ws.set_onmessage(None);
+        self.ws.set_onclose(None);
+        self.ws.set_onerror(None);
+        let _ = self.ws.close();
+    }
+}
+
+/// The receiving half of a WebSocket pipe.
+pub struct WsRead {
+    conn: Rc<Conn>,
+}
+
+/// The sending half of a WebSocket pipe.
+pub struct WsWrite {
+    conn: Rc<Conn>,
+}
+
+impl PipeRead for WsRead {
+    async fn recv(&mut self) -> Result<Message, Error> {
+        let inbox = &self.conn.inbox;
+        poll_fn(|cx| {
+            let mut ib = inbox.borrow_mut();
+            if let Some(m) = ib.queue.pop_front() {
+                return Poll::Ready(Ok(m));
+            }
+            if let Some(e) = ib.end {
+                return Poll::Ready(Err(e));
+            }
+            ib.waker = Some(cx.waker().clone());
+            Poll::Pending
+        })
+        .await
+    }
+}
+
+impl PipeWrite for WsWrite {
+    async fn send(&mut self, batch: &mut VecDeque<Message>) -> Result<(), Error> {
+        let ws = &self.conn.ws;
+        for m in batch.drain(..) {
+            if let Some(e) = self.conn.inbox.borrow().end {
+                return Err(e);
+            }
+            if ws.ready_state() != WebSocket::OPEN {
+                return Err(Error::ConnectionShutdown);
+            }
+            // One fresh JavaScript buffer per message: header and body are
+            // copied once, and nothing the socket queues points into wasm
+            // memory (Node's `ws` masks and writes the buffer it is given
+            // later, in place).
+            let (h, b) = (m.header(), m.body());
+            let buf = Uint8Array::new_with_length((h.len() + b.len()) as u32);
+            buf.subarray(0, h.len() as u32).copy_from(h);
+            buf.subarray(h.len() as u32, buf.length()).copy_from(b);
+            drop(m);
+            ws.send_with_array_buffer_view(&buf)
+                .map_err(|_| Error::ConnectionShutdown)?;
+        }
+        while ws.buffered_amount() > SEND_HIGH_WATER {
+            if let Some(e) = self.conn.inbox.borrow().end {
+                return Err(e);
+            }
+            let rt = WebRuntime;
+            rt.sleep_until(rt.now().plus(SEND_POLL)).await;
+        }
+        Ok(())
+    }
+}
+
+/// The subprotocol a dialer of `sock`'s protocol offers (SP-WIRE §3):
+/// the *peer's* name, e.g. `rep.sp.nanomsg.org` for a REQ socket.
+pub fn subprotocol(sock: &SocketRef<WebRuntime>) -> String {
+    format!("{}.sp.nanomsg.org", sock.protocol().peer_name())
+}
+
+/// Opens one WebSocket to `url` and joins it to the socket as a pipe: the
+/// connection must open and echo the subprotocol within the socket's
+/// handshake timeout. Errors: [`Error::ConnectionRefused`] when the browser
+/// could not connect (it tells no more: refused, HTTP 404 and TLS failures
+/// look alike), [`Error::TimedOut`], [`Error::Protocol`] for a wrong echo,
+/// [`Error::Closed`] when the socket closes meanwhile.
+pub async fn connect(sock: SocketRef<WebRuntime>, url: String) -> Result<WsPipe, Error> {
+    let token = subprotocol(&sock);
+    let ws = WebSocket::new_with_str(&url, &token).map_err(|_| Error::InvalidArgument)?;
+    ws.set_binary_type(BinaryType::Arraybuffer);
+    let opts = sock.options();
+    let inbox = Rc::new(RefCell::new(Inbox {
+        queue: VecDeque::new(),
+        opened: false,
+        end: None,
+        waker: None,
+        limit: opts.recv_max_size,
+    }));
+
+    let ib = inbox.clone();
+    let onopen = Closure::<dyn FnMut(JsValue)>::new(move |_| {
+        let mut ib = ib.borrow_mut();
+        ib.opened = true;
+        ib.wake();
+    });
+    let ib = inbox.clone();
+    let onmessage = Closure::<dyn FnMut(JsValue)>::new(move |ev: JsValue| {
+        let data = Reflect::get(&ev, &JsValue::from_str("data")).unwrap_or(JsValue::UNDEFINED);
+        on_message(&mut ib.borrow_mut(), data);
+    });
+    let ib = inbox.clone();
+    let onclose = Closure::<dyn FnMut(JsValue)>::new(move |ev: JsValue| {
+        let code = Reflect::get(&ev, &JsValue::from_str("code"))
+            .ok()
+            .and_then(|c| c.as_f64())
+            .unwrap_or(1006.0) as u16;
+        let mut ib = ib.borrow_mut();
+        let e = match (ib.opened, code) {
+            (false, _) => Error::ConnectionRefused,
+            (true, 1000 | 1001) => Error::ConnectionShutdown,
+            (true, _) => Error::ConnectionReset,
+        };
+        ib.finish(e);
+    });
+    let ib = inbox.clone();
+    let onerror = Closure::<dyn FnMut(JsValue)>::new(move |_| {
+        let mut ib = ib.borrow_mut();
+        let e = if ib.opened {
+            Error::ConnectionReset
+        } else {
+            Error::ConnectionRefused
+        };
+        ib.finish(e);
+    });
+    ws.set_onopen(Some(onopen.as_ref().unchecked_ref()));
+    ws.set_onmessage(Some(onmessage.as_ref().unchecked_ref()));
+    ws.set_onclose(Some(onclose.as_ref().unchecked_ref()));
+    ws.set_onerror(Some(onerror.as_ref().unchecked_ref()));
+    let conn = Rc::new(Conn {
+        ws,
+        inbox,
+        _handlers: [onopen, onmessage, onclose, onerror],
+    });
+
+    let rt = WebRuntime;
+    let deadline = rt.now().plus(opts.handshake_timeout);
+    let mut sleep = core::pin::pin!(rt.sleep_until(deadline));
+    let mut closed = core::pin::pin!(sock.closed());
+    poll_fn(|cx| {
+        {
+            let mut ib = conn.inbox.borrow_mut();
+            if ib.opened {
+                return Poll::Ready(Ok(()));
+            }
+            if let Some(e) = ib.end {
+                return Poll::Ready(Err(e));
+            }
+            ib.waker = Some(cx.waker().clone());
+        }
+        if closed.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(Err(Error::Closed));
+        }
+        if sleep.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(Err(Error::TimedOut));
+        }
+        Poll::Pending
+    })
+    .await?;
+
+    // Browsers already fail a connection whose server picked a protocol we
+    // did not offer; nng also insists on the echo, so do we.
+    let echoed = conn.ws.protocol();
+    if !echoed.eq_ignore_ascii_case(&token) {
+        sock.count(|s| s.handshake_failures += 1);
+        let got = echoed
+            .strip_suffix(".sp.nanomsg.org")
+            .and_then(|name| nanosp::Protocol::from_name(name).ok())
+            .map_or(0, |p| p.number());
+        return Err(Error::Protocol(ProtocolError::PeerMismatch {
+            expected: sock.protocol().peer_number(),
+            got,
+        }));
+    }
+    let peer = sock.protocol().peer_number();
+    nanosp::transport::attach(
+        &sock,
+        peer,
+        &url,
+        true,
+        WsRead { conn: conn.clone() },
+        WsWrite { conn },
+    )
+}
+
+fn on_message(ib: &mut Inbox, data: JsValue) {
+    if ib.end.is_some() {
+        return;
+    }
+    let Some(buf) = data.dyn_ref::<ArrayBuffer>() else {
+        // A text frame: SP is binary only (nng closes such a peer, 1003).
+        ib.finish(Error::Protocol(ProtocolError::UnexpectedMessage));
+        return;
+    };
+    let len = buf.byte_length() as usize;
+    if ib.limit != 0 && len > ib.limit {
+        ib.finish(Error::MessageTooLong {
+            len: len as u64,
+            limit: ib.limit as u64,
+        });
+        return;
+    }
+    if ib.queue.len() >= MAX_PENDING {
+        ib.finish(Error::ConnectionReset);
+        return;
+    }
+    let mut m = Message::with_capacity(len);
+    let body = m.body_mut();
+    body.resize(len, 0);
+    Uint8Array::new(buf).copy_to(body);
+    ib.queue.push_back(m);
+    ib.wake();
+}

@@ -989,6 +989,7 @@ impl<R: Runtime> Socket<R> {
         Ok(SocketContext {
             sock: self.clone(),
             id,
+            closed: portable_atomic::AtomicBool::new(false),
         })
     }
 
@@ -1184,6 +1185,7 @@ async fn recv_on<R: Runtime>(core: &Arc<Core<R>>, ctx: CtxId) -> Result<Message,
 pub struct SocketContext<R: Runtime> {
     sock: Socket<R>,
     id: CtxId,
+    closed: portable_atomic::AtomicBool,
 }
 
 impl<R: Runtime> SocketContext<R> {
@@ -1223,11 +1225,19 @@ impl<R: Runtime> SocketContext<R> {
     pub fn subscribe(&self, topic: &[u8]) -> Result<(), Error> {
         self.set_opt(SockOpt::Subscribe(topic.to_vec()))
     }
+
+    /// Closes the context now: what it was doing is abandoned and its pending
+    /// and later operations return [`Error::Closed`]. Dropping it does the same.
+    pub fn close(&self) {
+        if !self.closed.swap(true, Ordering::AcqRel) {
+            self.sock.core().close_ctx(self.id);
+        }
+    }
 }
 
 impl<R: Runtime> Drop for SocketContext<R> {
     fn drop(&mut self) {
-        self.sock.core().close_ctx(self.id);
+        self.close();
     }
 }
 

@@ -631,3 +631,24 @@ fn abandoned_rep_context_passes_the_request_on() {
         Poll::Pending
     ));
 }
+
+#[test]
+fn closing_a_context_ends_its_pending_recv() {
+    let (_rep, req) = linked(Protocol::Rep0, Protocol::Req0, "ctxclose");
+    let ctx = Rc::new(req.context().unwrap());
+    ctx.try_send(Message::from("q")).unwrap();
+    let (mut pool, sp) = pool();
+    let out = Rc::new(RefCell::new(None));
+    let (o, c) = (out.clone(), ctx.clone());
+    sp.0.spawn_local(async move { *o.borrow_mut() = Some(c.recv().await) })
+        .unwrap();
+    pool.run_until_stalled();
+    assert!(out.borrow().is_none());
+    ctx.close();
+    pool.run_until_stalled();
+    assert_eq!(out.borrow_mut().take(), Some(Err(Error::Closed)));
+    assert_eq!(
+        ctx.try_send(Message::from("x")).unwrap_err().error,
+        Error::Closed
+    );
+}

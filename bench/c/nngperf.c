@@ -1,0 +1,186 @@
+/*
+ * nngperf: nng's perf tool interface (local_lat, remote_lat, local_thr,
+ * remote_thr, inproc_lat, inproc_thr) on the system libnng, so that nanosp's
+ * spperf can be run side by side with nng in one benchmark run and can face
+ * it across a connection.  Written for nanosp; behaviour follows nng's perf:
+ * PAIR v1 sockets, the throughput client sends one empty message to start
+ * the clock, lines printed as nng prints them.
+ *
+ *   nngperf local_lat  URL SIZE COUNT      nngperf remote_lat URL SIZE COUNT
+ *   nngperf local_thr  URL SIZE COUNT      nngperf remote_thr URL SIZE COUNT
+ *   nngperf inproc_lat SIZE COUNT          nngperf inproc_thr SIZE COUNT
+ *
+ * Build: cc -O2 -o nngperf nngperf.c -lnng -lpthread
+ */
+#include <nng/nng.h>
+#include <nng/protocol/pair1/pair.h>
+#include <nng/supplemental/util/platform.h>
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static void fail(const char *what, int rv) {
+    fprintf(stderr, "nngperf: %s: %s\n", what, nng_strerror(rv));
+    exit(2);
+}
+
+static long number(const char *s, const char *what) {
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (*s == 0 || *end != 0 || v < 0 || v > (1L << 30)) {
+        fprintf(stderr, "nngperf: bad %s: %s\n", what, s);
+        exit(2);
+    }
+    return v;
+}
+
+static double now_s(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double) t.tv_sec + (double) t.tv_nsec / 1e9;
+}
+
+static nng_socket open_pair(void) {
+    nng_socket s;
+    int rv;
+    if ((rv = nng_pair1_open(&s)) != 0) fail("nng_pair1_open", rv);
+    return s;
+}
+
+/* Echo server: receive, send back, COUNT times. */
+static void lat_server(const char *url, size_t size, long count) {
+    nng_socket s = open_pair();
+    int rv;
+    if ((rv = nng_listen(s, url, NULL, 0)) != 0) fail("nng_listen", rv);
+    for (long i = 0; i < count; i++) {
+        nng_msg *m;
+        if ((rv = nng_recvmsg(s, &m, 0)) != 0) fail("nng_recvmsg", rv);
+        if (nng_msg_len(m) != size) {
+            fprintf(stderr, "nngperf: got %zu bytes, want %zu\n", nng_msg_len(m), size);
+            exit(2);
+        }
+        if ((rv = nng_sendmsg(s, m, 0)) != 0) fail("nng_sendmsg", rv);
+    }
+    nng_msleep(100); /* let the last reply drain: nng has no linger */
+    nng_close(s);
+}
+
+static void lat_client(const char *url, size_t size, long count) {
+    nng_socket s = open_pair();
+    nng_msg *m;
+    int rv;
+    /* Non-blocking dial: the server may still be starting. */
+    if ((rv = nng_dial(s, url, NULL, NNG_FLAG_NONBLOCK)) != 0) fail("nng_dial", rv);
+    if ((rv = nng_msg_alloc(&m, size)) != 0) fail("nng_msg_alloc", rv);
+    memset(nng_msg_body(m), 'x', size);
+    double t0 = now_s();
+    for (long i = 0; i < count; i++) {
+        if ((rv = nng_sendmsg(s, m, 0)) != 0) fail("nng_sendmsg", rv);
+        if ((rv = nng_recvmsg(s, &m, 0)) != 0) fail("nng_recvmsg", rv);
+    }
+    double total = now_s() - t0;
+    nng_msg_free(m);
+    nng_close(s);
+    printf("total time: %.3f [s]\n", total);
+    printf("message size: %d [B]\n", (int) size);
+    printf("round trip count: %ld\n", count);
+    printf("average latency: %.3f [us]\n", total * 1e6 / ((double) count * 2));
+}
+
+static void thr_server(const char *url, size_t size, long count) {
+    nng_socket s = open_pair();
+    nng_msg *m;
+    int rv;
+    if ((rv = nng_socket_set_int(s, NNG_OPT_RECVBUF, 128)) != 0) fail("recvbuf", rv);
+    if ((rv = nng_listen(s, url, NULL, 0)) != 0) fail("nng_listen", rv);
+    if ((rv = nng_recvmsg(s, &m, 0)) != 0) fail("nng_recvmsg", rv); /* start */
+    nng_msg_free(m);
+    double t0 = now_s();
+    for (long i = 0; i < count; i++) {
+        if ((rv = nng_recvmsg(s, &m, 0)) != 0) fail("nng_recvmsg", rv);
+        if (nng_msg_len(m) != size) {
+            fprintf(stderr, "nngperf: got %zu bytes, want %zu\n", nng_msg_len(m), size);
+            exit(2);
+        }
+        nng_msg_free(m);
+    }
+    double total = now_s() - t0;
+    nng_close(s);
+    double mps = (double) count / total;
+    printf("total time: %.3f [s]\n", total);
+    printf("message size: %d [B]\n", (int) size);
+    printf("message count: %ld\n", count);
+    printf("throughput: %.f [msg/s]\n", mps);
+    printf("throughput: %.3f [Mb/s]\n", mps * 8 * (double) size / (1024 * 1024));
+}
+
+static void thr_client(const char *url, size_t size, long count) {
+    nng_socket s = open_pair();
+    nng_msg *m;
+    int rv;
+    if ((rv = nng_socket_set_int(s, NNG_OPT_SENDBUF, 128)) != 0) fail("sendbuf", rv);
+    if ((rv = nng_dial(s, url, NULL, NNG_FLAG_NONBLOCK)) != 0) fail("nng_dial", rv);
+    if ((rv = nng_msg_alloc(&m, 0)) != 0) fail("nng_msg_alloc", rv);
+    if ((rv = nng_sendmsg(s, m, 0)) != 0) fail("nng_sendmsg", rv);
+    for (long i = 0; i < count; i++) {
+        if ((rv = nng_msg_alloc(&m, size)) != 0) fail("nng_msg_alloc", rv);
+        if ((rv = nng_sendmsg(s, m, 0)) != 0) fail("nng_sendmsg", rv);
+    }
+    nng_msleep(100);
+    nng_close(s);
+}
+
+struct job {
+    const char *url;
+    size_t size;
+    long count;
+    void (*run)(const char *, size_t, long);
+};
+
+static void run_job(void *arg) {
+    struct job *j = arg;
+    j->run(j->url, j->size, j->count);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) goto usage;
+    const char *mode = argv[1];
+    if (strcmp(mode, "inproc_lat") == 0 || strcmp(mode, "inproc_thr") == 0) {
+        if (argc != 4) goto usage;
+        int lat = mode[7] == 'l';
+        struct job j = {lat ? "inproc://nngperf_lat" : "inproc://nngperf_thr",
+                        (size_t) number(argv[2], "size"), number(argv[3], "count"),
+                        lat ? lat_server : thr_server};
+        nng_thread *t;
+        int rv;
+        /* Clients dial without blocking, so start order does not matter. */
+        if (lat) {
+            if ((rv = nng_thread_create(&t, run_job, &j)) != 0) fail("thread", rv);
+            lat_client(j.url, j.size, j.count);
+        } else {
+            j.run = thr_client;
+            if ((rv = nng_thread_create(&t, run_job, &j)) != 0) fail("thread", rv);
+            thr_server(j.url, j.size, j.count);
+        }
+        nng_thread_destroy(t);
+        return 0;
+    }
+    if (argc != 5) goto usage;
+    const char *url = argv[2];
+    size_t size = (size_t) number(argv[3], "size");
+    long count = number(argv[4], "count");
+    if (strcmp(mode, "local_lat") == 0) lat_server(url, size, count);
+    else if (strcmp(mode, "remote_lat") == 0) lat_client(url, size, count);
+    else if (strcmp(mode, "local_thr") == 0) thr_server(url, size, count);
+    else if (strcmp(mode, "remote_thr") == 0) thr_client(url, size, count);
+    else goto usage;
+    return 0;
+usage:
+    fprintf(stderr,
+            "usage: nngperf local_lat|remote_lat|local_thr|remote_thr URL SIZE COUNT\n"
+            "       nngperf inproc_lat|inproc_thr SIZE COUNT\n");
+    return 2;
+}

@@ -13,6 +13,9 @@ cargo fmt --all -- --check
 step "clippy (host, all targets)"
 cargo clippy --workspace --all-targets -- -D warnings
 
+step "docs (warnings are errors)"
+RUSTDOCFLAGS="-D warnings" cargo doc -p nanosp -p nanosp-embassy --no-deps --quiet
+
 step "tests: core alone (critical-section lock, no std)"
 cargo test -p nanosp
 

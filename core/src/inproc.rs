@@ -10,7 +10,7 @@
 //!   non-blocking dial waits for a listener instead);
 //! * a second listener on a name is [`Error::AddressInUse`];
 //! * a peer of the wrong protocol is refused with
-//!   [`ProtocolError::PeerMismatch`](crate::ProtocolError::PeerMismatch).
+//!   [`ProtocolError::PeerMismatch`].
 //!
 //! Redial needs no timer here: a dialer whose pipe closes reconnects at once
 //! if the listener is still there, else waits until a listener appears on the

@@ -155,6 +155,7 @@ pub fn encode_message(framing: Framing, msg: &Message, out: &mut Vec<u8>) {
 pub struct Decoder {
     framing: Framing,
     limit: u64,
+    max_reserve: usize,
     state: State,
 }
 
@@ -187,8 +188,16 @@ impl Decoder {
         Decoder {
             framing,
             limit,
+            max_reserve: MAX_INITIAL_RESERVE,
             state: State::IDLE,
         }
+    }
+
+    /// Caps what is reserved for a message before its bytes arrive (default
+    /// [`MAX_INITIAL_RESERVE`]); the body then grows as bytes come in. Small
+    /// heaps (microcontrollers) want a small cap.
+    pub fn set_max_reserve(&mut self, n: usize) {
+        self.max_reserve = n.clamp(64, MAX_INITIAL_RESERVE);
     }
 
     /// The framing this decoder expects.
@@ -265,7 +274,7 @@ impl Decoder {
                         return Ok(Some(Message::new()));
                     }
                     self.state = State::Body {
-                        msg: Message::with_capacity(len.min(MAX_INITIAL_RESERVE)),
+                        msg: Message::with_capacity(len.min(self.max_reserve)),
                         len,
                         filled: 0,
                     };

@@ -32,6 +32,13 @@ pub struct StreamConfig {
     /// bodies over a quarter of it (at most 8 KiB) are written straight from
     /// the message, without a copy.
     pub write_buf: usize,
+    /// Most bytes reserved for a message before they arrive (the body grows
+    /// as they do).
+    pub max_reserve: usize,
+    /// Flush the stream after each batch. Needed for streams that buffer
+    /// until flushed; off for embassy-net, whose `flush` waits for the
+    /// peer's acknowledgement (one batch per delayed ACK).
+    pub flush: bool,
 }
 
 impl StreamConfig {
@@ -41,15 +48,20 @@ impl StreamConfig {
             framing,
             read_buf: 16 << 10,
             write_buf: 64 << 10,
+            max_reserve: crate::frame::MAX_INITIAL_RESERVE,
+            flush: true,
         }
     }
 
-    /// Microcontroller-sized buffers: 512-byte reads, 1 KiB gathered writes.
+    /// Microcontroller-sized buffers: 512-byte reads, 1 KiB gathered writes,
+    /// at most 1 KiB reserved ahead of a message's bytes.
     pub const fn small(framing: Framing) -> Self {
         StreamConfig {
             framing,
             read_buf: 512,
             write_buf: 1024,
+            max_reserve: 1024,
+            flush: true,
         }
     }
 }
@@ -123,8 +135,16 @@ pub async fn establish_with<R: Runtime, Rd: Read, Wr: Write>(
         peer,
         url,
         dialed,
-        StreamReader::with_buffer(rd, framing, limit, cfg.read_buf),
-        StreamWriter::with_buffer(wr, framing, cfg.write_buf),
+        {
+            let mut r = StreamReader::with_buffer(rd, framing, limit, cfg.read_buf);
+            r.dec.set_max_reserve(cfg.max_reserve);
+            r
+        },
+        {
+            let mut w = StreamWriter::with_buffer(wr, framing, cfg.write_buf);
+            w.flush = cfg.flush;
+            w
+        },
     );
     if let Err(Error::Protocol(ProtocolError::PeerMismatch { .. })) = &r {
         sock.count(|s| s.handshake_failures += 1);
@@ -197,6 +217,7 @@ pub struct StreamWriter<Wr> {
     out: Vec<u8>,
     max: usize,
     copy_max: usize,
+    flush: bool,
 }
 
 impl<Wr: Write> StreamWriter<Wr> {
@@ -214,6 +235,7 @@ impl<Wr: Write> StreamWriter<Wr> {
             out: Vec::with_capacity(max.min(16 << 10)),
             max,
             copy_max: (max / 4).min(8 << 10),
+            flush: true,
         }
     }
 }
@@ -241,6 +263,9 @@ impl<Wr: Write> PipeWrite for StreamWriter<Wr> {
             self.wr.write_all(&self.out).await.map_err(io_err)?;
             self.out.clear();
         }
-        self.wr.flush().await.map_err(io_err)
+        if self.flush {
+            self.wr.flush().await.map_err(io_err)?;
+        }
+        Ok(())
     }
 }

@@ -107,8 +107,15 @@ const CLOSE_GRACE: Duration = Duration::from_secs(1);
 
 async fn close_gracefully(s: &mut TcpSocket<'_>) {
     s.close();
-    let _ = embassy_time::with_timeout(CLOSE_GRACE, s.flush()).await;
-    s.abort();
+    if embassy_time::with_timeout(CLOSE_GRACE, s.flush())
+        .await
+        .is_err()
+    {
+        // No orderly close in time: reset, and give the RST a moment to
+        // leave before the socket is dropped (dropping discards it).
+        s.abort();
+        let _ = embassy_time::with_timeout(Duration::from_millis(100), s.flush()).await;
+    }
 }
 
 /// Connects to `endpoint` and keeps connected until the socket closes: SP
@@ -133,7 +140,9 @@ pub async fn dial(
         }
         if !first {
             let wait = backoff.next_wait(EmbassyRuntime.random_u32());
-            let t = Timer::after(Duration::from_micros(wait.as_micros() as u64));
+            // At least 1 ms, so a zero reconnect time cannot starve the
+            // network task (a failing connect may not yield).
+            let t = Timer::after(Duration::from_micros((wait.as_micros() as u64).max(1000)));
             if let Either::Second(()) = select(t, sref.closed()).await {
                 return Error::Closed;
             }
@@ -164,7 +173,11 @@ async fn run_connection<R: Runtime>(
     dialed: bool,
 ) -> bool {
     let (r, w) = s.split();
-    let cfg = StreamConfig::small(Framing::Tcp);
+    // embassy-net's flush waits for the peer's ACK: data leaves without it.
+    let cfg = StreamConfig {
+        flush: false,
+        ..StreamConfig::small(Framing::Tcp)
+    };
     match nanosp::stream::establish_with(sref, r, w, cfg, url, dialed).await {
         Ok(pipe) => {
             fmt::debug!("nanosp: pipe up");
@@ -192,18 +205,23 @@ pub async fn listen(
 ) -> Error {
     let sref = sock.transport_ref();
     let url: String = format!("tcp://*:{port}");
-    let mut slots: Vec<Pin<Box<_>>> = bufs
+    if bufs.is_empty() {
+        return Error::InvalidArgument;
+    }
+    // A finished slot is dropped, never polled again.
+    let mut slots: Vec<Option<Pin<Box<_>>>> = bufs
         .iter_mut()
-        .map(|b| Box::pin(serve_slot(&sref, stack, port, b, &url)))
+        .map(|b| Some(Box::pin(serve_slot(&sref, stack, port, b, &url))))
         .collect();
     poll_fn(|cx| {
-        let mut all_done = true;
-        for f in slots.iter_mut() {
-            if f.as_mut().poll(cx).is_pending() {
-                all_done = false;
+        for slot in slots.iter_mut() {
+            if let Some(f) = slot {
+                if f.as_mut().poll(cx).is_ready() {
+                    *slot = None;
+                }
             }
         }
-        if all_done {
+        if slots.iter().all(Option::is_none) {
             Poll::Ready(())
         } else {
             Poll::Pending

@@ -171,3 +171,45 @@ async fn push_pull_over_two_stacks() {
     };
     with_network(&pull, &[&push1, &push2], body).await;
 }
+
+/// Closing a listening socket while a peer is connected ends `listen`
+/// cleanly (a finished accept slot is never polled again).
+#[tokio::test(flavor = "current_thread")]
+async fn closing_a_busy_listener_ends_it_cleanly() {
+    let rep = Socket::new(Protocol::Rep0, EmbassyRuntime);
+    let req = Socket::new(Protocol::Req0, EmbassyRuntime);
+    let (sa, mut ra, la) = stack(1);
+    let (sb, mut rb, lb) = stack(2);
+    let ep = IpEndpoint::new(Ipv4Address::new(10, 42, 0, 1).into(), 5555);
+    let net = async {
+        join(join(ra.run(), rb.run()), cable(la, lb)).await;
+    };
+    let b = bufs(1).iter_mut().next().unwrap();
+    let client = dial(
+        &req,
+        sb,
+        ep,
+        TcpBuffers {
+            rx: &mut *b.rx,
+            tx: &mut *b.tx,
+        },
+    );
+    let server = async {
+        let served = listen(&rep, sa, 5555, bufs(2));
+        let body = async {
+            req.send(Message::from("hi")).await.unwrap();
+            let q = rep.recv().await.unwrap();
+            rep.send(q).await.unwrap();
+            req.recv().await.unwrap();
+            rep.close(); // a pipe is up; one slot is idle
+        };
+        let (why, ()) = join(served, body).await;
+        why
+    };
+    let r = with_timeout(Duration::from_secs(30), select3(net, client, server)).await;
+    match r {
+        Ok(Either3::Third(why)) => assert_eq!(why, nanosp::Error::Closed),
+        Ok(_) => panic!("network or dialer ended first"),
+        Err(_) => panic!("listen did not end after close"),
+    }
+}

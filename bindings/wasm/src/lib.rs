@@ -216,11 +216,21 @@ fn set(obj: &Object, key: &str, v: impl Into<JsValue>) {
     let _ = Reflect::set(obj, &key.into(), &v.into());
 }
 
+/// Protocol names as this API takes them: PAIR v0 is `"pair0"` (on the wire,
+/// and in `nanosp::proto::name_of`, it is `"pair"`; here `"pair"` means v1).
+fn js_proto_name(n: u16) -> &'static str {
+    if n == 0x10 {
+        "pair0"
+    } else {
+        nanosp::proto::name_of(n)
+    }
+}
+
 fn pipe_object(p: &PipeInfo) -> Object {
     let o = Object::new();
     set(&o, "id", p.id.0);
     set(&o, "url", p.url.as_str());
-    set(&o, "peer", nanosp::proto::name_of(p.peer));
+    set(&o, "peer", js_proto_name(p.peer));
     set(&o, "dialed", p.dialed);
     o
 }
@@ -229,27 +239,33 @@ thread_local! {
     /// Pipe callbacks by socket id. The core wants a `Send + Sync` hook;
     /// JavaScript functions are neither, so the hook holds only the id and
     /// the function stays here, on the one thread there is.
-    static PIPE_CALLBACKS: RefCell<HashMap<u32, Function>> = RefCell::new(HashMap::new());
+    /// Socket id -> (generation, callback).
+    static PIPE_CALLBACKS: RefCell<HashMap<u32, (u64, Function)>> = RefCell::new(HashMap::new());
     static NEXT_SOCKET_ID: Cell<u32> = const { Cell::new(1) };
+    static NEXT_GENERATION: Cell<u64> = const { Cell::new(1) };
 }
 
 /// Held by a socket's pipe hook: when the socket goes (its last handle,
 /// including contexts and pending operations, is dropped), so does its
 /// JavaScript callback.
-struct CallbackKey(u32);
+/// The generation tells this hook's callback from a newer one installed
+/// while the old hook was still running (its drop must not remove that).
+struct CallbackKey(u32, u64);
 
 impl Drop for CallbackKey {
     fn drop(&mut self) {
         let _ = PIPE_CALLBACKS.try_with(|c| {
             if let Ok(mut map) = c.try_borrow_mut() {
-                map.remove(&self.0);
+                if map.get(&self.0).is_some_and(|(g, _)| *g == self.1) {
+                    map.remove(&self.0);
+                }
             }
         });
     }
 }
 
 fn call_pipe_callback(id: u32, ev: PipeEvent, info: &PipeInfo) -> bool {
-    let Some(f) = PIPE_CALLBACKS.with(|c| c.borrow().get(&id).cloned()) else {
+    let Some(f) = PIPE_CALLBACKS.with(|c| c.borrow().get(&id).map(|(_, f)| f.clone())) else {
         return true;
     };
     let name = match ev {
@@ -298,13 +314,13 @@ impl Socket {
     /// The socket's protocol name (`"req"`, `"pair1"`, ...).
     #[wasm_bindgen(getter)]
     pub fn protocol(&self) -> String {
-        self.inner.protocol().name().into()
+        js_proto_name(self.inner.protocol().number()).into()
     }
 
     /// The protocol name a peer must have (`"rep"` for a REQ socket).
     #[wasm_bindgen(getter, js_name = peerProtocol)]
     pub fn peer_protocol(&self) -> String {
-        self.inner.protocol().peer_name().into()
+        js_proto_name(self.inner.protocol().peer_number()).into()
     }
 
     /// True once the socket is closed.
@@ -484,13 +500,17 @@ impl Socket {
         let id = self.id;
         match callback {
             Some(f) => {
-                // Replacing the hook drops the old one (and its key) first.
-                let key = CallbackKey(id);
+                let generation = NEXT_GENERATION.with(|g| {
+                    let n = g.get();
+                    g.set(n + 1);
+                    n
+                });
+                PIPE_CALLBACKS.with(|c| c.borrow_mut().insert(id, (generation, f)));
+                let key = CallbackKey(id, generation);
                 self.inner.set_pipe_hook(move |ev, info| {
                     let key = &key;
                     call_pipe_callback(key.0, ev, info)
                 });
-                PIPE_CALLBACKS.with(|c| c.borrow_mut().insert(id, f));
             }
             None => {
                 PIPE_CALLBACKS.with(|c| c.borrow_mut().remove(&id));
@@ -532,6 +552,8 @@ impl Socket {
     /// reject with `ECLOSED`.
     pub fn close(&self) {
         self.inner.close();
+        // The callback may hold this very object; let both go.
+        PIPE_CALLBACKS.with(|c| c.borrow_mut().remove(&self.id));
     }
 }
 

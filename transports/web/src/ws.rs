@@ -31,6 +31,11 @@ use crate::runtime::WebRuntime;
 /// Received messages a pipe holds for a reader that does not keep up.
 pub const MAX_PENDING: usize = 4096;
 
+/// Received bytes a pipe holds for such a reader (at least one message of
+/// `recv-size-max` always fits). Browsers cannot pause a WebSocket, so a
+/// peer that outruns the page has its connection closed instead.
+pub const MAX_PENDING_BYTES: usize = 16 << 20;
+
 /// Above this many bytes in the browser's send buffer, a writer waits.
 const SEND_HIGH_WATER: u32 = 1 << 20;
 
@@ -43,6 +48,11 @@ pub type WsPipe = PipeDriver<WebRuntime, WsRead, WsWrite>;
 
 struct Inbox {
     queue: VecDeque<Message>,
+    queued_bytes: usize,
+    /// The connection, to close it when we end it (bad input, overflow).
+    ws: Option<WebSocket>,
+    /// The end was our decision: report it before anything still queued.
+    local_end: bool,
     opened: bool,
     /// Why the connection ended (the first reason wins).
     end: Option<Error>,
@@ -52,6 +62,21 @@ struct Inbox {
 }
 
 impl Inbox {
+    /// Ends the connection because of what the peer sent: drop what is
+    /// queued, close the WebSocket (4000: application-defined), wake the reader.
+    fn fail(&mut self, e: Error) {
+        if self.end.is_none() {
+            self.end = Some(e);
+            self.local_end = true;
+            self.queue.clear();
+            self.queued_bytes = 0;
+            if let Some(ws) = self.ws.take() {
+                let _ = ws.close_with_code_and_reason(4000, "nanosp: protocol error");
+            }
+        }
+        self.wake();
+    }
+
     fn finish(&mut self, e: Error) {
         if self.end.is_none() {
             self.end = Some(e);
@@ -99,7 +124,13 @@ impl PipeRead for WsRead {
         let inbox = &self.conn.inbox;
         poll_fn(|cx| {
             let mut ib = inbox.borrow_mut();
+            if ib.local_end {
+                if let Some(e) = ib.end {
+                    return Poll::Ready(Err(e));
+                }
+            }
             if let Some(m) = ib.queue.pop_front() {
+                ib.queued_bytes -= m.len();
                 return Poll::Ready(Ok(m));
             }
             if let Some(e) = ib.end {
@@ -164,6 +195,9 @@ pub async fn connect(sock: SocketRef<WebRuntime>, url: String) -> Result<WsPipe,
     let opts = sock.options();
     let inbox = Rc::new(RefCell::new(Inbox {
         queue: VecDeque::new(),
+        queued_bytes: 0,
+        ws: Some(ws.clone()),
+        local_end: false,
         opened: false,
         end: None,
         waker: None,
@@ -271,25 +305,27 @@ fn on_message(ib: &mut Inbox, data: JsValue) {
     }
     let Some(buf) = data.dyn_ref::<ArrayBuffer>() else {
         // A text frame: SP is binary only (nng closes such a peer, 1003).
-        ib.finish(Error::Protocol(ProtocolError::UnexpectedMessage));
+        ib.fail(Error::Protocol(ProtocolError::UnexpectedMessage));
         return;
     };
     let len = buf.byte_length() as usize;
     if ib.limit != 0 && len > ib.limit {
-        ib.finish(Error::MessageTooLong {
+        ib.fail(Error::MessageTooLong {
             len: len as u64,
             limit: ib.limit as u64,
         });
         return;
     }
-    if ib.queue.len() >= MAX_PENDING {
-        ib.finish(Error::ConnectionReset);
+    let over_bytes = !ib.queue.is_empty() && ib.queued_bytes + len > MAX_PENDING_BYTES;
+    if ib.queue.len() >= MAX_PENDING || over_bytes {
+        ib.fail(Error::ConnectionReset);
         return;
     }
     let mut m = Message::with_capacity(len);
     let body = m.body_mut();
     body.resize(len, 0);
     Uint8Array::new(buf).copy_to(body);
+    ib.queued_bytes += len;
     ib.queue.push_back(m);
     ib.wake();
 }

@@ -269,6 +269,8 @@ impl Server {
 
     async fn serve(self: Arc<Server>, tcp: TcpStream, timeout: std::time::Duration) {
         let mut chosen: Option<Route> = None;
+        // The error type is tungstenite's, not ours to shrink.
+        #[allow(clippy::result_large_err)]
         let cb = |req: &Request, mut resp: Response| -> Result<Response, ErrorResponse> {
             let path = req
                 .uri()
@@ -306,6 +308,7 @@ impl Server {
     }
 }
 
+#[allow(clippy::result_large_err)]
 fn status(code: StatusCode, why: &str) -> ErrorResponse {
     let mut r = ErrorResponse::new(Some(why.to_string()));
     *r.status_mut() = code;

@@ -1,0 +1,372 @@
+//! # nanosp-std — the Scalability Protocols on tokio
+//!
+//! Sockets of the [`nanosp`] core with the transports a server or desktop
+//! program needs:
+//!
+//! | URL | transport |
+//! |---|---|
+//! | `tcp://host:port`, `tcp://*:port`, `tcp://[::1]:port`, `tcp4://`, `tcp6://` | TCP, TCP_NODELAY on, keepalive optional ([`Socket::set_tcp_keepalive`]) |
+//! | `ipc:///path`, `unix:///path` | Unix domain sockets, stale socket files replaced (SP-WIRE §2.3) |
+//! | `abstract://name` | Linux abstract Unix sockets |
+//! | `ws://host:port/path`, `ws4://`, `ws6://` | WebSocket client and server (SP-WIRE §3); sockets may share a port on different paths |
+//! | `inproc://name` | the core's in-process transport |
+//!
+//! Two APIs over the same sockets:
+//!
+//! * [`Socket`]: async, `Send + Sync + Clone`, usable from any tokio task. Made
+//!   inside a tokio runtime it runs its transports there; made elsewhere it
+//!   uses a shared background runtime.
+//! * [`blocking::Socket`]: plain blocking calls for programs without async; it
+//!   needs no runtime set-up (transports run on the shared background runtime,
+//!   [`rt::shared_handle`]). Do not call it from inside an async task.
+//!
+//! ```
+//! use nanosp_std::{Protocol, Message, Socket};
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! let pull = Socket::new(Protocol::Pull0);
+//! let l = pull.listen("tcp://127.0.0.1:0").await.unwrap(); // port 0: any free port
+//! let push = Socket::new(Protocol::Push0);
+//! push.dial(l.url()).await.unwrap();
+//! push.send(Message::from("job")).await.unwrap();
+//! assert_eq!(pull.recv().await.unwrap().body(), b"job");
+//! # }
+//! ```
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+pub use nanosp::{
+    Error, Message, Options, PipeEvent, PipeId, PipeInfo, Protocol, ProtocolError, SendError,
+    SockOpt, Stats, Url,
+};
+
+/// Spawns the dialer loop after a synchronous (or skipped) first attempt.
+/// A macro, not a generic function: tokio needs the loop future to be `Send`,
+/// which the compiler proves only where the pipe types are concrete.
+macro_rules! start_dialer {
+    ($rt:expr, $sref:expr, $connect:expr, $nonblocking:expr) => {{
+        let connect = $connect;
+        let first = if $nonblocking {
+            None
+        } else {
+            Some(connect().await?)
+        };
+        $rt.spawn(nanosp::transport::dialer_loop($sref, first, connect));
+        Ok(())
+    }};
+}
+
+pub mod blocking;
+pub mod rt;
+mod stream;
+mod ws;
+
+pub use rt::TokioRuntime;
+
+/// What every clone of a [`Socket`] shares.
+pub(crate) struct Shared {
+    pub(crate) sock: nanosp::Socket<TokioRuntime>,
+    keepalive: AtomicBool,
+}
+
+impl Shared {
+    pub(crate) fn keepalive(&self) -> bool {
+        self.keepalive.load(Ordering::Relaxed)
+    }
+}
+
+/// An SP socket on tokio: cooked or raw, any protocol of the core, dialing
+/// and listening on tcp, ipc, abstract, ws and inproc URLs.
+///
+/// Clones share one socket. The socket closes when [`Socket::close`] is
+/// called or the last clone is dropped; its dialers, listeners and pipes end
+/// then.
+#[derive(Clone)]
+pub struct Socket {
+    sh: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Socket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.sh.sock.fmt(f)
+    }
+}
+
+impl Socket {
+    /// A cooked socket of protocol `p`, on the current tokio runtime if there
+    /// is one, else on the shared background runtime.
+    pub fn new(p: Protocol) -> Socket {
+        Self::wrap(nanosp::Socket::new(p, TokioRuntime::current_or_shared()))
+    }
+
+    /// A raw socket of protocol `p` (headers are the application's).
+    pub fn new_raw(p: Protocol) -> Socket {
+        Self::wrap(nanosp::Socket::new_raw(
+            p,
+            TokioRuntime::current_or_shared(),
+        ))
+    }
+
+    /// A socket on an explicit tokio runtime.
+    pub fn with_runtime(p: Protocol, raw: bool, rt: TokioRuntime) -> Socket {
+        Self::wrap(if raw {
+            nanosp::Socket::new_raw(p, rt)
+        } else {
+            nanosp::Socket::new(p, rt)
+        })
+    }
+
+    fn wrap(sock: nanosp::Socket<TokioRuntime>) -> Socket {
+        Socket {
+            sh: Arc::new(Shared {
+                sock,
+                keepalive: AtomicBool::new(false),
+            }),
+        }
+    }
+
+    /// The core socket, for everything this wrapper does not repeat.
+    pub fn core(&self) -> &nanosp::Socket<TokioRuntime> {
+        &self.sh.sock
+    }
+
+    /// The protocol.
+    pub fn protocol(&self) -> Protocol {
+        self.sh.sock.protocol()
+    }
+
+    /// True for a raw socket.
+    pub fn is_raw(&self) -> bool {
+        self.sh.sock.is_raw()
+    }
+
+    /// Sends `m`, waiting for room up to `send-timeout`; a failure hands the
+    /// message back.
+    pub async fn send(&self, m: Message) -> Result<(), SendError> {
+        self.sh.sock.send(m).await
+    }
+
+    /// Receives a message, waiting up to `recv-timeout`.
+    pub async fn recv(&self) -> Result<Message, Error> {
+        self.sh.sock.recv().await
+    }
+
+    /// Sends without waiting ([`Error::WouldBlock`] if it cannot go now).
+    pub fn try_send(&self, m: Message) -> Result<(), SendError> {
+        self.sh.sock.try_send(m)
+    }
+
+    /// Receives without waiting ([`Error::WouldBlock`] if nothing is there).
+    pub fn try_recv(&self) -> Result<Message, Error> {
+        self.sh.sock.try_recv()
+    }
+
+    /// Sets an option (names and defaults: [`nanosp::options`]).
+    pub fn set_opt(&self, o: SockOpt) -> Result<(), Error> {
+        self.sh.sock.set_opt(o)
+    }
+
+    /// The engine options now in force.
+    pub fn options(&self) -> Options {
+        self.sh.sock.options()
+    }
+
+    /// TCP keepalive (nng's `tcp-keepalive`, default off) for connections
+    /// made from now on (tcp and ws). TCP_NODELAY is always on.
+    pub fn set_tcp_keepalive(&self, on: bool) {
+        self.sh.keepalive.store(on, Ordering::Relaxed);
+    }
+
+    /// The TCP keepalive setting.
+    pub fn tcp_keepalive(&self) -> bool {
+        self.sh.keepalive()
+    }
+
+    /// SUB: receive messages whose body starts with `topic` (empty = all).
+    pub fn subscribe(&self, topic: &[u8]) -> Result<(), Error> {
+        self.sh.sock.subscribe(topic)
+    }
+
+    /// SUB: drop a subscription.
+    pub fn unsubscribe(&self, topic: &[u8]) -> Result<(), Error> {
+        self.sh.sock.unsubscribe(topic)
+    }
+
+    /// A snapshot of the counters.
+    pub fn stats(&self) -> Stats {
+        self.sh.sock.stats()
+    }
+
+    /// The live pipes.
+    pub fn pipes(&self) -> Vec<PipeInfo> {
+        self.sh.sock.pipes()
+    }
+
+    /// Closes one pipe (its dialer, if any, redials).
+    pub fn close_pipe(&self, p: PipeId) {
+        self.sh.sock.close_pipe(p)
+    }
+
+    /// Installs the pipe-event hook (nng's `nng_pipe_notify`); returning
+    /// `false` on [`PipeEvent::AddPre`] refuses the pipe.
+    pub fn set_pipe_hook(&self, f: impl Fn(PipeEvent, &PipeInfo) -> bool + Send + Sync + 'static) {
+        self.sh.sock.set_pipe_hook(f)
+    }
+
+    /// Closes the socket, its pipes, dialers and listeners; pending
+    /// operations return [`Error::Closed`].
+    pub fn close(&self) {
+        self.sh.sock.close()
+    }
+
+    /// True once closed.
+    pub fn is_closed(&self) -> bool {
+        self.sh.sock.is_closed()
+    }
+
+    /// Completes when the socket closes.
+    pub async fn closed(&self) {
+        self.sh.sock.closed().await
+    }
+
+    /// Dials `url`. The first attempt is made now and its error returned (no
+    /// retry, as nng's `nng_dial`); once connected, the dialer redials in the
+    /// background with back-off whenever the connection drops.
+    pub async fn dial(&self, url: &str) -> Result<(), Error> {
+        self.dial_inner(url, false).await
+    }
+
+    /// Dials `url` without failing on an absent peer: connects in the
+    /// background and keeps trying (nng's `NNG_FLAG_NONBLOCK`). Only a bad
+    /// URL is an error.
+    pub fn dial_nonblocking(&self, url: &str) -> Result<(), Error> {
+        let u = Url::parse(url)?;
+        if u.scheme == nanosp::Scheme::Inproc {
+            return self.sh.sock.dial_nonblocking(url);
+        }
+        check_dialable(&u)?;
+        let me = self.clone();
+        let url = url.to_string();
+        let rt = self.sh.sock.runtime().clone();
+        // The loop holds only a SocketRef, so spawning through a short task
+        // that drops `me` keeps "last handle dropped closes" true.
+        rt.spawn(async move {
+            let _ = me.dial_here(&url, true).await;
+        });
+        Ok(())
+    }
+
+    /// Runs transport set-up on the socket's runtime, so that sockets work
+    /// from any executor (tokio I/O registers with the runtime it runs on).
+    async fn on_runtime<T, F>(&self, f: impl FnOnce(Socket) -> F) -> Result<T, Error>
+    where
+        F: std::future::Future<Output = Result<T, Error>> + Send + 'static,
+        T: Send + 'static,
+    {
+        let rt = self.sh.sock.runtime().clone();
+        match rt.handle().spawn(f(self.clone())).await {
+            Ok(r) => r,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(_) => Err(Error::Closed),
+        }
+    }
+
+    async fn dial_inner(&self, url: &str, nonblocking: bool) -> Result<(), Error> {
+        let url = url.to_string();
+        self.on_runtime(move |s| async move { s.dial_here(&url, nonblocking).await })
+            .await
+    }
+
+    async fn dial_here(&self, url: &str, nonblocking: bool) -> Result<(), Error> {
+        let u = Url::parse(url)?;
+        use nanosp::Scheme as S;
+        match u.scheme {
+            S::Inproc if nonblocking => self.sh.sock.dial_nonblocking(url),
+            S::Inproc => self.sh.sock.dial(url),
+            S::Ws | S::Ws4 | S::Ws6 => ws::dial(&self.sh, u, url.to_string(), nonblocking).await,
+            _ => stream::dial(&self.sh, u, url.to_string(), nonblocking).await,
+        }
+    }
+
+    /// Listens on `url`. For TCP and WebSocket, port 0 takes any free port:
+    /// [`Listener::url`] tells the real address. The listener runs until the
+    /// socket closes or [`Listener::close`].
+    pub async fn listen(&self, url: &str) -> Result<Listener, Error> {
+        let url = url.to_string();
+        self.on_runtime(move |s| async move { s.listen_here(&url).await })
+            .await
+    }
+
+    async fn listen_here(&self, url: &str) -> Result<Listener, Error> {
+        let u = Url::parse(url)?;
+        use nanosp::Scheme as S;
+        match u.scheme {
+            S::Inproc => {
+                self.sh.sock.listen(url)?;
+                Ok(Listener::new(url.to_string(), None, None))
+            }
+            S::Ws | S::Ws4 | S::Ws6 => ws::listen(&self.sh, u).await,
+            S::Wss | S::TlsTcp => Err(Error::TransportUnavailable),
+            _ => stream::listen(&self.sh, u).await,
+        }
+    }
+}
+
+fn check_dialable(u: &Url) -> Result<(), Error> {
+    use nanosp::Scheme as S;
+    match u.scheme {
+        S::Wss | S::TlsTcp => Err(Error::TransportUnavailable),
+        #[cfg(not(target_os = "linux"))]
+        S::Abstract => Err(Error::TransportUnavailable),
+        _ if u.scheme.has_host() && u.is_wildcard_host() => {
+            Err(Error::AddressInvalid(nanosp::UrlError::BadHost))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// A running listener. Dropping this handle leaves the listener running; it
+/// stops when its socket closes or on [`Listener::close`].
+#[derive(Debug)]
+pub struct Listener {
+    url: String,
+    local: Option<SocketAddr>,
+    task: Option<tokio::task::AbortHandle>,
+}
+
+impl Listener {
+    pub(crate) fn new(
+        url: String,
+        local: Option<SocketAddr>,
+        task: Option<tokio::task::AbortHandle>,
+    ) -> Self {
+        Listener { url, local, task }
+    }
+
+    /// The URL it listens on, with the real port (`tcp://127.0.0.1:40123`,
+    /// `ws://127.0.0.1:40123/path`): dial this.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The bound TCP address (tcp and ws listeners).
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.local
+    }
+
+    /// The bound TCP port (tcp and ws listeners).
+    pub fn port(&self) -> Option<u16> {
+        self.local.map(|a| a.port())
+    }
+
+    /// Stops accepting (pipes already made stay; an IPC socket file is
+    /// removed). Inproc listeners end only with their socket.
+    pub fn close(&self) {
+        if let Some(t) = &self.task {
+            t.abort();
+        }
+    }
+}

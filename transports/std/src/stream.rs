@@ -1,0 +1,306 @@
+//! Byte-stream transports: TCP (`tcp://`, `tcp4://`, `tcp6://`) and Unix
+//! domain sockets (`ipc://`, `unix://`, and `abstract://` on Linux). Each
+//! connection becomes a pipe through the core's [`establish`] (SP handshake,
+//! framing, write coalescing); this module only connects, accepts and
+//! configures sockets.
+
+use std::io;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use embedded_io_adapters::tokio_1::FromTokio;
+use nanosp::frame::Framing;
+use nanosp::stream::{establish, StreamReader, StreamWriter};
+use nanosp::transport::{accept_loop, PipeDriver};
+use nanosp::{Error, Scheme, SocketRef, Url, UrlError};
+use tokio::net::{tcp, unix, TcpListener, TcpStream, UnixListener, UnixStream};
+
+use crate::rt::{TokioRuntime, TokioSpawner};
+use crate::{Listener, Shared};
+
+type Sref = SocketRef<TokioRuntime>;
+type TcpDriver = PipeDriver<
+    TokioRuntime,
+    StreamReader<FromTokio<tcp::OwnedReadHalf>>,
+    StreamWriter<FromTokio<tcp::OwnedWriteHalf>>,
+>;
+type UnixDriver = PipeDriver<
+    TokioRuntime,
+    StreamReader<FromTokio<unix::OwnedReadHalf>>,
+    StreamWriter<FromTokio<unix::OwnedWriteHalf>>,
+>;
+
+/// Maps an OS error to the core's error.
+pub(crate) fn io_error(e: io::Error) -> Error {
+    Error::from_io_kind(embedded_io_async::Error::kind(&e))
+}
+
+/// The addresses a TCP or WebSocket URL names, in resolver order, filtered by
+/// the scheme's family (`tcp4`/`ws4`, `tcp6`/`ws6`). `listen` maps the
+/// wildcard host (`""` or `*`) to the unspecified address of the family.
+pub(crate) async fn resolve(u: &Url, listen: bool) -> Result<Vec<SocketAddr>, Error> {
+    let v6_only = matches!(u.scheme, Scheme::Tcp6 | Scheme::Ws6);
+    let v4_only = matches!(u.scheme, Scheme::Tcp4 | Scheme::Ws4);
+    if u.is_wildcard_host() {
+        if !listen {
+            return Err(Error::AddressInvalid(UrlError::BadHost));
+        }
+        let ip: std::net::IpAddr = if v6_only {
+            std::net::Ipv6Addr::UNSPECIFIED.into()
+        } else {
+            std::net::Ipv4Addr::UNSPECIFIED.into()
+        };
+        return Ok(vec![SocketAddr::new(ip, u.port)]);
+    }
+    let addrs: Vec<SocketAddr> = match u.host.parse::<std::net::IpAddr>() {
+        Ok(ip) => vec![SocketAddr::new(ip, u.port)],
+        Err(_) => tokio::net::lookup_host((u.host.as_str(), u.port))
+            .await
+            .map_err(|_| Error::AddressInvalid(UrlError::BadHost))?
+            .collect(),
+    };
+    let addrs: Vec<SocketAddr> = addrs
+        .into_iter()
+        .filter(|a| !(v4_only && a.is_ipv6() || v6_only && a.is_ipv4()))
+        .collect();
+    if addrs.is_empty() {
+        return Err(Error::AddressInvalid(UrlError::BadHost));
+    }
+    Ok(addrs)
+}
+
+/// Connects to the first address of `u` that answers, TCP_NODELAY on and
+/// keepalive as configured.
+pub(crate) async fn tcp_connect(u: &Url, keepalive: bool) -> Result<TcpStream, Error> {
+    let mut last = Error::ConnectionRefused;
+    for a in resolve(u, false).await? {
+        match TcpStream::connect(a).await {
+            Ok(s) => {
+                configure_tcp(&s, keepalive);
+                return Ok(s);
+            }
+            Err(e) => last = io_error(e),
+        }
+    }
+    Err(last)
+}
+
+/// TCP_NODELAY on (SP is message-oriented), keepalive if asked.
+pub(crate) fn configure_tcp(s: &TcpStream, keepalive: bool) {
+    let _ = s.set_nodelay(true);
+    if keepalive {
+        let _ = socket2::SockRef::from(s).set_keepalive(true);
+    }
+}
+
+/// Binds a TCP listener for `u` (first resolved address that binds).
+pub(crate) async fn tcp_bind(u: &Url) -> Result<TcpListener, Error> {
+    let mut last = Error::AddressInvalid(UrlError::BadHost);
+    for a in resolve(u, true).await? {
+        match TcpListener::bind(a).await {
+            Ok(l) => return Ok(l),
+            Err(e) => last = io_error(e),
+        }
+    }
+    Err(last)
+}
+
+/// `tcp://` URL text for an address (IPv6 in brackets).
+pub(crate) fn addr_url(scheme: &str, a: SocketAddr, path: &str) -> String {
+    format!("{scheme}://{a}{path}")
+}
+
+async fn tcp_pipe(sref: &Sref, u: &Url, url: &str, keepalive: bool) -> Result<TcpDriver, Error> {
+    let s = tcp_connect(u, keepalive).await?;
+    let (r, w) = s.into_split();
+    establish(
+        sref,
+        FromTokio::new(r),
+        FromTokio::new(w),
+        Framing::Tcp,
+        url,
+        true,
+    )
+    .await
+}
+
+async fn unix_connect(u: &Url) -> Result<UnixStream, Error> {
+    match u.scheme {
+        #[cfg(target_os = "linux")]
+        Scheme::Abstract => {
+            use std::os::linux::net::SocketAddrExt;
+            let addr = std::os::unix::net::SocketAddr::from_abstract_name(u.name_bytes())
+                .map_err(io_error)?;
+            // A Unix connect completes at once (or fails): no need to go async.
+            let s = std::os::unix::net::UnixStream::connect_addr(&addr).map_err(io_error)?;
+            s.set_nonblocking(true).map_err(io_error)?;
+            UnixStream::from_std(s).map_err(io_error)
+        }
+        Scheme::Ipc | Scheme::Unix => UnixStream::connect(&u.path).await.map_err(io_error),
+        _ => Err(Error::TransportUnavailable),
+    }
+}
+
+async fn unix_pipe(sref: &Sref, u: &Url, url: &str) -> Result<UnixDriver, Error> {
+    let s = unix_connect(u).await?;
+    let (r, w) = s.into_split();
+    establish(
+        sref,
+        FromTokio::new(r),
+        FromTokio::new(w),
+        Framing::Ipc,
+        url,
+        true,
+    )
+    .await
+}
+
+/// Starts a dialer: a synchronous first attempt (its error returned, no
+/// retry) unless `nonblocking`, then [`dialer_loop`] in the background.
+pub(crate) async fn dial(sh: &Shared, u: Url, url: String, nonblocking: bool) -> Result<(), Error> {
+    let sref = sh.sock.transport_ref();
+    let rt = sh.sock.runtime().clone();
+    match u.scheme {
+        Scheme::Tcp | Scheme::Tcp4 | Scheme::Tcp6 => {
+            let ka = sh.keepalive();
+            let (s2, u2, url2) = (sref.clone(), u.clone(), url.clone());
+            let connect = move || {
+                let (s, u, url) = (s2.clone(), u2.clone(), url2.clone());
+                async move { tcp_pipe(&s, &u, &url, ka).await }
+            };
+            start_dialer!(rt, sref, connect, nonblocking)
+        }
+        Scheme::Ipc | Scheme::Unix | Scheme::Abstract => {
+            let (s2, u2, url2) = (sref.clone(), u.clone(), url.clone());
+            let connect = move || {
+                let (s, u, url) = (s2.clone(), u2.clone(), url2.clone());
+                async move { unix_pipe(&s, &u, &url).await }
+            };
+            start_dialer!(rt, sref, connect, nonblocking)
+        }
+        _ => Err(Error::TransportUnavailable),
+    }
+}
+
+/// Binds and starts the accept loop of a `tcp://` or `ipc://` listener.
+pub(crate) async fn listen(sh: &Shared, u: Url) -> Result<Listener, Error> {
+    let sref = sh.sock.transport_ref();
+    let rt = sh.sock.runtime().clone();
+    let spawner = TokioSpawner(rt.handle().clone());
+    match u.scheme {
+        Scheme::Tcp | Scheme::Tcp4 | Scheme::Tcp6 => {
+            let l = Arc::new(tcp_bind(&u).await?);
+            let local = l.local_addr().map_err(io_error)?;
+            let url = addr_url(u.scheme.as_str(), local, "");
+            let ka = sh.keepalive();
+            let url2 = url.clone();
+            let task = rt.spawn(accept_loop(
+                sref,
+                spawner,
+                move || {
+                    let l = l.clone();
+                    async move { l.accept().await.map(|(s, _)| s).map_err(io_error) }
+                },
+                move |sref, s: TcpStream| {
+                    let url = url2.clone();
+                    async move {
+                        configure_tcp(&s, ka);
+                        let (r, w) = s.into_split();
+                        let (r, w) = (FromTokio::new(r), FromTokio::new(w));
+                        if let Ok(p) = establish(&sref, r, w, Framing::Tcp, &url, false).await {
+                            p.run().await;
+                        }
+                    }
+                },
+            ));
+            Ok(Listener::new(url, Some(local), Some(task)))
+        }
+        Scheme::Ipc | Scheme::Unix | Scheme::Abstract => {
+            let (l, cleanup) = {
+                let _g = rt.handle().enter();
+                unix_bind(&u)?
+            };
+            let l = Arc::new(l);
+            let url = u.to_string();
+            let url2 = url.clone();
+            let task = rt.spawn(accept_loop(
+                sref,
+                spawner,
+                move || {
+                    let l = l.clone();
+                    let _keep = &cleanup; // the socket file goes when the loop ends
+                    async move { l.accept().await.map(|(s, _)| s).map_err(io_error) }
+                },
+                move |sref, s: UnixStream| {
+                    let url = url2.clone();
+                    async move {
+                        let (r, w) = s.into_split();
+                        let (r, w) = (FromTokio::new(r), FromTokio::new(w));
+                        if let Ok(p) = establish(&sref, r, w, Framing::Ipc, &url, false).await {
+                            p.run().await;
+                        }
+                    }
+                },
+            ));
+            Ok(Listener::new(url, None, Some(task)))
+        }
+        _ => Err(Error::TransportUnavailable),
+    }
+}
+
+/// Removes an IPC socket file when the listener that made it stops.
+pub(crate) struct RemoveOnDrop(Option<PathBuf>);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        if let Some(p) = self.0.take() {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+/// Binds a Unix listener. For a path that is in use, SP-WIRE §2.3: if the
+/// file is a socket nobody answers on (connect refused), it is stale: remove
+/// it and bind again; if someone answers, the address is in use.
+fn unix_bind(u: &Url) -> Result<(UnixListener, RemoveOnDrop), Error> {
+    use std::os::unix::net::{UnixListener as StdListener, UnixStream as StdStream};
+    let l = match u.scheme {
+        #[cfg(target_os = "linux")]
+        Scheme::Abstract => {
+            use std::os::linux::net::SocketAddrExt;
+            let addr = std::os::unix::net::SocketAddr::from_abstract_name(u.name_bytes())
+                .map_err(io_error)?;
+            let l = StdListener::bind_addr(&addr).map_err(io_error)?;
+            l.set_nonblocking(true).map_err(io_error)?;
+            return Ok((
+                UnixListener::from_std(l).map_err(io_error)?,
+                RemoveOnDrop(None),
+            ));
+        }
+        Scheme::Ipc | Scheme::Unix => {
+            let path = Path::new(&u.path);
+            match StdListener::bind(path) {
+                Err(e) if e.kind() == io::ErrorKind::AddrInUse => {
+                    use std::os::unix::fs::FileTypeExt;
+                    let is_socket = std::fs::symlink_metadata(path)
+                        .map(|m| m.file_type().is_socket())
+                        .unwrap_or(false);
+                    let stale = is_socket
+                        && matches!(StdStream::connect(path),
+                            Err(ce) if ce.kind() == io::ErrorKind::ConnectionRefused);
+                    if !stale {
+                        return Err(Error::AddressInUse);
+                    }
+                    let _ = std::fs::remove_file(path);
+                    StdListener::bind(path).map_err(io_error)?
+                }
+                r => r.map_err(io_error)?,
+            }
+        }
+        _ => return Err(Error::TransportUnavailable),
+    };
+    l.set_nonblocking(true).map_err(io_error)?;
+    let guard = RemoveOnDrop(Some(PathBuf::from(&u.path)));
+    Ok((UnixListener::from_std(l).map_err(io_error)?, guard))
+}

@@ -1,0 +1,434 @@
+//! WebSocket transport (`ws://`), SP-WIRE §3.
+//!
+//! * No SP header: the subprotocol `<name>.sp.nanomsg.org` names the
+//!   listener's protocol. A dialer offers its peer's name and checks that the
+//!   server echoed it; a listener accepts only its own name and echoes it.
+//! * One SP message = one WebSocket message, binary, header bytes then body.
+//!   Outgoing messages are split into frames of at most 64 KiB (nng refuses
+//!   frames over 1 MiB); incoming fragments are reassembled up to
+//!   `recv-size-max`.
+//! * Listeners share a port: each `host:port` has one HTTP server that routes
+//!   upgrades by path to the listening socket; an unknown path gets HTTP 404,
+//!   a wrong subprotocol HTTP 400.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::{SinkExt, StreamExt};
+use nanosp::transport::{accept_loop, attach, PipeDriver, PipeRead, PipeWrite};
+use nanosp::{Error, Message, ProtocolError, SocketRef, Url, UrlError};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::{
+    self,
+    client::IntoClientRequest,
+    handshake::server::{ErrorResponse, Request, Response},
+    http::{header::SEC_WEBSOCKET_PROTOCOL, HeaderValue, StatusCode},
+    protocol::{
+        frame::coding::{Data, OpCode},
+        frame::Frame,
+        WebSocketConfig,
+    },
+    Bytes, Message as WsMsg,
+};
+use tokio_tungstenite::WebSocketStream;
+
+use crate::rt::{TokioRuntime, TokioSpawner};
+use crate::stream::{addr_url, configure_tcp, io_error, resolve, tcp_connect};
+use crate::{Listener, Shared};
+
+type Sref = SocketRef<TokioRuntime>;
+type Ws = WebSocketStream<TcpStream>;
+type WsDriver = PipeDriver<TokioRuntime, WsReader, WsWriter>;
+
+/// Largest frame we send; longer messages are fragmented (as nng does).
+pub const MAX_SEND_FRAME: usize = 64 << 10;
+
+/// The subprotocol token of a protocol name.
+fn token(name: &str) -> String {
+    format!("{name}.sp.nanomsg.org")
+}
+
+fn config(limit: usize) -> WebSocketConfig {
+    let lim = (limit != 0).then_some(limit);
+    WebSocketConfig::default()
+        .max_message_size(lim)
+        .max_frame_size(lim)
+}
+
+fn ws_error(e: tungstenite::Error) -> Error {
+    use tungstenite::error::CapacityError;
+    match e {
+        tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed => {
+            Error::ConnectionShutdown
+        }
+        tungstenite::Error::Io(e) => io_error(e),
+        tungstenite::Error::Capacity(CapacityError::MessageTooLong { size, max_size }) => {
+            Error::MessageTooLong {
+                len: size as u64,
+                limit: max_size as u64,
+            }
+        }
+        tungstenite::Error::Http(r) => match r.status().as_u16() {
+            404 | 405 | 501 => Error::ConnectionRefused,
+            401 | 403 => Error::Rejected,
+            _ => Error::Protocol(ProtocolError::HandshakeIncomplete),
+        },
+        tungstenite::Error::Protocol(
+            tungstenite::error::ProtocolError::ResetWithoutClosingHandshake,
+        ) => Error::ConnectionReset,
+        _ => Error::Protocol(ProtocolError::MalformedHeader),
+    }
+}
+
+/// The receiving half of a WebSocket pipe.
+pub struct WsReader {
+    rd: SplitStream<Ws>,
+    limit: usize,
+}
+
+impl PipeRead for WsReader {
+    async fn recv(&mut self) -> Result<Message, Error> {
+        loop {
+            match self.rd.next().await {
+                None => return Err(Error::ConnectionShutdown),
+                Some(Err(e)) => return Err(ws_error(e)),
+                Some(Ok(WsMsg::Binary(b))) => {
+                    // The server's limit may be looser when sockets share a port.
+                    if self.limit != 0 && b.len() > self.limit {
+                        return Err(Error::MessageTooLong {
+                            len: b.len() as u64,
+                            limit: self.limit as u64,
+                        });
+                    }
+                    return Ok(Message::from_slice(&b));
+                }
+                // nng closes on text frames too (1003): SP data is binary.
+                Some(Ok(WsMsg::Text(_))) => {
+                    return Err(Error::Protocol(ProtocolError::UnexpectedMessage))
+                }
+                Some(Ok(WsMsg::Close(_))) => return Err(Error::ConnectionShutdown),
+                Some(Ok(_)) => {} // ping/pong: tungstenite answers pings itself
+            }
+        }
+    }
+}
+
+/// The sending half of a WebSocket pipe.
+pub struct WsWriter {
+    wr: SplitSink<Ws, WsMsg>,
+    buf: Vec<u8>,
+}
+
+impl PipeWrite for WsWriter {
+    async fn send(&mut self, batch: &mut VecDeque<Message>) -> Result<(), Error> {
+        while let Some(m) = batch.pop_front() {
+            self.buf.clear();
+            self.buf.extend_from_slice(m.header());
+            self.buf.extend_from_slice(m.body());
+            drop(m);
+            let data = Bytes::copy_from_slice(&self.buf);
+            if data.len() <= MAX_SEND_FRAME {
+                self.wr.feed(WsMsg::Binary(data)).await.map_err(ws_error)?;
+                continue;
+            }
+            let mut at = 0;
+            while at < data.len() {
+                let end = (at + MAX_SEND_FRAME).min(data.len());
+                let op = if at == 0 {
+                    Data::Binary
+                } else {
+                    Data::Continue
+                };
+                let f = Frame::message(data.slice(at..end), OpCode::Data(op), end == data.len());
+                self.wr.feed(WsMsg::Frame(f)).await.map_err(ws_error)?;
+                at = end;
+            }
+        }
+        if self.buf.capacity() > 1 << 20 {
+            self.buf = Vec::new(); // do not keep a huge buffer for one big message
+        }
+        self.wr.flush().await.map_err(ws_error)
+    }
+}
+
+fn halves(ws: Ws, limit: usize) -> (WsReader, WsWriter) {
+    let (wr, rd) = ws.split();
+    (
+        WsReader { rd, limit },
+        WsWriter {
+            wr,
+            buf: Vec::new(),
+        },
+    )
+}
+
+/// One dial attempt: TCP connect, upgrade offering the peer's token, check
+/// the echo, attach.
+async fn ws_pipe(sref: &Sref, u: &Url, url: &str, keepalive: bool) -> Result<WsDriver, Error> {
+    let o = sref.options();
+    let proto = sref.protocol();
+    let want = token(proto.peer_name());
+    let attempt = async {
+        let tcp = tcp_connect(u, keepalive).await?;
+        let host = if u.host.contains(':') {
+            format!("[{}]", u.host)
+        } else {
+            u.host.clone()
+        };
+        let mut req = format!("ws://{host}:{}{}", u.port, u.path)
+            .into_client_request()
+            .map_err(|_| Error::AddressInvalid(UrlError::BadHost))?;
+        req.headers_mut().insert(
+            SEC_WEBSOCKET_PROTOCOL,
+            HeaderValue::from_str(&want).map_err(|_| Error::InvalidArgument)?,
+        );
+        let (ws, resp) =
+            tokio_tungstenite::client_async_with_config(req, tcp, Some(config(o.recv_max_size)))
+                .await
+                .map_err(ws_error)?;
+        let echoed = resp
+            .headers()
+            .get(SEC_WEBSOCKET_PROTOCOL)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        if !echoed.eq_ignore_ascii_case(&want) {
+            return Err(Error::Protocol(ProtocolError::PeerMismatch {
+                expected: proto.peer_number(),
+                got: 0,
+            }));
+        }
+        Ok(ws)
+    };
+    let ws = match tokio::time::timeout(o.handshake_timeout, attempt).await {
+        Ok(Ok(ws)) => ws,
+        Ok(Err(e)) => {
+            if !matches!(e, Error::ConnectionRefused | Error::Io(_)) {
+                sref.count(|s| s.handshake_failures += 1);
+            }
+            return Err(e);
+        }
+        Err(_) => {
+            sref.count(|s| s.handshake_failures += 1);
+            return Err(Error::TimedOut);
+        }
+    };
+    let (rd, wr) = halves(ws, o.recv_max_size);
+    attach(sref, proto.peer_number(), url, true, rd, wr)
+}
+
+/// Starts a WebSocket dialer (first attempt synchronous unless `nonblocking`).
+pub(crate) async fn dial(sh: &Shared, u: Url, url: String, nonblocking: bool) -> Result<(), Error> {
+    let sref = sh.sock.transport_ref();
+    let rt = sh.sock.runtime().clone();
+    let ka = sh.keepalive();
+    let s2 = sref.clone();
+    let connect = move || {
+        let (s, u, url) = (s2.clone(), u.clone(), url.clone());
+        async move { ws_pipe(&s, &u, &url, ka).await }
+    };
+    start_dialer!(rt, sref, connect, nonblocking)
+}
+
+/// One listening socket's entry on a shared HTTP server.
+#[derive(Clone)]
+struct Route {
+    token: String,
+    limit: usize,
+    tx: mpsc::UnboundedSender<Ws>,
+}
+
+/// The HTTP server of one `host:port`, shared by every socket listening there.
+struct Server {
+    key: SocketAddr,
+    routes: Mutex<HashMap<String, Route>>,
+    task: Mutex<Option<tokio::task::AbortHandle>>,
+}
+
+fn servers() -> &'static Mutex<HashMap<SocketAddr, Arc<Server>>> {
+    static S: OnceLock<Mutex<HashMap<SocketAddr, Arc<Server>>>> = OnceLock::new();
+    S.get_or_init(Default::default)
+}
+
+impl Server {
+    /// The frame/message limit for a new connection: the loosest of the
+    /// routes' (the route's own limit is checked again per message).
+    fn config(&self) -> WebSocketConfig {
+        let r = self.routes.lock().unwrap();
+        let lim = r.values().map(|r| r.limit).try_fold(0usize, |a, l| {
+            if l == 0 {
+                None
+            } else {
+                Some(a.max(l))
+            }
+        });
+        config(lim.unwrap_or(0))
+    }
+
+    async fn serve(self: Arc<Server>, tcp: TcpStream, timeout: std::time::Duration) {
+        let mut chosen: Option<Route> = None;
+        // The error type is tungstenite's, not ours to shrink.
+        #[allow(clippy::result_large_err)]
+        let cb = |req: &Request, mut resp: Response| -> Result<Response, ErrorResponse> {
+            let path = req
+                .uri()
+                .path_and_query()
+                .map(|p| p.as_str())
+                .unwrap_or("/");
+            let route = self.routes.lock().unwrap().get(path).cloned();
+            let Some(route) = route else {
+                return Err(status(StatusCode::NOT_FOUND, "no SP socket at this path"));
+            };
+            let offered = req
+                .headers()
+                .get(SEC_WEBSOCKET_PROTOCOL)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            let Some(tok) = offered
+                .split(',')
+                .map(str::trim)
+                .find(|t| t.eq_ignore_ascii_case(&route.token))
+            else {
+                return Err(status(StatusCode::BAD_REQUEST, "SP protocol mismatch"));
+            };
+            let v = HeaderValue::from_str(tok).expect("token came from a header value");
+            resp.headers_mut().insert(SEC_WEBSOCKET_PROTOCOL, v);
+            chosen = Some(route);
+            Ok(resp)
+        };
+        let cfg = self.config();
+        let hs = tokio_tungstenite::accept_hdr_async_with_config(tcp, cb, Some(cfg));
+        if let Ok(Ok(ws)) = tokio::time::timeout(timeout, hs).await {
+            if let Some(r) = chosen {
+                let _ = r.tx.send(ws);
+            }
+        }
+    }
+}
+
+#[allow(clippy::result_large_err)]
+fn status(code: StatusCode, why: &str) -> ErrorResponse {
+    let mut r = ErrorResponse::new(Some(why.to_string()));
+    *r.status_mut() = code;
+    r
+}
+
+/// Removes a route when its listener stops; the last route stops the server.
+struct RouteGuard {
+    server: Arc<Server>,
+    path: String,
+}
+
+impl Drop for RouteGuard {
+    fn drop(&mut self) {
+        let mut all = servers().lock().unwrap();
+        let mut routes = self.server.routes.lock().unwrap();
+        routes.remove(&self.path);
+        if routes.is_empty() {
+            if let Some(t) = self.server.task.lock().unwrap().take() {
+                t.abort();
+            }
+            if all
+                .get(&self.server.key)
+                .is_some_and(|s| Arc::ptr_eq(s, &self.server))
+            {
+                all.remove(&self.server.key);
+            }
+        }
+    }
+}
+
+/// Listens on `ws://host:port/path`: joins the server of `host:port` (starting
+/// it if needed) with a route for `path`.
+pub(crate) async fn listen(sh: &Shared, u: Url) -> Result<Listener, Error> {
+    let sref = sh.sock.transport_ref();
+    let rt = sh.sock.runtime().clone();
+    let o = sref.options();
+    let addr = *resolve(&u, true)
+        .await?
+        .first()
+        .ok_or(Error::InvalidArgument)?;
+    let (tx, rx) = mpsc::unbounded_channel();
+    let route = Route {
+        token: token(sref.protocol().name()),
+        limit: o.recv_max_size,
+        tx,
+    };
+    // Join an existing server of this address, or bind a new one.
+    let existing = if addr.port() != 0 {
+        servers().lock().unwrap().get(&addr).cloned()
+    } else {
+        None
+    };
+    let server = match existing {
+        Some(s) => s,
+        None => {
+            let l = TcpListener::bind(addr).await.map_err(io_error)?;
+            let local = l.local_addr().map_err(io_error)?;
+            let server = Arc::new(Server {
+                key: local,
+                routes: Mutex::new(HashMap::new()),
+                task: Mutex::new(None),
+            });
+            let srv = server.clone();
+            let ka = sh.keepalive();
+            let handshake = o.handshake_timeout;
+            let handle = rt.handle().clone();
+            let task = rt.spawn(async move {
+                loop {
+                    match l.accept().await {
+                        Ok((s, _)) => {
+                            configure_tcp(&s, ka);
+                            handle.spawn(srv.clone().serve(s, handshake));
+                        }
+                        Err(_) => tokio::time::sleep(std::time::Duration::from_millis(10)).await,
+                    }
+                }
+            });
+            *server.task.lock().unwrap() = Some(task);
+            servers().lock().unwrap().insert(local, server.clone());
+            server
+        }
+    };
+    {
+        let _all = servers().lock().unwrap();
+        let mut routes = server.routes.lock().unwrap();
+        if routes.contains_key(&u.path) {
+            return Err(Error::AddressInUse);
+        }
+        routes.insert(u.path.clone(), route);
+    }
+    let guard = RouteGuard {
+        server: server.clone(),
+        path: u.path.clone(),
+    };
+    let local = server.key;
+    let url = addr_url(u.scheme.as_str(), local, &u.path);
+    let url2 = url.clone();
+    let rx = Arc::new(tokio::sync::Mutex::new(rx));
+    let task = rt.spawn(async move {
+        let _guard = guard;
+        accept_loop(
+            sref,
+            TokioSpawner(tokio::runtime::Handle::current()),
+            move || {
+                let rx = rx.clone();
+                async move { rx.lock().await.recv().await.ok_or(Error::Closed) }
+            },
+            move |sref: Sref, ws: Ws| {
+                let url = url2.clone();
+                async move {
+                    let (rd, wr) = halves(ws, sref.options().recv_max_size);
+                    let peer = sref.protocol().peer_number();
+                    if let Ok(p) = attach(&sref, peer, &url, false, rd, wr) {
+                        p.run().await;
+                    }
+                }
+            },
+        )
+        .await;
+    });
+    Ok(Listener::new(url, Some(local), Some(task)))
+}

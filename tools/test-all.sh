@@ -32,7 +32,7 @@ step "firmware example (thumbv7em, release) and its size"
 tools/firmware-size.sh
 
 step "demo"
-cargo run --release -p nanosp-examples --bin demo >/dev/null
+timeout 300 cargo run --release -p nanosp-examples --bin demo >/dev/null
 
 step "browser: nanosp-web and nanosp-wasm (wasm32 workspace in bindings/wasm): format, clippy"
 (cd bindings/wasm && cargo fmt --all -- --check && cargo clippy --all-targets -- -D warnings)

@@ -68,35 +68,42 @@ fn main() {
 
     println!("\n== PUSH to two PULL workers ==");
     let push = Sock::new(Protocol::Push0, rt.clone());
+    let jobs = 1000;
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let mut workers = Vec::new();
+    let mut pulls = Vec::new();
     for w in 0..2 {
         let pull = Sock::new(Protocol::Pull0, rt.clone());
         let url = format!("inproc://demo-worker-{w}");
         pull.listen(&url).unwrap();
         push.dial(&url).unwrap();
+        pulls.push(pull.clone());
+        let done = done.clone();
         workers.push(thread::spawn(move || {
             block_on(async {
                 let mut got = 0;
-                loop {
-                    let m = pull.recv().await.unwrap();
-                    if m.body() == b"stop" {
-                        return got;
-                    }
+                // Runs until the socket is closed, once all jobs are done.
+                while pull.recv().await.is_ok() {
                     got += 1;
+                    done.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 }
+                got
             })
         }));
     }
     block_on(async {
-        for i in 0..1000u32 {
+        for i in 0..jobs as u32 {
             push.send(Message::from(&i.to_be_bytes()[..]))
                 .await
                 .unwrap();
         }
-        for _ in 0..2 {
-            push.send(Message::from("stop")).await.unwrap();
-        }
     });
+    while done.load(std::sync::atomic::Ordering::SeqCst) < jobs {
+        thread::yield_now();
+    }
+    for p in &pulls {
+        p.close();
+    }
     for (w, h) in workers.into_iter().enumerate() {
         println!("worker {w} took {} jobs", h.join().unwrap());
     }

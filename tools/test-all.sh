@@ -16,7 +16,7 @@ cargo clippy --workspace --all-targets -- -D warnings
 step "tests: core alone (critical-section lock, no std)"
 cargo test -p nanosp
 
-step "tests: workspace (std lock)"
+step "tests: workspace (std lock; nanosp-std loopback, nngcat, pynng and nanocat interop; spcat)"
 cargo test --workspace
 
 step "core builds for microcontrollers and the browser"
@@ -24,6 +24,12 @@ cargo build -p nanosp --target thumbv7em-none-eabihf
 cargo build -p nanosp --target wasm32-unknown-unknown
 cargo build -p nanosp --target wasm32-unknown-unknown --features std
 cargo build -p nanosp --target thumbv6m-none-eabi --features portable-atomic/critical-section
+
+step "spcat talks to nngcat"
+url="ipc://${TMPDIR:-/tmp}/nanosp-ci-$$.ipc"
+out=$(cargo run -q -p nanosp-cli --bin spcat -- --pull0 --listen "$url" --quoted --count 1 --recv-timeout 10 &
+      nngcat --push0 --async --dial "$url" --data "hello from nngcat" --send-timeout 10; wait)
+[ "$out" = '"hello from nngcat"' ] || { echo "spcat received: $out"; exit 1; }
 
 step "demo"
 cargo run --release -p nanosp-examples --bin demo >/dev/null

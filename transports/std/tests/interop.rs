@@ -26,6 +26,10 @@ fn have_pynng() -> bool {
         .status()
         .is_ok_and(|s| s.success());
     if !ok {
+        assert!(
+            std::env::var_os("NANOSP_REQUIRE_PEERS").is_none(),
+            "pynng is required (NANOSP_REQUIRE_PEERS is set)"
+        );
         eprintln!("pynng not installed: skipping (pip install pynng)");
     }
     ok
@@ -39,6 +43,10 @@ fn have(cmd: &str) -> bool {
         .status()
         .is_ok();
     if !ok {
+        assert!(
+            std::env::var_os("NANOSP_REQUIRE_PEERS").is_none(),
+            "{cmd} is required (NANOSP_REQUIRE_PEERS is set)"
+        );
         eprintln!("{cmd} not installed: skipping");
     }
     ok

@@ -21,6 +21,10 @@ fn have_nngcat() -> bool {
         .status()
         .is_ok();
     if !ok {
+        assert!(
+            std::env::var_os("NANOSP_REQUIRE_PEERS").is_none(),
+            "nngcat is required (NANOSP_REQUIRE_PEERS is set)"
+        );
         eprintln!("nngcat not installed: skipping (apt-get install nng-utils)");
     }
     ok

@@ -31,6 +31,10 @@ out=$(cargo run -q -p nanosp-cli --bin spcat -- --pull0 --listen "$url" --quoted
       nngcat --push0 --async --dial "$url" --data "hello from nngcat" --send-timeout 10; wait)
 [ "$out" = '"hello from nngcat"' ] || { echo "spcat received: $out"; exit 1; }
 
+step "nanosp-std examples"
+cargo run -q -p nanosp-std --example pubsub >/dev/null
+cargo run -q -p nanosp-std --example pipeline >/dev/null
+
 step "demo"
 cargo run --release -p nanosp-examples --bin demo >/dev/null
 

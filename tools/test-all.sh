@@ -19,7 +19,7 @@ RUSTDOCFLAGS="-D warnings" cargo doc -p nanosp -p nanosp-embassy --no-deps --qui
 step "tests: core alone (critical-section lock, no std)"
 cargo test -p nanosp
 
-step "tests: workspace (std lock)"
+step "tests: workspace (std lock; nanosp-std loopback, nngcat, pynng and nanocat interop; spcat)"
 cargo test --workspace
 
 step "core builds for microcontrollers and the browser"
@@ -30,6 +30,16 @@ cargo build -p nanosp --target thumbv6m-none-eabi --features portable-atomic/cri
 
 step "firmware example (thumbv7em, release) and its size"
 tools/firmware-size.sh
+
+step "spcat talks to nngcat"
+url="ipc://${TMPDIR:-/tmp}/nanosp-ci-$$.ipc"
+out=$(cargo run -q -p nanosp-cli --bin spcat -- --pull0 --listen "$url" --quoted --count 1 --recv-timeout 10 &
+      nngcat --push0 --async --dial "$url" --data "hello from nngcat" --send-timeout 10; wait)
+[ "$out" = '"hello from nngcat"' ] || { echo "spcat received: $out"; exit 1; }
+
+step "nanosp-std examples"
+timeout 300 cargo run -q -p nanosp-std --example pubsub >/dev/null
+timeout 300 cargo run -q -p nanosp-std --example pipeline >/dev/null
 
 step "demo"
 timeout 300 cargo run --release -p nanosp-examples --bin demo >/dev/null

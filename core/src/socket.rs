@@ -1088,24 +1088,28 @@ impl<R: Runtime> Socket<R> {
 
 /// Waits for `ctx`'s operation, firing the machine's timers (resend, survey
 /// end) and the operation's own timeout as virtual or real time passes.
-async fn op_loop<R: Runtime, T>(
+///
+/// `state` is the operation's own data (the message a send holds), lent to
+/// both closures; it lives in the future, so the future is `Send` whenever
+/// the state is.
+async fn op_loop<R: Runtime, S, T>(
     core: &Arc<Core<R>>,
     timeout: Option<core::time::Duration>,
-    mut attempt: impl FnMut(&mut Context<'_>) -> (Poll<T>, Option<Instant>),
-    timed_out: impl FnOnce() -> T,
+    mut state: S,
+    mut attempt: impl FnMut(&mut S, &mut Context<'_>) -> (Poll<T>, Option<Instant>),
+    timed_out: impl Fn(&mut S) -> T,
 ) -> T {
     let rt = &core.rt;
     let op_deadline = timeout.map(|d| rt.now() + d);
     let mut sleep = pin!(None::<R::Sleep>);
     let mut armed: Option<Instant> = None;
-    let mut timed_out = Some(timed_out);
     poll_fn(|cx| loop {
-        let (r, machine_deadline) = attempt(cx);
+        let (r, machine_deadline) = attempt(&mut state, cx);
         if let Poll::Ready(t) = r {
             return Poll::Ready(t);
         }
         if op_deadline.is_some_and(|d| rt.now() >= d) {
-            return Poll::Ready((timed_out.take().expect("once"))());
+            return Poll::Ready(timed_out(&mut state));
         }
         let want = match (op_deadline, machine_deadline) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -1131,15 +1135,15 @@ async fn op_loop<R: Runtime, T>(
 
 async fn send_on<R: Runtime>(core: &Arc<Core<R>>, ctx: CtxId, m: Message) -> Result<(), SendError> {
     let timeout = core.options().send_timeout;
-    let slot = core::cell::RefCell::new(Some(m));
     op_loop(
         core,
         timeout,
-        |cx| core.poll_send(Some(cx), ctx, &mut slot.borrow_mut()),
-        || {
+        Some(m),
+        |slot, cx| core.poll_send(Some(cx), ctx, slot),
+        |slot| {
             Err(SendError::new(
                 Error::TimedOut,
-                slot.borrow_mut().take().expect("held while pending"),
+                slot.take().expect("held while pending"),
             ))
         },
     )
@@ -1172,8 +1176,9 @@ async fn recv_on<R: Runtime>(core: &Arc<Core<R>>, ctx: CtxId) -> Result<Message,
     let r = op_loop(
         core,
         timeout,
-        |cx| core.poll_recv(Some(cx), ctx),
-        || Err(Error::TimedOut),
+        (),
+        |(), cx| core.poll_recv(Some(cx), ctx),
+        |()| Err(Error::TimedOut),
     )
     .await;
     guard.done = r.is_ok();

@@ -444,3 +444,15 @@ fn per_pipe_counters_and_drop_reasons() {
     assert_eq!(st.drops_hop_limit + st.drops_stale + st.drops_unwanted, 0);
     assert!(publ.pipe_stats(nanosp::PipeId(0x7fff_fff0)).is_none());
 }
+
+/// Operation futures can move between threads (tokio::spawn needs it).
+#[test]
+fn operation_futures_are_send() {
+    fn is_send<T: Send>(_: &T) {}
+    let (a, b) = pair(Protocol::Pair1, Protocol::Pair1, "sendfut");
+    let s = a.send(Message::from("x"));
+    is_send(&s);
+    let r = b.recv();
+    is_send(&r);
+    drop((s, r));
+}

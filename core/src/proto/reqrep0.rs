@@ -314,6 +314,7 @@ impl Machine for Req0 {
         }
         let ctx = self.ctxs.get_mut(&c).ok_or(Error::Closed)?;
         if let Some(m) = ctx.reply.take() {
+            ctx.recv_waiting = false;
             return Ok(m);
         }
         if core::mem::take(&mut ctx.canceled) {

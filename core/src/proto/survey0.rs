@@ -218,6 +218,8 @@ impl Machine for Surveyor0 {
         }
         let ctx = self.ctxs.get_mut(&c).ok_or(Error::Closed)?;
         if let Some(m) = ctx.responses.pop_front() {
+            // Nobody waits any more: a new survey must not cancel a recv.
+            ctx.recv_waiting = false;
             return Ok(m);
         }
         if core::mem::take(&mut ctx.canceled) {
@@ -316,6 +318,20 @@ mod tests {
         h.with(|m, io| m.expire(io, CtxId::SOCKET));
         assert_eq!(h.recv(), Err(Error::TimedOut));
         assert_eq!(h.recv(), Err(Error::ProtocolState));
+    }
+
+    #[test]
+    fn a_finished_recv_is_not_canceled_by_the_next_survey() {
+        let mut h = Harness::new(Protocol::Surveyor0, false);
+        h.add(1, 4).unwrap();
+        for round in 0..3u8 {
+            h.send(&[round]).unwrap();
+            assert_eq!(h.recv(), Err(Error::WouldBlock), "waits for answers");
+            let mut resp = h.sent(1).remove(0)[..4].to_vec();
+            resp.push(round);
+            h.deliver(1, &resp);
+            assert_eq!(h.recv().unwrap().body(), &[round]);
+        }
     }
 
     #[test]

@@ -21,6 +21,10 @@ fn have_nngcat() -> bool {
         .status()
         .is_ok();
     if !ok {
+        assert!(
+            std::env::var_os("NANOSP_REQUIRE_PEERS").is_none(),
+            "nngcat is required (NANOSP_REQUIRE_PEERS is set)"
+        );
         eprintln!("nngcat not installed: skipping (apt-get install nng-utils)");
     }
     ok
@@ -330,4 +334,32 @@ async fn pair_with_nngcat_both_ways() {
             );
         }
     }
+}
+
+/// nng refuses WebSocket frames over 1 MiB: a 3 MiB message reaching nngcat
+/// over ws proves that we fragment; and nngcat's 3 MiB message (which nng
+/// fragments at 64 KiB) is reassembled on our side.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ws_messages_over_one_frame_limit_both_ways() {
+    if !have_nngcat() {
+        return;
+    }
+    let big = binary(3 << 20);
+    let push = Socket::new(Protocol::Push0);
+    let l = push.listen(&listen_url("ws")).await.unwrap();
+    let c = nngcat(&["--pull0", "--dial", l.url(), "--msgpack", "--count", "1"]);
+    push.send(Message::from(&big[..])).await.unwrap();
+    assert!(messages(c).await == vec![big.clone()], "3 MiB to nngcat");
+
+    let pull = Socket::new(Protocol::Pull0);
+    pull.set_opt(SockOpt::RecvMaxSize(4 << 20)).unwrap();
+    let l = pull.listen(&listen_url("ws")).await.unwrap();
+    let f = tmpdir().join("big.bin");
+    std::fs::write(&f, &big).unwrap();
+    let _c = nngcat(&["--push0", "--dial", l.url(), "--file", f.to_str().unwrap()]);
+    let m = tokio::time::timeout(LIMIT, pull.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(m.body() == &big[..], "3 MiB from nngcat");
 }

@@ -1,0 +1,287 @@
+//! spcat against nngcat: the same command lines give the same output bytes,
+//! and the two talk to each other over tcp, ipc and ws. Skipped (with a
+//! note) when nngcat is not installed; CI installs it.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+const SPCAT: &str = env!("CARGO_BIN_EXE_spcat");
+const LIMIT: Duration = Duration::from_secs(15);
+
+fn have_nngcat() -> bool {
+    let ok = Command::new("nngcat")
+        .arg("--help")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok();
+    if !ok {
+        assert!(
+            std::env::var_os("NANOSP_REQUIRE_PEERS").is_none(),
+            "nngcat is required (NANOSP_REQUIRE_PEERS is set)"
+        );
+        eprintln!("nngcat not installed: skipping (apt-get install nng-utils)");
+    }
+    ok
+}
+
+fn tmpdir() -> PathBuf {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let d = std::env::temp_dir().join(format!(
+        "spcat-test-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn url(kind: &str) -> String {
+    match kind {
+        "tcp" => format!("tcp://127.0.0.1:{}", free_port()),
+        "ws" => format!("ws://127.0.0.1:{}/cat", free_port()),
+        "ipc" => format!("ipc://{}/cat.ipc", tmpdir().display()),
+        _ => unreachable!(),
+    }
+}
+
+fn spawn(prog: &str, args: &[&str]) -> Child {
+    Command::new(prog)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{prog}: {e}"))
+}
+
+/// Waits (bounded) for a child and returns its output.
+fn finish(mut c: Child) -> Output {
+    let t0 = Instant::now();
+    loop {
+        if c.try_wait().unwrap().is_some() {
+            return c.wait_with_output().unwrap();
+        }
+        if t0.elapsed() > LIMIT {
+            let _ = c.kill();
+            let o = c.wait_with_output().unwrap();
+            panic!(
+                "process did not finish; stderr: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn binary_file() -> (PathBuf, Vec<u8>) {
+    let data: Vec<u8> = (0..3000u32).map(|i| (i * 13 % 256) as u8).collect();
+    let p = tmpdir().join("data.bin");
+    std::fs::write(&p, &data).unwrap();
+    (p, data)
+}
+
+/// A receiver (`rx_prog`) with `fmt` listening; nngcat or spcat pushes a
+/// binary file and a text message to it. Returns the receiver's stdout.
+fn received(rx_prog: &str, tx_prog: &str, kind: &str, fmt: &str) -> Vec<u8> {
+    let u = url(kind);
+    let (file, _) = binary_file();
+    let rx = spawn(
+        rx_prog,
+        &["--pull0", "--listen", &u, "--format", fmt, "--count", "2"],
+    );
+    let f = file.to_str().unwrap();
+    let t1 = spawn(tx_prog, &["--push0", "--async", "--dial", &u, "--file", f]);
+    let o1 = finish(t1);
+    assert!(
+        o1.status.success(),
+        "{}",
+        String::from_utf8_lossy(&o1.stderr)
+    );
+    let t2 = spawn(
+        tx_prog,
+        &["--push0", "--async", "--dial", &u, "-D", "hi \"there\"\n"],
+    );
+    let o = finish(rx);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let _ = finish(t2);
+    o.stdout
+}
+
+#[test]
+fn output_formats_are_nngcats_byte_for_byte() {
+    if !have_nngcat() {
+        return;
+    }
+    for fmt in ["ascii", "quoted", "hex", "msgpack", "raw", "no"] {
+        let theirs = received("nngcat", "nngcat", "ipc", fmt);
+        let ours = received(SPCAT, "nngcat", "ipc", fmt);
+        assert_eq!(
+            String::from_utf8_lossy(&ours),
+            String::from_utf8_lossy(&theirs),
+            "--format {fmt}"
+        );
+        assert_eq!(ours, theirs, "--format {fmt}");
+    }
+}
+
+#[test]
+fn spcat_and_nngcat_push_pull_over_every_transport() {
+    if !have_nngcat() {
+        return;
+    }
+    for kind in ["tcp", "ipc", "ws"] {
+        let a = received(SPCAT, "nngcat", kind, "msgpack");
+        let b = received("nngcat", SPCAT, kind, "msgpack");
+        let c = received(SPCAT, SPCAT, kind, "msgpack");
+        assert_eq!(a, b, "{kind}");
+        assert_eq!(a, c, "{kind}");
+        let (_, data) = binary_file();
+        assert_eq!(&a[..3], b"\xc5\x0b\xb8", "{kind}");
+        assert_eq!(&a[3..3 + data.len()], &data[..], "{kind}");
+    }
+}
+
+#[test]
+fn pair_and_pubsub_with_nngcat() {
+    if !have_nngcat() {
+        return;
+    }
+    for kind in ["tcp", "ipc", "ws"] {
+        // spcat PAIR1 listens and answers nothing; nngcat sends once.
+        let u = url(kind);
+        let rx = spawn(SPCAT, &["--pair", "--listen", &u, "--hex", "--count", "1"]);
+        let mut tx = spawn(
+            "nngcat",
+            &["--pair1", "--async", "--dial", &u, "-D", "a\x01b"],
+        );
+        let o = finish(rx);
+        assert_eq!(o.stdout, b"\"\\x61\\x01\\x62\"\n", "{kind}");
+        let _ = tx.kill(); // it goes on receiving
+        let _ = tx.wait();
+
+        // nngcat SUB listens with a topic; spcat PUB sends matching and not.
+        let u = url(kind);
+        let rx = spawn(
+            "nngcat",
+            &[
+                "--sub",
+                "--listen",
+                &u,
+                "--subscribe",
+                "yes",
+                "-Q",
+                "--count",
+                "1",
+            ],
+        );
+        // Repeat every second until the subscriber is there (PUB drops
+        // messages sent while nobody listens, as in nng).
+        let mut tx1 = spawn(
+            SPCAT,
+            &["--pub", "--async", "--dial", &u, "-D", "no", "-i", "1"],
+        );
+        let mut tx2 = spawn(
+            SPCAT,
+            &["--pub", "--async", "--dial", &u, "-D", "yes!", "-i", "1"],
+        );
+        let o = finish(rx);
+        let _ = tx1.kill();
+        let _ = tx2.kill();
+        let _ = tx1.wait();
+        let _ = tx2.wait();
+        assert_eq!(o.stdout, b"\"yes!\"\n", "{kind}");
+    }
+}
+
+#[test]
+fn verbose_prints_the_real_address() {
+    let c = spawn(
+        SPCAT,
+        &[
+            "--pull",
+            "--listen",
+            "tcp://127.0.0.1:0",
+            "-v",
+            "--recv-timeout",
+            "1",
+        ],
+    );
+    let o = finish(c);
+    assert!(o.status.success());
+    let s = String::from_utf8(o.stdout).unwrap();
+    assert!(s.starts_with("Listening at: tcp://127.0.0.1:"), "{s}");
+    assert!(!s.contains(":0\n"), "{s}");
+}
+
+#[test]
+fn bad_command_lines_fail_clearly() {
+    for (args, msg) in [
+        (&["--pull0"][..], "No address specified."),
+        (
+            &["--pull0", "--push0", "--dial", "tcp://h:1"][..],
+            "Only one protocol",
+        ),
+        (
+            &["--push0", "--dial", "tcp://127.0.0.1:1"][..],
+            "requires either --file or --data",
+        ),
+        (
+            &["--pull0", "--dial", "tcp://127.0.0.1:1", "-D", "x"][..],
+            "does not support --file",
+        ),
+        (
+            &["--pull0", "--dial", "tcp://h:1", "--format", "zz"][..],
+            "Invalid format",
+        ),
+        (
+            &["--pull0", "--dial", "tcp://h:1", "--hex", "--raw"][..],
+            "only once",
+        ),
+        (
+            &["--pull0", "--dial", "tcp://h:1", "--count", "x"][..],
+            "Integer argument expected",
+        ),
+        (&["--pull0", "--nonsense"][..], "unexpected argument"),
+        (
+            &["--pull0", "--dial", "tcp://127.0.0.1:1"][..],
+            "Connection refused",
+        ),
+        (
+            &["--pull0", "--dial", "nope://x"][..],
+            "Unable to dial on nope://x",
+        ),
+    ] {
+        let o = Command::new(SPCAT).args(args).output().unwrap();
+        assert_eq!(o.status.code(), Some(1), "{args:?}");
+        let e = String::from_utf8_lossy(&o.stderr);
+        assert!(e.contains(msg), "{args:?}: {e}");
+    }
+    let o = Command::new(SPCAT).arg("--help").output().unwrap();
+    assert!(o.status.success());
+    let h = String::from_utf8_lossy(&o.stdout);
+    for f in [
+        "--req0",
+        "--bind-ipc",
+        "--msgpack",
+        "--recv-maxsz",
+        "--connect-local",
+    ] {
+        assert!(h.contains(f), "help lacks {f}");
+    }
+    // Unambiguous prefixes work as in nngcat.
+    let o = Command::new(SPCAT)
+        .args(["--pul", "--lis", "tcp://127.0.0.1:0", "--recv-t", "1"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}

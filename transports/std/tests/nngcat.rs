@@ -363,3 +363,123 @@ async fn ws_messages_over_one_frame_limit_both_ways() {
         .unwrap();
     assert!(m.body() == &big[..], "3 MiB from nngcat");
 }
+
+/// REQ/REP, SURVEYOR/RESPONDENT and BUS with nngcat, over tcp, ipc and ws,
+/// each side dialing and listening.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn req_rep_survey_bus_with_nngcat() {
+    if !have_nngcat() {
+        return;
+    }
+    for kind in KINDS3 {
+        // Our REQ dials nngcat's REP, which answers every request with "pong".
+        let url = peer_url(kind);
+        let rep = nngcat(&["--rep0", "--listen", &url, "--data", "pong", "--msgpack"]);
+        let req = Socket::new(Protocol::Req0);
+        dial_soon(&req, &url);
+        for i in 0..3u8 {
+            req.send(Message::from(&[b'q', 0, i][..])).await.unwrap();
+            let a = tokio::time::timeout(LIMIT, req.recv())
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(a.body(), b"pong", "{kind}: reply to request {i}");
+        }
+        assert_eq!(
+            take(rep, 3).await,
+            vec![vec![b'q', 0, 0], vec![b'q', 0, 1], vec![b'q', 0, 2]]
+        );
+
+        // nngcat's REQ dials our REP; we answer with a prefix.
+        let rep = Socket::new(Protocol::Rep0);
+        let l = rep.listen(&listen_url(kind)).await.unwrap();
+        let server = rep.clone();
+        let answer = tokio::spawn(async move {
+            let q = server.recv().await.unwrap();
+            let mut a = Message::from(&b"re:"[..]);
+            a.extend(q.body());
+            server.send(a).await.unwrap();
+        });
+        let req = nngcat(&["--req0", "--dial", l.url(), "--data", "ask", "--msgpack"]);
+        assert_eq!(
+            messages(req).await,
+            vec![b"re:ask".to_vec()],
+            "{kind}: nngcat REQ"
+        );
+        answer.await.unwrap();
+
+        // Our SURVEYOR dials nngcat's RESPONDENT.
+        let url = peer_url(kind);
+        let resp = nngcat(&[
+            "--respondent0",
+            "--listen",
+            &url,
+            "--data",
+            "yes",
+            "--msgpack",
+        ]);
+        let surveyor = Socket::new(Protocol::Surveyor0);
+        surveyor
+            .set_opt(SockOpt::SurveyTime(Duration::from_secs(5)))
+            .unwrap();
+        dial_soon(&surveyor, &url);
+        pipes(&surveyor, 1).await;
+        surveyor.send(Message::from("vote?")).await.unwrap();
+        let a = tokio::time::timeout(LIMIT, surveyor.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(a.body(), b"yes", "{kind}: survey answer");
+        assert_eq!(take(resp, 1).await, vec![b"vote?".to_vec()]);
+
+        // nngcat's SURVEYOR dials our RESPONDENT.
+        let respondent = Socket::new(Protocol::Respondent0);
+        let l = respondent.listen(&listen_url(kind)).await.unwrap();
+        let r2 = respondent.clone();
+        let answer = tokio::spawn(async move {
+            let q = r2.recv().await.unwrap();
+            let mut a = Message::from(&b"ack:"[..]);
+            a.extend(q.body());
+            r2.send(a).await.unwrap();
+        });
+        let sv = nngcat(&[
+            "--surveyor0",
+            "--dial",
+            l.url(),
+            "--data",
+            "poll",
+            "--msgpack",
+        ]);
+        assert_eq!(
+            messages(sv).await,
+            vec![b"ack:poll".to_vec()],
+            "{kind}: nngcat SURVEYOR"
+        );
+        answer.await.unwrap();
+
+        // BUS both ways: nngcat listens and prints; ours dials and sends, then
+        // nngcat sends to us.
+        let url = peer_url(kind);
+        let bus_peer = nngcat(&[
+            "--bus0",
+            "--listen",
+            &url,
+            "--data",
+            "from-nng",
+            "--interval",
+            "1",
+            "--msgpack",
+        ]);
+        let bus = Socket::new(Protocol::Bus0);
+        dial_soon(&bus, &url);
+        pipes(&bus, 1).await;
+        let got = tokio::time::timeout(LIMIT, bus.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(got.body(), b"from-nng", "{kind}: bus from nngcat");
+        bus.send(Message::from(&[0u8, 1, 0][..])).await.unwrap();
+        let seen = take(bus_peer, 1).await;
+        assert_eq!(seen, vec![vec![0u8, 1, 0]], "{kind}: bus to nngcat");
+    }
+}

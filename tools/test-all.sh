@@ -32,14 +32,25 @@ step "firmware example (thumbv7em, release) and its size"
 tools/firmware-size.sh
 
 step "spcat talks to nngcat"
-url="ipc://${TMPDIR:-/tmp}/nanosp-ci-$$.ipc"
-out=$(cargo run -q -p nanosp-cli --bin spcat -- --pull0 --listen "$url" --quoted --count 1 --recv-timeout 10 &
-      nngcat --push0 --async --dial "$url" --data "hello from nngcat" --send-timeout 10; wait)
+sock="${TMPDIR:-/tmp}/nanosp-ci-$$.ipc"
+out_file=$(mktemp)
+# Built first; nngcat starts once spcat's socket file exists (a safety limit
+# of 30 s, not a sleep to wait on).
+cargo build -q -p nanosp-cli --bin spcat
+target/debug/spcat --pull0 --listen "ipc://$sock" --quoted --count 1 --recv-timeout 20 >"$out_file" &
+spcat_pid=$!
+for _ in $(seq 300); do [ -S "$sock" ] && break; sleep 0.1; done
+nngcat --push0 --dial "ipc://$sock" --data "hello from nngcat" --send-timeout 10
+wait "$spcat_pid"
+out=$(cat "$out_file"); rm -f "$out_file"
 [ "$out" = '"hello from nngcat"' ] || { echo "spcat received: $out"; exit 1; }
 
 step "nanosp-std examples"
 timeout 300 cargo run -q -p nanosp-std --example pubsub >/dev/null
 timeout 300 cargo run -q -p nanosp-std --example pipeline >/dev/null
+timeout 300 cargo run -q -p nanosp-std --example reqrep >/dev/null
+timeout 300 cargo run -q -p nanosp-std --example survey >/dev/null
+timeout 300 cargo run -q --release -p nanosp-std --example tour >/dev/null
 
 step "demo"
 timeout 300 cargo run --release -p nanosp-examples --bin demo >/dev/null

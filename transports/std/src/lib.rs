@@ -133,6 +133,13 @@ impl Socket {
         &self.sh.sock
     }
 
+    /// Opens a context (REQ, REP, SURVEYOR, RESPONDENT, SUB in cooked mode):
+    /// independent protocol state on this socket's connections, e.g. one per
+    /// concurrent request in a server.
+    pub fn context(&self) -> Result<nanosp::SocketContext<TokioRuntime>, Error> {
+        self.core().context()
+    }
+
     /// The protocol.
     pub fn protocol(&self) -> Protocol {
         self.sh.sock.protocol()

@@ -483,3 +483,57 @@ async fn req_rep_survey_bus_with_nngcat() {
         assert_eq!(seen, vec![vec![0u8, 1, 0]], "{kind}: bus to nngcat");
     }
 }
+
+/// Backtraces round-trip through a nanosp device between nng peers:
+/// nngcat REQ -> [raw REP | raw REQ] -> nngcat REP, and the reply finds its
+/// way back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nng_req_through_our_device_to_nng_rep() {
+    if !have_nngcat() {
+        return;
+    }
+    for kind in KINDS3 {
+        let front = Socket::new_raw(Protocol::Rep0);
+        let back = Socket::new_raw(Protocol::Req0);
+        let front_url = front
+            .listen(&listen_url(kind))
+            .await
+            .unwrap()
+            .url()
+            .to_string();
+        let back_url = back
+            .listen(&listen_url(kind))
+            .await
+            .unwrap()
+            .url()
+            .to_string();
+        let (f, b) = (front.clone(), back.clone());
+        let dev = tokio::spawn(async move { nanosp::device(f.core(), Some(b.core())).await });
+        let rep = nngcat(&[
+            "--rep0",
+            "--dial",
+            &back_url,
+            "--data",
+            "from nng rep",
+            "--msgpack",
+        ]);
+        pipes(&back, 1).await;
+        let req = nngcat(&[
+            "--req0",
+            "--dial",
+            &front_url,
+            "--data",
+            "from nng req",
+            "--msgpack",
+        ]);
+        assert_eq!(
+            messages(req).await,
+            vec![b"from nng rep".to_vec()],
+            "{kind}: the reply came back through the device"
+        );
+        assert_eq!(take(rep, 1).await, vec![b"from nng req".to_vec()]);
+        front.close();
+        back.close();
+        let _ = dev.await;
+    }
+}

@@ -18,13 +18,7 @@ use nanosp::{
 type Sock = Socket<VirtualRuntime>;
 
 fn pair(a: Protocol, b: Protocol, tag: &str) -> (Sock, Sock) {
-    let r = rt();
-    let x = Socket::new(a, r.clone());
-    let y = Socket::new(b, r);
-    let u = url(tag);
-    x.listen(&u).unwrap();
-    y.dial(&u).unwrap();
-    (x, y)
+    common::linked(a, b, tag)
 }
 
 #[test]

@@ -8,22 +8,12 @@ use std::collections::BTreeMap;
 use std::rc::Rc;
 use std::time::Duration;
 
-use common::{pool, rt, url};
+use common::{linked, pool, rt, url};
 use futures::executor::block_on;
 use futures::task::LocalSpawnExt;
 use nanosp::{device, Error, Message, Protocol, SockOpt, Socket, VirtualRuntime};
 
 type Sock = Socket<VirtualRuntime>;
-
-fn linked(a: Protocol, b: Protocol, tag: &str) -> (Sock, Sock) {
-    let r = rt();
-    let x = Socket::new(a, r.clone());
-    let y = Socket::new(b, r);
-    let u = url(tag);
-    x.listen(&u).unwrap();
-    y.dial(&u).unwrap();
-    (x, y)
-}
 
 #[test]
 fn req_rep_round_trip_and_state_errors() {

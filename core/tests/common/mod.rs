@@ -6,7 +6,7 @@ use std::future::Future;
 use futures::executor::{LocalPool, LocalSpawner};
 use futures::task::LocalSpawnExt;
 use nanosp::transport::Spawner;
-use nanosp::VirtualRuntime;
+use nanosp::{Protocol, Socket, VirtualRuntime};
 
 pub struct Local(pub LocalSpawner);
 
@@ -31,4 +31,19 @@ pub fn url(tag: &str) -> String {
     use std::sync::atomic::{AtomicUsize, Ordering};
     static N: AtomicUsize = AtomicUsize::new(0);
     format!("inproc://{tag}-{}", N.fetch_add(1, Ordering::Relaxed))
+}
+
+/// Socket `a` listening and socket `b` dialing on a fresh inproc name.
+pub fn linked(
+    a: Protocol,
+    b: Protocol,
+    tag: &str,
+) -> (Socket<VirtualRuntime>, Socket<VirtualRuntime>) {
+    let r = rt();
+    let x = Socket::new(a, r.clone());
+    let y = Socket::new(b, r);
+    let u = url(tag);
+    x.listen(&u).unwrap();
+    y.dial(&u).unwrap();
+    (x, y)
 }

@@ -257,6 +257,10 @@ pub(crate) struct Core<R: Runtime> {
     pub(crate) raw: bool,
     pub(crate) id: u64,
     uses_time: bool,
+    /// `send-timeout` / `recv-timeout` in milliseconds (`u32::MAX` = none),
+    /// read by every operation without taking the socket lock.
+    send_timeout_ms: AtomicU32,
+    recv_timeout_ms: AtomicU32,
     me: Weak<Core<R>>,
     st: Mutex<State>,
 }
@@ -598,6 +602,13 @@ impl<R: Runtime> Core<R> {
         Ok(id)
     }
 
+    fn timeout(&self, ms: &AtomicU32) -> Option<core::time::Duration> {
+        match ms.load(Ordering::Relaxed) {
+            u32::MAX => None,
+            ms => Some(core::time::Duration::from_millis(u64::from(ms))),
+        }
+    }
+
     fn lock_now<T>(&self, f: impl FnOnce(&mut State) -> T) -> T {
         if !self.uses_time {
             return self.st.lock(f);
@@ -704,7 +715,17 @@ impl<R: Runtime> Core<R> {
         let mut unblock = false;
         let (r, closes) = self.lock_now(|st| {
             let r = match if ctx == CtxId::SOCKET {
-                st.opts.apply(o)
+                st.opts.apply(o).inspect(|_| {
+                    let ms = |d: Option<core::time::Duration>| {
+                        d.map_or(u32::MAX, |d| {
+                            d.as_millis().min(u128::from(u32::MAX - 1)) as u32
+                        })
+                    };
+                    self.send_timeout_ms
+                        .store(ms(st.opts.send_timeout), Ordering::Relaxed);
+                    self.recv_timeout_ms
+                        .store(ms(st.opts.recv_timeout), Ordering::Relaxed);
+                })
             } else {
                 Ok(false)
             } {
@@ -898,6 +919,8 @@ impl<R: Runtime> Socket<R> {
             raw,
             id: u64::from(NEXT_SOCKET.fetch_add(1, Ordering::Relaxed)),
             uses_time,
+            send_timeout_ms: AtomicU32::new(u32::MAX),
+            recv_timeout_ms: AtomicU32::new(u32::MAX),
             st: Mutex::new(State {
                 m,
                 pipes: BTreeMap::new(),
@@ -1134,7 +1157,7 @@ async fn op_loop<R: Runtime, S, T>(
 }
 
 async fn send_on<R: Runtime>(core: &Arc<Core<R>>, ctx: CtxId, m: Message) -> Result<(), SendError> {
-    let timeout = core.options().send_timeout;
+    let timeout = core.timeout(&core.send_timeout_ms);
     op_loop(
         core,
         timeout,
@@ -1167,7 +1190,7 @@ impl<R: Runtime> Drop for RecvGuard<'_, R> {
 }
 
 async fn recv_on<R: Runtime>(core: &Arc<Core<R>>, ctx: CtxId) -> Result<Message, Error> {
-    let timeout = core.options().recv_timeout;
+    let timeout = core.timeout(&core.recv_timeout_ms);
     let mut guard = RecvGuard {
         core,
         ctx,

@@ -9,11 +9,19 @@
  *   nngperf local_lat  URL SIZE COUNT      nngperf remote_lat URL SIZE COUNT
  *   nngperf local_thr  URL SIZE COUNT      nngperf remote_thr URL SIZE COUNT
  *   nngperf inproc_lat SIZE COUNT          nngperf inproc_thr SIZE COUNT
+ *   nngperf scale URL PAIRS SIZE COUNT
+ *
+ * `scale` runs PAIRS independent REQ/REP pairs in this one process (a thread
+ * per socket, nng's synchronous API), pair i on URL with its port (tcp, ws)
+ * or name (ipc, inproc) plus i, each doing COUNT round trips; it prints the
+ * aggregate round trips per second.
  *
  * Build: cc -O2 -o nngperf nngperf.c -lnng -lpthread
  */
 #include <nng/nng.h>
 #include <nng/protocol/pair1/pair.h>
+#include <nng/protocol/reqrep0/rep.h>
+#include <nng/protocol/reqrep0/req.h>
 #include <nng/supplemental/util/platform.h>
 
 #include <stdint.h>
@@ -50,6 +58,16 @@ static nng_socket open_pair(void) {
     return s;
 }
 
+/* Dials until the server answers (it may still be starting), so that the
+ * clock starts with a connection in place. */
+static void dial(nng_socket s, const char *url) {
+    int rv;
+    for (int i = 0; (rv = nng_dial(s, url, NULL, 0)) != 0; i++) {
+        if ((rv != NNG_ECONNREFUSED && rv != NNG_ENOENT) || i > 1000) fail("nng_dial", rv);
+        nng_msleep(10);
+    }
+}
+
 /* Echo server: receive, send back, COUNT times. */
 static void lat_server(const char *url, size_t size, long count) {
     nng_socket s = open_pair();
@@ -72,8 +90,7 @@ static void lat_client(const char *url, size_t size, long count) {
     nng_socket s = open_pair();
     nng_msg *m;
     int rv;
-    /* Non-blocking dial: the server may still be starting. */
-    if ((rv = nng_dial(s, url, NULL, NNG_FLAG_NONBLOCK)) != 0) fail("nng_dial", rv);
+    dial(s, url);
     if ((rv = nng_msg_alloc(&m, size)) != 0) fail("nng_msg_alloc", rv);
     memset(nng_msg_body(m), 'x', size);
     double t0 = now_s();
@@ -122,7 +139,7 @@ static void thr_client(const char *url, size_t size, long count) {
     nng_msg *m;
     int rv;
     if ((rv = nng_socket_set_int(s, NNG_OPT_SENDBUF, 128)) != 0) fail("sendbuf", rv);
-    if ((rv = nng_dial(s, url, NULL, NNG_FLAG_NONBLOCK)) != 0) fail("nng_dial", rv);
+    dial(s, url);
     if ((rv = nng_msg_alloc(&m, 0)) != 0) fail("nng_msg_alloc", rv);
     if ((rv = nng_sendmsg(s, m, 0)) != 0) fail("nng_sendmsg", rv);
     for (long i = 0; i < count; i++) {
@@ -145,6 +162,84 @@ static void run_job(void *arg) {
     j->run(j->url, j->size, j->count);
 }
 
+/* The URL of pair i: a TCP/WS port plus i, or a name with ".i" added. */
+static void nth_url(char *out, size_t cap, const char *url, int i) {
+    const char *colon = strrchr(url, ':');
+    const char *slash = strstr(url, "://");
+    if ((strncmp(url, "tcp", 3) == 0 || strncmp(url, "ws", 2) == 0) && colon &&
+        colon > slash + 2) {
+        const char *path = strchr(colon, '/');
+        long port = strtol(colon + 1, NULL, 10);
+        snprintf(out, cap, "%.*s:%ld%s", (int) (colon - url), url, port + i,
+                 path ? path : "");
+    } else {
+        snprintf(out, cap, "%s.%d", url, i);
+    }
+}
+
+struct pair {
+    char url[256];
+    size_t size;
+    long count;
+    nng_socket rep, req;
+};
+
+static void rep_loop(void *arg) {
+    struct pair *p = arg;
+    for (long i = 0; i < p->count; i++) {
+        nng_msg *m;
+        int rv;
+        if ((rv = nng_recvmsg(p->rep, &m, 0)) != 0) fail("rep recv", rv);
+        if ((rv = nng_sendmsg(p->rep, m, 0)) != 0) fail("rep send", rv);
+    }
+}
+
+static void req_loop(void *arg) {
+    struct pair *p = arg;
+    nng_msg *m;
+    int rv;
+    if ((rv = nng_msg_alloc(&m, p->size)) != 0) fail("nng_msg_alloc", rv);
+    for (long i = 0; i < p->count; i++) {
+        if ((rv = nng_sendmsg(p->req, m, 0)) != 0) fail("req send", rv);
+        if ((rv = nng_recvmsg(p->req, &m, 0)) != 0) fail("req recv", rv);
+    }
+    nng_msg_free(m);
+}
+
+static void scale(const char *url, int pairs, size_t size, long count) {
+    struct pair *ps = calloc((size_t) pairs, sizeof *ps);
+    nng_thread **ts = calloc((size_t) pairs * 2, sizeof *ts);
+    int rv;
+    for (int i = 0; i < pairs; i++) {
+        struct pair *p = &ps[i];
+        nth_url(p->url, sizeof p->url, url, i);
+        p->size = size;
+        p->count = count;
+        if ((rv = nng_rep0_open(&p->rep)) != 0) fail("nng_rep0_open", rv);
+        if ((rv = nng_req0_open(&p->req)) != 0) fail("nng_req0_open", rv);
+        if ((rv = nng_listen(p->rep, p->url, NULL, 0)) != 0) fail("nng_listen", rv);
+        if ((rv = nng_dial(p->req, p->url, NULL, 0)) != 0) fail("nng_dial", rv);
+    }
+    double t0 = now_s();
+    for (int i = 0; i < pairs; i++) {
+        if ((rv = nng_thread_create(&ts[2 * i], rep_loop, &ps[i])) != 0) fail("thread", rv);
+        if ((rv = nng_thread_create(&ts[2 * i + 1], req_loop, &ps[i])) != 0) fail("thread", rv);
+    }
+    for (int i = 0; i < pairs * 2; i++) nng_thread_destroy(ts[i]);
+    double total = now_s() - t0;
+    printf("pairs: %d\n", pairs);
+    printf("message size: %zu [B]\n", size);
+    printf("round trip count: %ld\n", count * pairs);
+    printf("total time: %.3f [s]\n", total);
+    printf("throughput: %.0f [rt/s]\n", (double) (count * pairs) / total);
+    for (int i = 0; i < pairs; i++) {
+        nng_close(ps[i].req);
+        nng_close(ps[i].rep);
+    }
+    free(ps);
+    free(ts);
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) goto usage;
     const char *mode = argv[1];
@@ -156,7 +251,7 @@ int main(int argc, char **argv) {
                         lat ? lat_server : thr_server};
         nng_thread *t;
         int rv;
-        /* Clients dial without blocking, so start order does not matter. */
+        /* Clients redial until the server listens: start order does not matter. */
         if (lat) {
             if ((rv = nng_thread_create(&t, run_job, &j)) != 0) fail("thread", rv);
             lat_client(j.url, j.size, j.count);
@@ -166,6 +261,12 @@ int main(int argc, char **argv) {
             thr_server(j.url, j.size, j.count);
         }
         nng_thread_destroy(t);
+        return 0;
+    }
+    if (strcmp(mode, "scale") == 0) {
+        if (argc != 6) goto usage;
+        scale(argv[2], (int) number(argv[3], "pairs"), (size_t) number(argv[4], "size"),
+              number(argv[5], "count"));
         return 0;
     }
     if (argc != 5) goto usage;
@@ -181,6 +282,7 @@ int main(int argc, char **argv) {
 usage:
     fprintf(stderr,
             "usage: nngperf local_lat|remote_lat|local_thr|remote_thr URL SIZE COUNT\n"
-            "       nngperf inproc_lat|inproc_thr SIZE COUNT\n");
+            "       nngperf inproc_lat|inproc_thr SIZE COUNT\n"
+            "       nngperf scale URL PAIRS SIZE COUNT\n");
     return 2;
 }

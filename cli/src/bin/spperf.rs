@@ -6,11 +6,21 @@
 //! spperf [-p PROTO] local_lat  URL SIZE COUNT    spperf [-p PROTO] remote_lat URL SIZE COUNT
 //! spperf [-p PROTO] local_thr  URL SIZE COUNT    spperf [-p PROTO] remote_thr URL SIZE COUNT
 //! spperf [-p PROTO] inproc_lat SIZE COUNT        spperf [-p PROTO] inproc_thr SIZE COUNT
+//! spperf scale URL PAIRS SIZE COUNT
 //! ```
 //!
 //! PROTO is `pair1` (the default, as nng), `reqrep` (latency) or `pushpull`
 //! (throughput). The throughput client sends one empty message first to
 //! start the clock, as nng's does.
+//!
+//! `scale` runs PAIRS independent REQ/REP pairs in this one process, pair i
+//! on URL with its port (tcp, ws) or name (ipc, inproc) plus i, each doing
+//! COUNT round trips, and prints the aggregate round trips per second.
+//!
+//! `-t N` picks the tokio runtime: 0 (the default for every mode but
+//! `scale`) is a current-thread runtime, so a message goes from the socket
+//! to the application without changing threads; N > 0 is a multi-thread
+//! runtime with N workers (the default for `scale`: one per CPU).
 
 use std::process::exit;
 use std::time::{Duration, Instant};
@@ -19,7 +29,7 @@ use nanosp_std::{Message, Protocol, SockOpt, Socket};
 
 fn usage() -> ! {
     eprintln!(
-        "usage: spperf [-p pair1|reqrep|pushpull] local_lat|remote_lat|local_thr|remote_thr URL SIZE COUNT\n       spperf [-p ...] inproc_lat|inproc_thr SIZE COUNT"
+        "usage: spperf [-t THREADS] [-p pair1|reqrep|pushpull] local_lat|remote_lat|local_thr|remote_thr URL SIZE COUNT\n       spperf [-t THREADS] [-p ...] inproc_lat|inproc_thr SIZE COUNT\n       spperf [-t THREADS] scale URL PAIRS SIZE COUNT"
     );
     exit(2)
 }
@@ -69,9 +79,25 @@ async fn lat_server(p: Proto, url: &str, size: usize, count: usize) {
     tokio::time::sleep(Duration::from_millis(100)).await;
 }
 
+/// Dials until the server answers (it may still be starting), so that the
+/// clock starts with a connection in place; then keeps redialing as usual.
+async fn dial(s: &Socket, url: &str) {
+    for _ in 0..1000 {
+        match s.dial(url).await {
+            Ok(()) => return,
+            // Refused, or (ipc) no socket file yet.
+            Err(nanosp_std::Error::ConnectionRefused | nanosp_std::Error::Io(_)) => {
+                tokio::time::sleep(Duration::from_millis(10)).await
+            }
+            Err(e) => die("dial", e),
+        }
+    }
+    die("dial", nanosp_std::Error::ConnectionRefused)
+}
+
 async fn lat_client(p: Proto, url: &str, size: usize, count: usize) {
     let s = Socket::new(p.sides(true).1);
-    s.dial_nonblocking(url).unwrap_or_else(|e| die("dial", e));
+    dial(&s, url).await;
     let mut m = Message::from(vec![b'x'; size]);
     let t0 = Instant::now();
     for _ in 0..count {
@@ -115,7 +141,7 @@ async fn thr_server(p: Proto, url: &str, size: usize, count: usize) {
 async fn thr_client(p: Proto, url: &str, size: usize, count: usize) {
     let s = Socket::new(p.sides(false).1);
     let _ = s.set_opt(SockOpt::SendBuffer(128));
-    s.dial_nonblocking(url).unwrap_or_else(|e| die("dial", e));
+    dial(&s, url).await;
     s.send(Message::new())
         .await
         .unwrap_or_else(|e| die("send", e));
@@ -128,29 +154,106 @@ async fn thr_client(p: Proto, url: &str, size: usize, count: usize) {
     tokio::time::sleep(Duration::from_millis(200)).await;
 }
 
+/// The URL of pair `i` of `scale`: a TCP/WS port plus `i`, or a name with
+/// `.i` added.
+fn nth_url(url: &str, i: usize) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or_else(|| usage());
+    if scheme.starts_with("tcp") || scheme.starts_with("ws") {
+        let (hostport, path) = match rest.find('/') {
+            Some(k) => rest.split_at(k),
+            None => (rest, ""),
+        };
+        if let Some((host, port)) = hostport.rsplit_once(':') {
+            let port: usize = number(port, "port");
+            return format!("{scheme}://{host}:{}{path}", port + i);
+        }
+    }
+    format!("{url}.{i}")
+}
+
+async fn scale(url: &str, pairs: usize, size: usize, count: usize) {
+    let mut socks = Vec::new();
+    for i in 0..pairs {
+        let u = nth_url(url, i);
+        let rep = Socket::new(Protocol::Rep0);
+        rep.listen(&u).await.unwrap_or_else(|e| die("listen", e));
+        let req = Socket::new(Protocol::Req0);
+        req.dial(&u).await.unwrap_or_else(|e| die("dial", e));
+        socks.push((rep, req));
+    }
+    let t0 = Instant::now();
+    let mut tasks = Vec::new();
+    for (rep, req) in &socks {
+        let rep = rep.clone();
+        tasks.push(tokio::spawn(async move {
+            for _ in 0..count {
+                let m = rep.recv().await.unwrap_or_else(|e| die("rep recv", e));
+                rep.send(m).await.unwrap_or_else(|e| die("rep send", e));
+            }
+        }));
+        let req = req.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut m = Message::from(vec![b'x'; size]);
+            for _ in 0..count {
+                req.send(m).await.unwrap_or_else(|e| die("req send", e));
+                m = req.recv().await.unwrap_or_else(|e| die("req recv", e));
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap_or_else(|e| die("task", e));
+    }
+    let total = t0.elapsed().as_secs_f64();
+    println!("pairs: {pairs}");
+    println!("message size: {size} [B]");
+    println!("round trip count: {}", count * pairs);
+    println!("total time: {total:.3} [s]");
+    println!("throughput: {:.0} [rt/s]", (count * pairs) as f64 / total);
+}
+
 fn main() {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
     let mut proto = Proto::Pair1;
-    if args.first().is_some_and(|a| a == "-p" || a == "--proto") {
-        if args.len() < 2 {
-            usage();
+    let mut threads: Option<usize> = None;
+    loop {
+        match args.first().map(String::as_str) {
+            Some("-p" | "--proto") if args.len() >= 2 => {
+                proto = match args[1].as_str() {
+                    "pair1" => Proto::Pair1,
+                    "reqrep" => Proto::ReqRep,
+                    "pushpull" => Proto::PushPull,
+                    _ => usage(),
+                };
+            }
+            Some("-t" | "--threads") if args.len() >= 2 => {
+                threads = Some(number(&args[1], "threads"));
+            }
+            _ => break,
         }
-        proto = match args[1].as_str() {
-            "pair1" => Proto::Pair1,
-            "reqrep" => Proto::ReqRep,
-            "pushpull" => Proto::PushPull,
-            _ => usage(),
-        };
         args.drain(..2);
     }
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
     let mode = args.first().cloned().unwrap_or_else(|| usage());
+    let threads = threads.unwrap_or(if mode == "scale" {
+        std::thread::available_parallelism().map_or(2, |n| n.get())
+    } else {
+        0
+    });
+    let mut builder = if threads == 0 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        let mut b = tokio::runtime::Builder::new_multi_thread();
+        b.worker_threads(threads);
+        b
+    };
+    let rt = builder.enable_all().build().expect("tokio runtime");
     rt.block_on(async move {
         match (mode.as_str(), args.len()) {
+            ("scale", 5) => {
+                let pairs = number(&args[2], "pairs");
+                let size = number(&args[3], "size");
+                let count = number(&args[4], "count");
+                scale(&args[1], pairs, size, count).await
+            }
             ("inproc_lat", 3) | ("inproc_thr", 3) => {
                 let size = number(&args[1], "size");
                 let count = number(&args[2], "count");

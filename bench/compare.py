@@ -1,0 +1,335 @@
+#!/usr/bin/env python3
+"""Side-by-side benchmark: nanosp (spperf), nng (bench/c/nngperf.c on the
+system libnng) and a raw-socket baseline (bench/c/rawperf.c), alternating in
+one run, over inproc, ipc, tcp and ws, at several message sizes, unpinned and
+with every process pinned to one CPU.
+
+Prints a table of medians, min-max and ratios; writes it (Markdown and JSON)
+and a chart (SVG) to bench/results/. `bench/compare.sh` builds the peers and
+calls this; see bench/README.md.
+
+Latency is nng perf's "average latency" (one way, half a round trip, PAIR v1
+ping-pong); throughput is the receiving side's msg/s (PAIR v1, one sender).
+Raw latency is a blocking read/write ping-pong on a plain socket; raw
+throughput is one write per length-prefixed message ("raw") or messages
+packed into 64 KiB writes ("raw-batch"). WebSocket rows compare with raw TCP.
+"""
+
+import argparse
+import json
+import os
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SIZES = {"64": 64, "1k": 1024, "64k": 65536, "1m": 1 << 20}
+# (latency round trips, throughput messages) per size, for a full run.
+COUNTS = {
+    64: (10000, 300000),
+    1024: (10000, 200000),
+    65536: (2000, 10000),
+    1 << 20: (200, 600),
+}
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Runner:
+    def __init__(self, bins, scale_div, timeout):
+        self.bins = bins
+        self.div = scale_div
+        self.timeout = timeout
+        self.n = 0
+
+    def url(self, transport):
+        self.n += 1
+        if transport == "tcp":
+            return f"tcp://127.0.0.1:{free_port()}"
+        if transport == "ws":
+            return f"ws://127.0.0.1:{free_port()}/bench"
+        if transport == "ipc":
+            return f"ipc:///tmp/nanosp-bench-{os.getpid()}-{self.n}.ipc"
+        raise ValueError(transport)
+
+    def cmd(self, impl, pinned):
+        exe = {"nanosp": self.bins["spperf"], "nng": self.bins["nngperf"]}.get(
+            impl, self.bins["rawperf"]
+        )
+        return (["taskset", "-c", "1"] if pinned else []) + [exe]
+
+    def one(self, impl, transport, kind, size, count, pinned):
+        """One measurement: microseconds (lat) or msg/s (thr), or None."""
+        base = self.cmd(impl, pinned)
+        pat = r"average latency: ([0-9.]+)" if kind == "lat" else r"throughput: ([0-9.]+) \[msg/s\]"
+        if transport == "inproc":
+            out = self.run([base + [f"inproc_{kind}", str(size), str(count)]])
+        else:
+            t = "tcp" if impl.startswith("raw") and transport == "ws" else transport
+            url = self.url(t)
+            client = f"remote_{kind}"
+            if impl == "raw-batch":
+                client = "remote_thr_batch"
+            out = self.run(
+                [
+                    base + [f"local_{kind}", url, str(size), str(count)],
+                    base + [client, url, str(size), str(count)],
+                ]
+            )
+        if out is None:
+            return None
+        m = re.search(pat, out)
+        return float(m.group(1)) if m else None
+
+    def scale(self, impl, transport, pairs, size, count, pinned):
+        url = self.url(transport) if transport != "inproc" else f"inproc://scale{self.n}"
+        self.n += 1
+        out = self.run([self.cmd(impl, pinned) + ["scale", url, str(pairs), str(size), str(count)]])
+        m = re.search(r"throughput: ([0-9.]+) \[rt/s\]", out or "")
+        return float(m.group(1)) if m else None
+
+    def run(self, cmds):
+        """Starts every command (server first), waits for all; returns their
+        output, or None if one failed or overran the safety timeout."""
+        procs = []
+        for c in cmds:
+            procs.append(subprocess.Popen(c, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+        out, ok = "", True
+        deadline = time.monotonic() + self.timeout
+        for p in reversed(procs):
+            try:
+                o, _ = p.communicate(timeout=max(1, deadline - time.monotonic()))
+                out += o
+                ok &= p.returncode == 0
+            except subprocess.TimeoutExpired:
+                ok = False
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        if not ok:
+            sys.stderr.write(f"  failed: {' '.join(cmds[-1])}\n{out}\n")
+            return None
+        return out
+
+
+def impls_for(transport, kind):
+    if transport == "inproc":
+        return ["nanosp", "nng"]
+    if kind == "lat":
+        return ["nanosp", "nng", "raw"]
+    return ["nanosp", "nng", "raw", "raw-batch"]
+
+
+def fmt_val(kind, v):
+    if v is None:
+        return "-"
+    if kind == "lat":
+        return f"{v:.1f}"
+    return f"{v / 1e3:.0f}k" if v < 1e6 else f"{v / 1e6:.2f}M"
+
+
+def summarize(vals):
+    vals = [v for v in vals if v is not None]
+    if not vals:
+        return None
+    return {"median": statistics.median(vals), "min": min(vals), "max": max(vals), "n": len(vals)}
+
+
+def ratio(kind, a, b):
+    """The plain quotient a/b of two medians: latency ratios below 1 and
+    throughput ratios above 1 are nanosp's wins."""
+    if not a or not b:
+        return None
+    return a["median"] / b["median"]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--reps", type=int, default=5, help="runs of each measurement (median reported)")
+    ap.add_argument("--transports", default="inproc,ipc,tcp,ws")
+    ap.add_argument("--sizes", default="64,1k,64k,1m")
+    ap.add_argument("--kinds", default="lat,thr")
+    ap.add_argument("--pin", default="no,yes", help="no, yes or both (no,yes)")
+    ap.add_argument("--scale", default="inproc,tcp", help="transports for the REQ/REP pairs scaling test ('' skips)")
+    ap.add_argument("--div", type=int, default=1, help="divide message counts by this (smoke runs)")
+    ap.add_argument("--timeout", type=float, default=180)
+    ap.add_argument("--bin", default=os.path.join(ROOT, "target", "bench"))
+    ap.add_argument("--spperf", default=os.path.join(ROOT, "target", "release", "spperf"))
+    ap.add_argument("--out", default=os.path.join(ROOT, "bench", "results"), help="'' writes nothing")
+    a = ap.parse_args()
+
+    bins = {"spperf": a.spperf, "nngperf": os.path.join(a.bin, "nngperf"), "rawperf": os.path.join(a.bin, "rawperf")}
+    r = Runner(bins, a.div, a.timeout)
+    rows = []
+    pins = [p == "yes" for p in a.pin.split(",") if p]
+    for pinned in pins:
+        for transport in [t for t in a.transports.split(",") if t]:
+            for sz in a.sizes.split(","):
+                size = SIZES[sz]
+                for kind in a.kinds.split(","):
+                    count = max(10, COUNTS[size][0 if kind == "lat" else 1] // a.div)
+                    impls = impls_for(transport, kind)
+                    got = {i: [] for i in impls}
+                    for _ in range(a.reps):
+                        for i in impls:  # alternating: one of each per round
+                            got[i].append(r.one(i, transport, kind, size, count, pinned))
+                    row = {
+                        "pinned": pinned,
+                        "transport": transport,
+                        "size": size,
+                        "kind": kind,
+                        "count": count,
+                        "results": {i: summarize(v) for i, v in got.items()},
+                    }
+                    rows.append(row)
+                    print_row(row, header=len(rows) == 1)
+    scale_rows = []
+    for pinned in pins:
+        for transport in [t for t in a.scale.split(",") if t]:
+            total = max(40, 16000 // a.div)
+            for pairs in (1, 2, 4, 8):
+                got = {"nanosp": [], "nng": []}
+                for _ in range(a.reps):
+                    for i in got:
+                        got[i].append(r.scale(i, transport, pairs, 64, max(5, total // pairs), pinned))
+                row = {
+                    "pinned": pinned,
+                    "transport": transport,
+                    "pairs": pairs,
+                    "results": {i: summarize(v) for i, v in got.items()},
+                }
+                scale_rows.append(row)
+                print_scale(row, header=len(scale_rows) == 1)
+
+    md = table_md(rows, scale_rows)
+    if a.out:
+        os.makedirs(a.out, exist_ok=True)
+        meta = machine()
+        with open(os.path.join(a.out, "latest.json"), "w") as f:
+            json.dump({"machine": meta, "args": vars(a), "rows": rows, "scale": scale_rows}, f, indent=1)
+        with open(os.path.join(a.out, "latest.md"), "w") as f:
+            f.write(f"Machine: {meta['cpu']}, {meta['cpus']} CPUs, {meta['kernel']}; {meta['date']}; "
+                    f"{a.reps} runs each (median, min-max).\n\n")
+            f.write(md)
+        with open(os.path.join(a.out, "latest.svg"), "w") as f:
+            f.write(chart_svg(rows))
+        print(f"\nwrote {a.out}/latest.md, latest.json, latest.svg")
+
+
+def print_row(row, header):
+    if header:
+        print(f"{'pin':3} {'transport':6} {'size':>7} {'kind':4} | {'nanosp':>8} {'nng':>8} {'raw':>8} {'raw-b':>8} | {'sp/nng':>7} {'sp/raw':>7} {'sp/raw-b':>8}")
+    res, k = row["results"], row["kind"]
+    sp = res.get("nanosp")
+    cells = [fmt_val(k, (res.get(i) or {}).get("median")) for i in ("nanosp", "nng", "raw", "raw-batch")]
+    rs = [ratio(k, sp, res.get(i)) for i in ("nng", "raw", "raw-batch")]
+    rtxt = [f"{x:.2f}" if x else "-" for x in rs]
+    print(f"{'yes' if row['pinned'] else 'no':3} {row['transport']:6} {row['size']:>7} {k:4} | "
+          + " ".join(f"{c:>8}" for c in cells) + " | " + f"{rtxt[0]:>7} {rtxt[1]:>7} {rtxt[2]:>8}", flush=True)
+
+
+def print_scale(row, header):
+    if header:
+        print(f"\n{'pin':3} {'transport':6} {'pairs':>5} | {'nanosp rt/s':>12} {'nng rt/s':>12} | {'sp/nng':>7}")
+    res = row["results"]
+    sp, nn = res["nanosp"], res["nng"]
+    r = ratio("thr", sp, nn)
+    print(f"{'yes' if row['pinned'] else 'no':3} {row['transport']:6} {row['pairs']:>5} | "
+          f"{fmt_val('thr', sp and sp['median']):>12} {fmt_val('thr', nn and nn['median']):>12} | "
+          f"{(f'{r:.2f}' if r else '-'):>7}", flush=True)
+
+
+def cell(kind, s):
+    if not s:
+        return "-"
+    return f"{fmt_val(kind, s['median'])} ({fmt_val(kind, s['min'])}–{fmt_val(kind, s['max'])})"
+
+
+def table_md(rows, scale_rows):
+    out = []
+    for kind, title, unit in (("lat", "Latency", "µs one way, lower is better"),
+                              ("thr", "Throughput", "msg/s, higher is better")):
+        sel = [r for r in rows if r["kind"] == kind]
+        if not sel:
+            continue
+        out.append(f"### {title} ({unit})\n")
+        out.append(f"| pinned | transport | size | nanosp | nng | raw{' | raw-batch' if kind == 'thr' else ''} | sp/nng | sp/raw{' | sp/raw-batch' if kind == 'thr' else ''} |")
+        out.append("|---|---|---:|---:|---:|---:|" + ("---:|" if kind == "thr" else "") + "---:|---:|" + ("---:|" if kind == "thr" else ""))
+        for r in sel:
+            res = r["results"]
+            sp = res.get("nanosp")
+            cols = [cell(kind, res.get(i)) for i in (["nanosp", "nng", "raw"] + (["raw-batch"] if kind == "thr" else []))]
+            rs = [ratio(kind, sp, res.get(i)) for i in (["nng", "raw"] + (["raw-batch"] if kind == "thr" else []))]
+            rtxt = [f"{x:.2f}×" if x else "-" for x in rs]
+            size = {64: "64 B", 1024: "1 KiB", 65536: "64 KiB", 1 << 20: "1 MiB"}[r["size"]]
+            t = r["transport"] + (" (raw: tcp)" if r["transport"] == "ws" else "")
+            out.append(f"| {'yes' if r['pinned'] else 'no'} | {t} | {size} | " + " | ".join(cols + rtxt) + " |")
+        out.append("")
+    if scale_rows:
+        out.append("### Scaling: independent REQ/REP pairs in one process (64 B, aggregate round trips/s)\n")
+        out.append("| pinned | transport | pairs | nanosp | nng | sp/nng |")
+        out.append("|---|---|---:|---:|---:|---:|")
+        for r in scale_rows:
+            sp, nn = r["results"]["nanosp"], r["results"]["nng"]
+            x = ratio("thr", sp, nn)
+            out.append(f"| {'yes' if r['pinned'] else 'no'} | {r['transport']} | {r['pairs']} | {cell('thr', sp)} | {cell('thr', nn)} | {f'{x:.2f}×' if x else '-'} |")
+        out.append("")
+    return "\n".join(out) + "\n"
+
+
+def chart_svg(rows):
+    """Bars of nanosp/nng speed-up per row (log scale): latency as nng/nanosp,
+    throughput as nanosp/nng, so taller is better for both."""
+    items = []
+    for r in rows:
+        sp, nn = r["results"].get("nanosp"), r["results"].get("nng")
+        if not sp or not nn:
+            continue
+        x = nn["median"] / sp["median"] if r["kind"] == "lat" else sp["median"] / nn["median"]
+        size = {64: "64B", 1024: "1K", 65536: "64K", 1 << 20: "1M"}[r["size"]]
+        items.append((f"{r['kind']} {r['transport']} {size}{' pin' if r['pinned'] else ''}", x, r["kind"]))
+    import math
+    w, h, left, bottom, top = max(400, 22 * len(items) + 80), 420, 60, 130, 30
+    lo, hi = 0.1, max([10.0] + [x for _, x, _ in items]) * 1.2
+    def y(v):
+        v = min(max(v, lo), hi)
+        return top + (h - top - bottom) * (1 - (math.log10(v) - math.log10(lo)) / (math.log10(hi) - math.log10(lo)))
+    s = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" font-family="sans-serif" font-size="11">',
+         f'<text x="{left}" y="18" font-size="14">nanosp speed-up over nng (log scale; latency: nng/nanosp, throughput: nanosp/nng)</text>']
+    for g in (0.1, 0.5, 1, 2, 5, 10, 20, 50, 100):
+        if g <= hi:
+            s.append(f'<line x1="{left}" x2="{w - 10}" y1="{y(g):.1f}" y2="{y(g):.1f}" stroke="{"#000" if g == 1 else "#ddd"}"/>')
+            s.append(f'<text x="{left - 6}" y="{y(g) + 4:.1f}" text-anchor="end">{g}×</text>')
+    for k, (label, x, kind) in enumerate(items):
+        bx = left + 10 + 22 * k
+        y0, y1 = y(1), y(x)
+        color = "#2b7bb9" if kind == "lat" else "#e08a1e"
+        s.append(f'<rect x="{bx}" y="{min(y0, y1):.1f}" width="16" height="{abs(y0 - y1):.1f}" fill="{color}"><title>{label}: {x:.2f}×</title></rect>')
+        s.append(f'<text transform="translate({bx + 11},{h - bottom + 8}) rotate(60)">{label}</text>')
+    s.append("</svg>\n")
+    return "\n".join(s)
+
+
+def machine():
+    cpu = "unknown CPU"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"cpu": cpu, "cpus": os.cpu_count(), "kernel": os.uname().release,
+            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+
+
+if __name__ == "__main__":
+    main()

@@ -248,7 +248,11 @@ pub async fn dialer_loop_observed<R, F, Fut, Rd, Wr, O>(
     let mut backoff = Backoff::new(o.reconnect_min, o.reconnect_max);
     let mut wait = first.is_some();
     if let Some(p) = first {
-        on(DialEvent::PipeClosed(p.run().await));
+        on(DialEvent::Connected);
+        let why = p.run().await;
+        if !sock.is_closed() {
+            on(DialEvent::PipeClosed(why));
+        }
     }
     loop {
         if sock.is_closed() {

@@ -170,6 +170,11 @@ impl Socket {
         self.inner.pipes()
     }
 
+    /// The counters of one pipe, while it is open.
+    pub fn pipe_stats(&self, p: PipeId) -> Option<crate::PipeStats> {
+        self.inner.pipe_stats(p)
+    }
+
     /// Closes one pipe.
     pub fn close_pipe(&self, p: PipeId) {
         self.inner.close_pipe(p)

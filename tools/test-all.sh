@@ -13,13 +13,20 @@ cargo fmt --all -- --check
 step "clippy (host, all targets)"
 cargo clippy --workspace --all-targets -- -D warnings
 
+step "clippy (nanosp-std without its default feature 'tracing')"
+cargo clippy -p nanosp-std --no-default-features --all-targets -- -D warnings
+
 step "docs (warnings are errors)"
 RUSTDOCFLAGS="-D warnings" cargo doc -p nanosp -p nanosp-embassy --no-deps --quiet
 
 step "tests: core alone (critical-section lock, no std)"
 cargo test -p nanosp
 
-step "tests: workspace (std lock; nanosp-std loopback, nngcat, pynng and nanocat interop; spcat)"
+# nanosp-std's reliability tests run here too: fd exhaustion, the 10-second
+# soaks (NANOSP_SOAK_SECS sets their length) and the network-namespace
+# partition test (root and iproute2; NANOSP_REQUIRE_PEERS=1 makes a missing
+# one a failure).
+step "tests: workspace (std lock; nanosp-std loopback, reliability, nngcat, pynng and nanocat interop; spcat)"
 cargo test --workspace
 
 step "core builds for microcontrollers and the browser"

@@ -108,6 +108,9 @@ pub struct Stats {
     pub protocol_errors: u64,
     /// Redials made by dialers.
     pub reconnects: u64,
+    /// Failed accepts of listeners (e.g. out of file descriptors); each is
+    /// followed by a pause, see [`accept_loop`](crate::transport::accept_loop).
+    pub accept_errors: u64,
 }
 
 /// Counters of one pipe.

@@ -198,13 +198,27 @@ impl Backoff {
     }
 }
 
+/// What a dialer did, for logging ([`dialer_loop_observed`]).
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DialEvent {
+    /// A connection was made and its pipe attached.
+    Connected,
+    /// An attempt failed (connect, handshake or attach) with this error.
+    Failed(Error),
+    /// The dialer's pipe closed, for this reason; it will redial.
+    PipeClosed(Error),
+    /// The dialer waits this long (back-off with jitter) before redialing.
+    Backoff(Duration),
+}
+
 /// A dialer's life after its first attempt: run the pipe (if the first dial
 /// made one), then redial with back-off whenever there is none, until the
 /// socket closes. `connect` makes one attempt (connect + handshake + attach).
 pub async fn dialer_loop<R, F, Fut, Rd, Wr>(
     sock: SocketRef<R>,
     first: Option<PipeDriver<R, Rd, Wr>>,
-    mut connect: F,
+    connect: F,
 ) where
     R: Runtime,
     F: FnMut() -> Fut,
@@ -212,11 +226,33 @@ pub async fn dialer_loop<R, F, Fut, Rd, Wr>(
     Rd: PipeRead,
     Wr: PipeWrite,
 {
+    dialer_loop_observed(sock, first, connect, |_| {}).await
+}
+
+/// [`dialer_loop`] telling `on` what happens: attempts that fail, pipes that
+/// close and why, and each back-off wait (a runtime crate logs them).
+pub async fn dialer_loop_observed<R, F, Fut, Rd, Wr, O>(
+    sock: SocketRef<R>,
+    first: Option<PipeDriver<R, Rd, Wr>>,
+    mut connect: F,
+    mut on: O,
+) where
+    R: Runtime,
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<PipeDriver<R, Rd, Wr>, Error>>,
+    Rd: PipeRead,
+    Wr: PipeWrite,
+    O: FnMut(DialEvent),
+{
     let o = sock.options();
     let mut backoff = Backoff::new(o.reconnect_min, o.reconnect_max);
     let mut wait = first.is_some();
     if let Some(p) = first {
-        let _ = p.run().await;
+        on(DialEvent::Connected);
+        let why = p.run().await;
+        if !sock.is_closed() {
+            on(DialEvent::PipeClosed(why));
+        }
     }
     loop {
         if sock.is_closed() {
@@ -225,6 +261,7 @@ pub async fn dialer_loop<R, F, Fut, Rd, Wr>(
         if wait {
             let rt = sock.runtime();
             let d = backoff.next_wait(rt.random_u32());
+            on(DialEvent::Backoff(d));
             let deadline = rt.now().plus(d);
             if let Either::Right(()) = select(rt.sleep_until(deadline), sock.closed()).await {
                 return;
@@ -235,18 +272,33 @@ pub async fn dialer_loop<R, F, Fut, Rd, Wr>(
         match select(connect(), sock.closed()).await {
             Either::Left(Ok(p)) => {
                 backoff.reset();
-                let _ = p.run().await;
+                on(DialEvent::Connected);
+                let why = p.run().await;
+                if !sock.is_closed() {
+                    on(DialEvent::PipeClosed(why));
+                }
             }
-            Either::Left(Err(_)) => {}
+            Either::Left(Err(e)) => on(DialEvent::Failed(e)),
             Either::Right(()) => return,
         }
     }
 }
 
+/// First pause of [`accept_loop`] after an accept error.
+pub const ACCEPT_RETRY_MIN: Duration = Duration::from_millis(10);
+/// Longest pause of [`accept_loop`] after repeated accept errors.
+pub const ACCEPT_RETRY_MAX: Duration = Duration::from_millis(320);
+
 /// A listener's accept loop: each accepted connection is handed to `serve`
 /// and spawned, so its handshake runs in the background. Returns when the
-/// socket closes or `accept` reports [`Error::Closed`]; other accept errors
-/// (e.g. out of file descriptors) pause 10 ms and retry.
+/// socket closes or `accept` reports [`Error::Closed`].
+///
+/// Other accept errors (out of file descriptors, out of memory) are counted
+/// in [`Stats::accept_errors`](crate::Stats::accept_errors) and the loop
+/// pauses before retrying: [`ACCEPT_RETRY_MIN`] at first, doubling up to
+/// [`ACCEPT_RETRY_MAX`] while errors continue, back to the minimum after an
+/// accept succeeds. The waiting connection stays in the kernel's backlog
+/// and is taken once descriptors free up; the loop neither spins nor ends.
 pub async fn accept_loop<R, S, A, AFut, C, F, CFut>(
     sock: SocketRef<R>,
     spawner: S,
@@ -260,14 +312,20 @@ pub async fn accept_loop<R, S, A, AFut, C, F, CFut>(
     F: FnMut(SocketRef<R>, C) -> CFut,
     CFut: Future<Output = ()> + Send + 'static,
 {
+    let mut pause = ACCEPT_RETRY_MIN;
     loop {
         match select(accept(), sock.closed()).await {
             Either::Right(()) => return,
-            Either::Left(Ok(c)) => spawner.spawn(serve(sock.clone(), c)),
+            Either::Left(Ok(c)) => {
+                pause = ACCEPT_RETRY_MIN;
+                spawner.spawn(serve(sock.clone(), c))
+            }
             Either::Left(Err(Error::Closed)) => return,
             Either::Left(Err(_)) => {
+                sock.count(|s| s.accept_errors += 1);
                 let rt = sock.runtime();
-                let t = rt.now().plus(Duration::from_millis(10));
+                let t = rt.now().plus(pause);
+                pause = pause.saturating_mul(2).min(ACCEPT_RETRY_MAX);
                 if let Either::Right(()) = select(rt.sleep_until(t), sock.closed()).await {
                     return;
                 }

@@ -405,3 +405,66 @@ fn dialer_backs_off_redials_and_resets() {
     pool.run_until_stalled();
     assert!(r.next_deadline().is_none(), "no dialer timers left");
 }
+
+#[test]
+fn accept_errors_back_off_and_the_loop_serves_again() {
+    let r = rt();
+    let (mut pool, sp) = pool();
+    let s = Socket::new(Protocol::Pull0, r.clone());
+    // The first five accepts fail (as with EMFILE), then a peer is accepted.
+    let calls: Rc<RefCell<Vec<u64>>> = Rc::default();
+    let (c2, r2) = (calls.clone(), r.clone());
+    let (a, b) = duplex(1024);
+    let mut conn = Some(a.split());
+    sp.0.spawn_local(accept_loop(
+        s.transport_ref(),
+        Local(sp.0.clone()),
+        move || {
+            c2.borrow_mut().push(r2.now().as_micros());
+            let n = c2.borrow().len();
+            let next = if n <= 5 {
+                Err(Error::Io(embedded_io_async::ErrorKind::Other))
+            } else {
+                conn.take().ok_or(Error::Closed)
+            };
+            async move {
+                match next {
+                    Err(Error::Closed) => futures::future::pending().await,
+                    other => other,
+                }
+            }
+        },
+        move |sref, (rd, wr): Conn| async move {
+            if let Ok(p) = establish(&sref, rd, wr, Framing::Tcp, "mem://l", false).await {
+                p.run().await;
+            }
+        },
+    ))
+    .unwrap();
+    let push = Socket::new(Protocol::Push0, r.clone());
+    let pref = push.transport_ref();
+    let (br, bw) = b.split();
+    sp.0.spawn_local(async move {
+        if let Ok(p) = establish(&pref, br, bw, Framing::Tcp, "mem://d", true).await {
+            p.run().await;
+        }
+    })
+    .unwrap();
+    pool.run_until_stalled();
+    while calls.borrow().len() < 6 {
+        assert!(r.advance_to_next(), "the accept loop stopped retrying");
+        pool.run_until_stalled();
+    }
+    let t = calls.borrow().clone();
+    let gaps: Vec<u64> = t.windows(2).map(|w| w[1] - w[0]).collect();
+    assert_eq!(
+        gaps[..5],
+        [10_000, 20_000, 40_000, 80_000, 160_000],
+        "doubling pauses"
+    );
+    assert_eq!(s.stats().accept_errors, 5);
+    assert_eq!(s.pipes().len(), 1, "served once accepts work again");
+    push.try_send(Message::from("after")).unwrap();
+    pool.run_until_stalled();
+    assert_eq!(s.try_recv().unwrap().body(), b"after");
+}

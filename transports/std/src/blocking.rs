@@ -140,6 +140,16 @@ impl Socket {
         self.inner.set_tcp_keepalive(on)
     }
 
+    /// Keepalive timings ([`crate::Socket::set_tcp_keepalive_timings`]).
+    pub fn set_tcp_keepalive_timings(&self, k: Option<crate::TcpKeepalive>) {
+        self.inner.set_tcp_keepalive_timings(k)
+    }
+
+    /// `TCP_USER_TIMEOUT` ([`crate::Socket::set_tcp_user_timeout`]).
+    pub fn set_tcp_user_timeout(&self, t: Option<std::time::Duration>) {
+        self.inner.set_tcp_user_timeout(t)
+    }
+
     /// SUB: subscribe to a topic prefix.
     pub fn subscribe(&self, topic: &[u8]) -> Result<(), Error> {
         self.inner.subscribe(topic)
@@ -158,6 +168,11 @@ impl Socket {
     /// The live pipes.
     pub fn pipes(&self) -> Vec<PipeInfo> {
         self.inner.pipes()
+    }
+
+    /// The counters of one pipe, while it is open.
+    pub fn pipe_stats(&self, p: PipeId) -> Option<crate::PipeStats> {
+        self.inner.pipe_stats(p)
     }
 
     /// Closes one pipe.

@@ -5,7 +5,7 @@
 //!
 //! | URL | transport |
 //! |---|---|
-//! | `tcp://host:port`, `tcp://*:port`, `tcp://[::1]:port`, `tcp4://`, `tcp6://` | TCP, TCP_NODELAY on, keepalive optional ([`Socket::set_tcp_keepalive`]) |
+//! | `tcp://host:port`, `tcp://*:port`, `tcp://[::1]:port`, `tcp4://`, `tcp6://` | TCP, TCP_NODELAY on, keepalive optional ([`Socket::set_tcp_keepalive`], [`Socket::set_tcp_keepalive_timings`], [`Socket::set_tcp_user_timeout`]) |
 //! | `ipc:///path`, `unix:///path` | Unix domain sockets, stale socket files replaced (SP-WIRE §2.3) |
 //! | `abstract://name` | Linux abstract Unix sockets |
 //! | `ws://host:port/path`, `ws4://`, `ws6://` | WebSocket client and server (SP-WIRE §3); sockets may share a port on different paths |
@@ -35,47 +35,103 @@
 #![warn(missing_docs)]
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 pub use nanosp::{
-    Error, Message, Options, PipeEvent, PipeId, PipeInfo, Protocol, ProtocolError, SendError,
-    SockOpt, Stats, Url,
+    Error, Message, Options, PipeEvent, PipeId, PipeInfo, PipeStats, Protocol, ProtocolError,
+    SendError, SockOpt, Stats, Url,
 };
 
 /// Spawns the dialer loop after a synchronous (or skipped) first attempt.
 /// A macro, not a generic function: tokio needs the loop future to be `Send`,
 /// which the compiler proves only where the pipe types are concrete.
 macro_rules! start_dialer {
-    ($rt:expr, $sref:expr, $connect:expr, $nonblocking:expr) => {{
+    ($rt:expr, $sref:expr, $connect:expr, $nonblocking:expr, $url:expr) => {{
         let connect = $connect;
         let first = if $nonblocking {
             None
         } else {
             Some(connect().await?)
         };
-        $rt.spawn(nanosp::transport::dialer_loop($sref, first, connect));
+        let url: String = $url;
+        $rt.spawn(nanosp::transport::dialer_loop_observed(
+            $sref,
+            first,
+            connect,
+            move |ev| crate::events::dialer(&url, ev),
+        ));
         Ok(())
     }};
 }
 
 pub mod blocking;
+pub mod events;
 pub mod rt;
 mod stream;
 mod ws;
 
 pub use rt::TokioRuntime;
 
+/// TCP keepalive timings: how fast a peer that vanished without closing
+/// (cable cut, host powered off, network partition) is noticed on an idle
+/// connection. Linux counts them in whole seconds (at least 1 s).
+///
+/// With the defaults of [`TcpKeepalive::new`] a dead idle peer is noticed
+/// after about `idle + interval * retries` = 1 s + 3 × 1 s. The kernel's
+/// defaults (7200 s, 75 s, 9 probes) take over two hours.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TcpKeepalive {
+    /// Idle time before the first probe (`TCP_KEEPIDLE`).
+    pub idle: Duration,
+    /// Time between unanswered probes (`TCP_KEEPINTVL`).
+    pub interval: Duration,
+    /// Unanswered probes before the connection is dropped (`TCP_KEEPCNT`).
+    pub retries: u32,
+}
+
+impl TcpKeepalive {
+    /// Short timings for fast detection: 1 s idle, 1 s interval, 3 probes.
+    pub const fn new() -> Self {
+        TcpKeepalive {
+            idle: Duration::from_secs(1),
+            interval: Duration::from_secs(1),
+            retries: 3,
+        }
+    }
+}
+
+impl Default for TcpKeepalive {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// TCP settings applied to each connection when it is made or accepted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct TcpTuning {
+    pub(crate) keepalive: bool,
+    pub(crate) timings: Option<TcpKeepalive>,
+    pub(crate) user_timeout: Option<Duration>,
+}
+
+/// The TCP settings of a socket, read anew for every connection.
+#[derive(Clone, Default)]
+pub(crate) struct TcpSettings(Arc<Mutex<TcpTuning>>);
+
+impl TcpSettings {
+    pub(crate) fn get(&self) -> TcpTuning {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+    fn update(&self, f: impl FnOnce(&mut TcpTuning)) {
+        f(&mut self.0.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
 /// What every clone of a [`Socket`] shares.
 pub(crate) struct Shared {
     pub(crate) sock: nanosp::Socket<TokioRuntime>,
-    keepalive: AtomicBool,
-}
-
-impl Shared {
-    pub(crate) fn keepalive(&self) -> bool {
-        self.keepalive.load(Ordering::Relaxed)
-    }
+    pub(crate) tcp: TcpSettings,
 }
 
 /// An SP socket on tokio: cooked or raw, any protocol of the core, dialing
@@ -123,7 +179,7 @@ impl Socket {
         Socket {
             sh: Arc::new(Shared {
                 sock,
-                keepalive: AtomicBool::new(false),
+                tcp: TcpSettings::default(),
             }),
         }
     }
@@ -182,14 +238,55 @@ impl Socket {
     }
 
     /// TCP keepalive (nng's `tcp-keepalive`, default off) for connections
-    /// made from now on (tcp and ws). TCP_NODELAY is always on.
+    /// made or accepted from now on (tcp and ws), with the system's timings
+    /// unless [`Socket::set_tcp_keepalive_timings`] chose others.
+    /// TCP_NODELAY is always on.
     pub fn set_tcp_keepalive(&self, on: bool) {
-        self.sh.keepalive.store(on, Ordering::Relaxed);
+        self.sh.tcp.update(|t| t.keepalive = on);
     }
 
     /// The TCP keepalive setting.
     pub fn tcp_keepalive(&self) -> bool {
-        self.sh.keepalive()
+        self.sh.tcp.get().keepalive
+    }
+
+    /// Keepalive timings for connections made or accepted from now on;
+    /// `Some` also turns keepalive on, `None` returns to the system's
+    /// timings. With [`TcpKeepalive::new`] an idle connection to a vanished
+    /// peer closes within about 4 s, and its dialer redials.
+    pub fn set_tcp_keepalive_timings(&self, k: Option<TcpKeepalive>) {
+        self.sh.tcp.update(|t| {
+            t.timings = k;
+            t.keepalive |= k.is_some();
+        });
+    }
+
+    /// The keepalive timings, if chosen.
+    pub fn tcp_keepalive_timings(&self) -> Option<TcpKeepalive> {
+        self.sh.tcp.get().timings
+    }
+
+    /// `TCP_USER_TIMEOUT` (Linux; ignored elsewhere) for connections made or
+    /// accepted from now on: a connection whose sent data stays
+    /// unacknowledged this long is closed, so a peer that vanished while
+    /// data was in flight (where keepalive does not probe) is noticed. It
+    /// also bounds each TCP connect of a dialer, so redials are not stuck in
+    /// SYN retries while a link is down. `None` (the default, as nng): the
+    /// system's timeouts (many minutes).
+    pub fn set_tcp_user_timeout(&self, t: Option<Duration>) {
+        self.sh
+            .tcp
+            .update(|s| s.user_timeout = t.filter(|d| !d.is_zero()));
+    }
+
+    /// The `TCP_USER_TIMEOUT` setting.
+    pub fn tcp_user_timeout(&self) -> Option<Duration> {
+        self.sh.tcp.get().user_timeout
+    }
+
+    /// The counters of one pipe, while it is open.
+    pub fn pipe_stats(&self, p: PipeId) -> Option<PipeStats> {
+        self.sh.sock.pipe_stats(p)
     }
 
     /// SUB: receive messages whose body starts with `topic` (empty = all).

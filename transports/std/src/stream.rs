@@ -16,8 +16,9 @@ use nanosp::transport::{accept_loop, PipeDriver};
 use nanosp::{Error, Scheme, SocketRef, Url, UrlError};
 use tokio::net::{tcp, unix, TcpListener, TcpStream, UnixListener, UnixStream};
 
+use crate::events;
 use crate::rt::{TokioRuntime, TokioSpawner};
-use crate::{Listener, Shared};
+use crate::{Listener, Shared, TcpTuning};
 
 type Sref = SocketRef<TokioRuntime>;
 type TcpDriver = PipeDriver<
@@ -71,26 +72,46 @@ pub(crate) async fn resolve(u: &Url, listen: bool) -> Result<Vec<SocketAddr>, Er
 }
 
 /// Connects to the first address of `u` that answers, TCP_NODELAY on and
-/// keepalive as configured.
-pub(crate) async fn tcp_connect(u: &Url, keepalive: bool) -> Result<TcpStream, Error> {
+/// keepalive as configured. A user timeout, if set, bounds each connect.
+pub(crate) async fn tcp_connect(u: &Url, tcp: TcpTuning) -> Result<TcpStream, Error> {
     let mut last = Error::ConnectionRefused;
     for a in resolve(u, false).await? {
-        match TcpStream::connect(a).await {
+        let r = match tcp.user_timeout {
+            Some(t) => match tokio::time::timeout(t, TcpStream::connect(a)).await {
+                Ok(r) => r.map_err(io_error),
+                Err(_) => Err(Error::TimedOut),
+            },
+            None => TcpStream::connect(a).await.map_err(io_error),
+        };
+        match r {
             Ok(s) => {
-                configure_tcp(&s, keepalive);
+                configure_tcp(&s, tcp);
                 return Ok(s);
             }
-            Err(e) => last = io_error(e),
+            Err(e) => last = e,
         }
     }
     Err(last)
 }
 
-/// TCP_NODELAY on (SP is message-oriented), keepalive if asked.
-pub(crate) fn configure_tcp(s: &TcpStream, keepalive: bool) {
+/// TCP_NODELAY on (SP is message-oriented); keepalive, its timings and the
+/// user timeout as configured. Failures leave the system's defaults.
+pub(crate) fn configure_tcp(s: &TcpStream, tcp: TcpTuning) {
     let _ = s.set_nodelay(true);
-    if keepalive {
-        let _ = socket2::SockRef::from(s).set_keepalive(true);
+    let sr = socket2::SockRef::from(s);
+    if let Some(k) = tcp.timings {
+        let ka = socket2::TcpKeepalive::new()
+            .with_time(k.idle)
+            .with_interval(k.interval)
+            .with_retries(k.retries);
+        let _ = sr.set_tcp_keepalive(&ka);
+    }
+    if tcp.keepalive || tcp.timings.is_some() {
+        let _ = sr.set_keepalive(true);
+    }
+    #[cfg(target_os = "linux")]
+    if let Some(t) = tcp.user_timeout {
+        let _ = sr.set_tcp_user_timeout(Some(t));
     }
 }
 
@@ -111,8 +132,10 @@ pub(crate) fn addr_url(scheme: &str, a: SocketAddr, path: &str) -> String {
     format!("{scheme}://{a}{path}")
 }
 
-async fn tcp_pipe(sref: &Sref, u: &Url, url: &str, keepalive: bool) -> Result<TcpDriver, Error> {
-    let s = tcp_connect(u, keepalive).await?;
+async fn tcp_pipe(sref: &Sref, u: &Url, url: &str, tcp: TcpTuning) -> Result<TcpDriver, Error> {
+    let s = tcp_connect(u, tcp)
+        .await
+        .inspect_err(|e| events::dial_failed(url, e))?;
     let (r, w) = s.into_split();
     establish(
         sref,
@@ -123,6 +146,7 @@ async fn tcp_pipe(sref: &Sref, u: &Url, url: &str, keepalive: bool) -> Result<Tc
         true,
     )
     .await
+    .inspect_err(|e| events::handshake_failed(url, true, e))
 }
 
 async fn unix_connect(u: &Url) -> Result<UnixStream, Error> {
@@ -143,7 +167,9 @@ async fn unix_connect(u: &Url) -> Result<UnixStream, Error> {
 }
 
 async fn unix_pipe(sref: &Sref, u: &Url, url: &str) -> Result<UnixDriver, Error> {
-    let s = unix_connect(u).await?;
+    let s = unix_connect(u)
+        .await
+        .inspect_err(|e| events::dial_failed(url, e))?;
     let (r, w) = s.into_split();
     establish(
         sref,
@@ -154,6 +180,25 @@ async fn unix_pipe(sref: &Sref, u: &Url, url: &str) -> Result<UnixDriver, Error>
         true,
     )
     .await
+    .inspect_err(|e| events::handshake_failed(url, true, e))
+}
+
+/// Handshakes an accepted connection and runs its pipe, reporting failures
+/// and the close reason.
+async fn serve_accepted<Rd, Wr>(sref: Sref, rd: Rd, wr: Wr, framing: Framing, url: String)
+where
+    Rd: embedded_io_async::Read,
+    Wr: embedded_io_async::Write,
+{
+    match establish(&sref, rd, wr, framing, &url, false).await {
+        Ok(p) => {
+            let why = p.run().await;
+            if !sref.is_closed() {
+                events::pipe_closed(&url, false, &why);
+            }
+        }
+        Err(e) => events::handshake_failed(&url, false, &e),
+    }
 }
 
 /// Starts a dialer: a synchronous first attempt (its error returned, no
@@ -163,13 +208,13 @@ pub(crate) async fn dial(sh: &Shared, u: Url, url: String, nonblocking: bool) ->
     let rt = sh.sock.runtime().clone();
     match u.scheme {
         Scheme::Tcp | Scheme::Tcp4 | Scheme::Tcp6 => {
-            let ka = sh.keepalive();
+            let tcp = sh.tcp.clone();
             let (s2, u2, url2) = (sref.clone(), u.clone(), url.clone());
             let connect = move || {
-                let (s, u, url) = (s2.clone(), u2.clone(), url2.clone());
-                async move { tcp_pipe(&s, &u, &url, ka).await }
+                let (s, u, url, t) = (s2.clone(), u2.clone(), url2.clone(), tcp.get());
+                async move { tcp_pipe(&s, &u, &url, t).await }
             };
-            start_dialer!(rt, sref, connect, nonblocking)
+            start_dialer!(rt, sref, connect, nonblocking, url)
         }
         Scheme::Ipc | Scheme::Unix | Scheme::Abstract => {
             let (s2, u2, url2) = (sref.clone(), u.clone(), url.clone());
@@ -177,7 +222,7 @@ pub(crate) async fn dial(sh: &Shared, u: Url, url: String, nonblocking: bool) ->
                 let (s, u, url) = (s2.clone(), u2.clone(), url2.clone());
                 async move { unix_pipe(&s, &u, &url).await }
             };
-            start_dialer!(rt, sref, connect, nonblocking)
+            start_dialer!(rt, sref, connect, nonblocking, url)
         }
         _ => Err(Error::TransportUnavailable),
     }
@@ -193,27 +238,28 @@ pub(crate) async fn listen(sh: &Shared, u: Url) -> Result<Listener, Error> {
             let l = Arc::new(tcp_bind(&u).await?);
             let local = l.local_addr().map_err(io_error)?;
             let url = addr_url(u.scheme.as_str(), local, "");
-            let ka = sh.keepalive();
-            let url2 = url.clone();
+            let tcp = sh.tcp.clone();
+            let (url1, url2) = (url.clone(), url.clone());
             let task = rt.spawn(accept_loop(
                 sref,
                 spawner,
                 move || {
-                    let l = l.clone();
-                    async move { l.accept().await.map(|(s, _)| s).map_err(io_error) }
-                },
-                move |sref, s: TcpStream| {
-                    let url = url2.clone();
+                    let (l, url) = (l.clone(), url1.clone());
                     async move {
-                        configure_tcp(&s, ka);
-                        let (r, w) = s.into_split();
-                        let (r, w) = (FromTokio::new(r), FromTokio::new(w));
-                        if let Ok(p) = establish(&sref, r, w, Framing::Tcp, &url, false).await {
-                            p.run().await;
-                        }
+                        l.accept()
+                            .await
+                            .map(|(s, _)| s)
+                            .map_err(|e| accepting(&url, e))
                     }
                 },
+                move |sref, s: TcpStream| {
+                    configure_tcp(&s, tcp.get());
+                    let (r, w) = s.into_split();
+                    let (r, w) = (FromTokio::new(r), FromTokio::new(w));
+                    serve_accepted(sref, r, w, Framing::Tcp, url2.clone())
+                },
             ));
+            events::listener_bound(&url);
             Ok(Listener::new(url, Some(local), Some(task)))
         }
         Scheme::Ipc | Scheme::Unix | Scheme::Abstract => {
@@ -223,30 +269,37 @@ pub(crate) async fn listen(sh: &Shared, u: Url) -> Result<Listener, Error> {
             };
             let l = Arc::new(l);
             let url = u.to_string();
-            let url2 = url.clone();
+            let (url1, url2) = (url.clone(), url.clone());
             let task = rt.spawn(accept_loop(
                 sref,
                 spawner,
                 move || {
-                    let l = l.clone();
+                    let (l, url) = (l.clone(), url1.clone());
                     let _keep = &cleanup; // the socket file goes when the loop ends
-                    async move { l.accept().await.map(|(s, _)| s).map_err(io_error) }
-                },
-                move |sref, s: UnixStream| {
-                    let url = url2.clone();
                     async move {
-                        let (r, w) = s.into_split();
-                        let (r, w) = (FromTokio::new(r), FromTokio::new(w));
-                        if let Ok(p) = establish(&sref, r, w, Framing::Ipc, &url, false).await {
-                            p.run().await;
-                        }
+                        l.accept()
+                            .await
+                            .map(|(s, _)| s)
+                            .map_err(|e| accepting(&url, e))
                     }
                 },
+                move |sref, s: UnixStream| {
+                    let (r, w) = s.into_split();
+                    let (r, w) = (FromTokio::new(r), FromTokio::new(w));
+                    serve_accepted(sref, r, w, Framing::Ipc, url2.clone())
+                },
             ));
+            events::listener_bound(&url);
             Ok(Listener::new(url, None, Some(task)))
         }
         _ => Err(Error::TransportUnavailable),
     }
+}
+
+/// Maps an accept error, reporting it (the accept loop then pauses).
+pub(crate) fn accepting(url: &str, e: io::Error) -> Error {
+    events::accept_failed(url, &e);
+    io_error(e)
 }
 
 /// Removes an IPC socket file when the listener that made it stops.

@@ -17,7 +17,9 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
-use nanosp::transport::{accept_loop, attach, PipeDriver, PipeRead, PipeWrite};
+use nanosp::transport::{
+    accept_loop, attach, PipeDriver, PipeRead, PipeWrite, ACCEPT_RETRY_MAX, ACCEPT_RETRY_MIN,
+};
 use nanosp::{Error, Message, ProtocolError, SocketRef, Url, UrlError};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
@@ -35,8 +37,10 @@ use tokio_tungstenite::tungstenite::{
 };
 use tokio_tungstenite::WebSocketStream;
 
+use crate::events;
 use crate::rt::{TokioRuntime, TokioSpawner};
-use crate::stream::{addr_url, configure_tcp, io_error, resolve, tcp_connect};
+use crate::stream::{accepting, addr_url, configure_tcp, io_error, resolve, tcp_connect};
+use crate::TcpTuning;
 use crate::{Listener, Shared};
 
 type Sref = SocketRef<TokioRuntime>;
@@ -167,12 +171,14 @@ fn halves(ws: Ws, limit: usize) -> (WsReader, WsWriter) {
 
 /// One dial attempt: TCP connect, upgrade offering the peer's token, check
 /// the echo, attach.
-async fn ws_pipe(sref: &Sref, u: &Url, url: &str, keepalive: bool) -> Result<WsDriver, Error> {
+async fn ws_pipe(sref: &Sref, u: &Url, url: &str, tcp: TcpTuning) -> Result<WsDriver, Error> {
     let o = sref.options();
     let proto = sref.protocol();
     let want = token(proto.peer_name());
     let attempt = async {
-        let tcp = tcp_connect(u, keepalive).await?;
+        let tcp = tcp_connect(u, tcp)
+            .await
+            .inspect_err(|e| events::dial_failed(url, e))?;
         let host = if u.host.contains(':') {
             format!("[{}]", u.host)
         } else {
@@ -207,11 +213,13 @@ async fn ws_pipe(sref: &Sref, u: &Url, url: &str, keepalive: bool) -> Result<WsD
         Ok(Err(e)) => {
             if !matches!(e, Error::ConnectionRefused | Error::Io(_)) {
                 sref.count(|s| s.handshake_failures += 1);
+                events::handshake_failed(url, true, &e);
             }
             return Err(e);
         }
         Err(_) => {
             sref.count(|s| s.handshake_failures += 1);
+            events::handshake_failed(url, true, &Error::TimedOut);
             return Err(Error::TimedOut);
         }
     };
@@ -223,13 +231,13 @@ async fn ws_pipe(sref: &Sref, u: &Url, url: &str, keepalive: bool) -> Result<WsD
 pub(crate) async fn dial(sh: &Shared, u: Url, url: String, nonblocking: bool) -> Result<(), Error> {
     let sref = sh.sock.transport_ref();
     let rt = sh.sock.runtime().clone();
-    let ka = sh.keepalive();
-    let s2 = sref.clone();
+    let tcp = sh.tcp.clone();
+    let (s2, url2) = (sref.clone(), url.clone());
     let connect = move || {
-        let (s, u, url) = (s2.clone(), u.clone(), url.clone());
-        async move { ws_pipe(&s, &u, &url, ka).await }
+        let (s, u, url, t) = (s2.clone(), u.clone(), url2.clone(), tcp.get());
+        async move { ws_pipe(&s, &u, &url, t).await }
     };
-    start_dialer!(rt, sref, connect, nonblocking)
+    start_dialer!(rt, sref, connect, nonblocking, url)
 }
 
 /// One listening socket's entry on a shared HTTP server.
@@ -373,17 +381,25 @@ pub(crate) async fn listen(sh: &Shared, u: Url) -> Result<Listener, Error> {
                 task: Mutex::new(None),
             });
             let srv = server.clone();
-            let ka = sh.keepalive();
+            let tcp = sh.tcp.clone();
             let handshake = o.handshake_timeout;
             let handle = rt.handle().clone();
+            let surl = addr_url(u.scheme.as_str(), local, "");
             let task = rt.spawn(async move {
+                // The accept loop's back-off (see nanosp::transport::accept_loop).
+                let mut pause = ACCEPT_RETRY_MIN;
                 loop {
                     match l.accept().await {
                         Ok((s, _)) => {
-                            configure_tcp(&s, ka);
+                            pause = ACCEPT_RETRY_MIN;
+                            configure_tcp(&s, tcp.get());
                             handle.spawn(srv.clone().serve(s, handshake));
                         }
-                        Err(_) => tokio::time::sleep(std::time::Duration::from_millis(10)).await,
+                        Err(e) => {
+                            let _ = accepting(&surl, e);
+                            tokio::time::sleep(pause).await;
+                            pause = (pause * 2).min(ACCEPT_RETRY_MAX);
+                        }
                     }
                 }
             });
@@ -422,13 +438,20 @@ pub(crate) async fn listen(sh: &Shared, u: Url) -> Result<Listener, Error> {
                 async move {
                     let (rd, wr) = halves(ws, sref.options().recv_max_size);
                     let peer = sref.protocol().peer_number();
-                    if let Ok(p) = attach(&sref, peer, &url, false, rd, wr) {
-                        p.run().await;
+                    match attach(&sref, peer, &url, false, rd, wr) {
+                        Ok(p) => {
+                            let why = p.run().await;
+                            if !sref.is_closed() {
+                                events::pipe_closed(&url, false, &why);
+                            }
+                        }
+                        Err(e) => events::handshake_failed(&url, false, &e),
                     }
                 }
             },
         )
         .await;
     });
+    events::listener_bound(&url);
     Ok(Listener::new(url, Some(local), Some(task)))
 }

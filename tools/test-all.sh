@@ -52,15 +52,8 @@ wait "$spcat_pid"
 out=$(cat "$out_file"); rm -f "$out_file"
 [ "$out" = '"hello from nngcat"' ] || { echo "spcat received: $out"; exit 1; }
 
-step "spperf smoke (numbers printed, not asserted)"
-cargo build -q --release -p nanosp-cli --bin spperf
-target/release/spperf inproc_lat 64 2000
-target/release/spperf inproc_thr 64 20000
-perf_sock="ipc://${TMPDIR:-/tmp}/nanosp-perf-$$.ipc"
-target/release/spperf local_thr "$perf_sock" 64 20000 &
-perf_pid=$!
-timeout 60 target/release/spperf remote_thr "$perf_sock" 64 20000
-wait "$perf_pid"
+step "benchmark smoke: nanosp, nng and raw sockets side by side (numbers printed, not asserted)"
+bench/compare.sh --smoke
 
 step "nanosp-std examples"
 timeout 300 cargo run -q -p nanosp-std --example pubsub >/dev/null

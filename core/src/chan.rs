@@ -161,33 +161,50 @@ impl Chan {
 
     // ---- task side -------------------------------------------------------
 
-    /// Task producer: push or wait for room.
-    pub(crate) fn poll_push(
+    /// Task producer: pushes messages from the front of `msgs` while there is
+    /// room (one lock and one wake for all of them); waits for room while any
+    /// are left.
+    pub(crate) fn poll_push_many(
         &self,
         cx: &mut Context<'_>,
-        m: &mut Option<Message>,
+        msgs: &mut VecDeque<Message>,
     ) -> Poll<Result<(), ()>> {
-        let r = self.st.lock(|s| {
+        let (r, w) = self.st.lock(|s| {
             if s.closed {
-                return Poll::Ready(Err(()));
+                return (Poll::Ready(Err(())), None);
             }
-            if s.q.len() >= s.cap || s.held {
+            let room = if s.held {
+                0
+            } else {
+                s.cap.saturating_sub(s.q.len())
+            };
+            let n = room.min(msgs.len());
+            s.q.extend(msgs.drain(..n));
+            let w = if n > 0 { s.notify_consumer() } else { None };
+            if msgs.is_empty() {
+                (Poll::Ready(Ok(())), w)
+            } else {
                 s.tx_waker = Some(cx.waker().clone());
-                return Poll::Pending;
+                (Poll::Pending, w)
             }
-            s.q.push_back(m.take().expect("poll_push with a message"));
-            Poll::Ready(Ok(s.notify_consumer()))
         });
-        match r {
-            Poll::Ready(Ok(w)) => {
-                if let Some(w) = w {
-                    w.wake();
-                }
-                Poll::Ready(Ok(()))
-            }
-            Poll::Ready(Err(_)) => Poll::Ready(Err(())),
-            Poll::Pending => Poll::Pending,
+        if let Some(w) = w {
+            w.wake();
         }
+        r
+    }
+
+    /// Task producer: completes once the consumer has taken everything
+    /// queued (or the channel closed).
+    pub(crate) fn poll_drained(&self, cx: &mut Context<'_>) -> Poll<()> {
+        self.st.lock(|s| {
+            if s.closed || s.q.is_empty() {
+                Poll::Ready(())
+            } else {
+                s.tx_waker = Some(cx.waker().clone());
+                Poll::Pending
+            }
+        })
     }
 
     /// Task consumer: take up to `max` messages, or wait. `Err` once closed and

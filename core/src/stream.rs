@@ -180,6 +180,20 @@ impl<Rd: Read> StreamReader<Rd> {
 }
 
 impl<Rd: Read> PipeRead for StreamReader<Rd> {
+    fn try_recv(&mut self) -> Option<Result<Message, Error>> {
+        while self.start < self.end {
+            let mut input = &self.buf[self.start..self.end];
+            let r = self.dec.decode(&mut input);
+            self.start = self.end - input.len();
+            match r {
+                Ok(Some(m)) => return Some(Ok(m)),
+                Ok(None) => {}
+                Err(e) => return Some(Err(e)),
+            }
+        }
+        None
+    }
+
     async fn recv(&mut self) -> Result<Message, Error> {
         loop {
             while self.start < self.end {

@@ -26,7 +26,17 @@ use crate::{Error, Message, PipeId, Runtime};
 pub trait PipeRead {
     /// The next whole message from the peer (SP header + body in the body).
     fn recv(&mut self) -> impl Future<Output = Result<Message, Error>>;
+
+    /// A whole message that is already buffered (no I/O), if any. The
+    /// driver collects these after each [`PipeRead::recv`] and hands them
+    /// to the socket together: one lock and one wake-up for all of them.
+    fn try_recv(&mut self) -> Option<Result<Message, Error>> {
+        None
+    }
 }
+
+/// Most messages a pipe driver hands to its socket at once.
+const READ_BATCH: usize = 16;
 
 /// The sending half of a pipe.
 pub trait PipeWrite {
@@ -110,16 +120,37 @@ impl<R: Runtime, Rd: PipeRead, Wr: PipeWrite> PipeDriver<R, Rd, Wr> {
             rx,
         } = self;
         let reader = async {
-            loop {
-                let m = match rd.recv().await {
-                    Ok(m) => m,
-                    Err(e) => return e,
-                };
-                let mut slot = Some(m);
-                if poll_fn(|cx| rx.poll_push(cx, &mut slot)).await.is_err() {
+            let mut got = VecDeque::with_capacity(READ_BATCH);
+            let why = loop {
+                match rd.recv().await {
+                    Ok(m) => got.push_back(m),
+                    Err(e) => break e,
+                }
+                let mut failed = None;
+                while got.len() < READ_BATCH {
+                    match rd.try_recv() {
+                        Some(Ok(m)) => got.push_back(m),
+                        Some(Err(e)) => {
+                            failed = Some(e);
+                            break;
+                        }
+                        None => break,
+                    }
+                }
+                // What arrived before bad input is still delivered.
+                if poll_fn(|cx| rx.poll_push_many(cx, &mut got)).await.is_err() {
                     return Error::Closed;
                 }
-            }
+                if let Some(e) = failed {
+                    break e;
+                }
+            };
+            // The peer is gone (or sent bad input), but what it sent before
+            // is the application's: the pipe stays until the socket has taken
+            // it (or closes), as a pipe that reads one message at a time
+            // would lose nothing either.
+            poll_fn(|cx| rx.poll_drained(cx)).await;
+            why
         };
         let writer = async {
             let mut batch = VecDeque::with_capacity(PIPE_QUEUE);

@@ -130,6 +130,43 @@ fn bad_frame_closes_only_that_pipe() {
 }
 
 #[test]
+fn what_arrived_before_bad_input_or_eof_is_delivered_in_order() {
+    // Many whole frames and then a bad one (or the end of the stream) arrive
+    // in one read: more than one batch and more than the pipe queue and the
+    // socket's queue hold. Every message is delivered, in order, before the
+    // pipe goes.
+    for bad in [true, false] {
+        let (mut pool, sp) = pool();
+        let s = Socket::new(Protocol::Pull0, rt());
+        let (_r, mut w, why) = raw_peer(&s, &sp, Framing::Tcp);
+        let mut bytes = vec![0, b'S', b'P', 0, 0, 0x50, 0, 0];
+        for i in 0..100u8 {
+            bytes.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 1, i]);
+        }
+        if bad {
+            bytes.extend_from_slice(&[0x80, 0, 0, 0, 0, 0, 0, 1, 0]); // reserved bits
+        }
+        run(&mut pool, async { w.write_all(&bytes).await.unwrap() });
+        drop(w); // end of stream
+        pool.run_until_stalled();
+        for i in 0..100u8 {
+            // Without waiting: a lost message fails here instead of hanging.
+            assert_eq!(s.try_recv().unwrap().body(), [i], "message {i}");
+            pool.run_until_stalled();
+        }
+        pool.run_until_stalled();
+        let want = if bad {
+            Error::Protocol(ProtocolError::ReservedLengthBits)
+        } else {
+            Error::ConnectionShutdown
+        };
+        assert_eq!(*why.borrow(), Some(want));
+        assert_eq!(s.stats().msgs_in, 100);
+        assert!(s.pipes().is_empty());
+    }
+}
+
+#[test]
 fn bad_handshakes_are_typed_and_counted() {
     let cases: [(&[u8], Error); 4] = [
         (b"GET / HT", ProtocolError::BadMagic.into()),

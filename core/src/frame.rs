@@ -166,11 +166,13 @@ enum State {
     /// Collecting `len` payload bytes into `msg`'s body.
     ///
     /// The body holds `filled` received bytes; anything after them is scratch
-    /// lent out by `body_buf` and not yet committed.
+    /// (reused pool memory, or lent out by `body_buf` up to `lent` and not
+    /// yet committed), cut off when the message is complete.
     Body {
         msg: Message,
         len: usize,
         filled: usize,
+        lent: usize,
     },
 }
 
@@ -274,15 +276,22 @@ impl Decoder {
                         return Ok(Some(Message::new()));
                     }
                     self.state = State::Body {
-                        msg: Message::with_capacity(len.min(self.max_reserve)),
+                        msg: Message::with_scratch(len.min(self.max_reserve)),
                         len,
                         filled: 0,
+                        lent: 0,
                     };
                 }
-                State::Body { msg, len, filled } => {
+                State::Body {
+                    msg,
+                    len,
+                    filled,
+                    lent,
+                } => {
                     if input.is_empty() {
                         return Ok(None);
                     }
+                    *lent = 0; // anything lent out is cut off below
                     let take = (*len - *filled).min(input.len());
                     let body = msg.body_mut();
                     body.truncate(*filled);
@@ -307,7 +316,13 @@ impl Decoder {
     /// The slice's contents are unspecified; asking again without advancing
     /// returns the same region.
     pub fn body_buf(&mut self) -> Option<&mut [u8]> {
-        let State::Body { msg, len, filled } = &mut self.state else {
+        let State::Body {
+            msg,
+            len,
+            filled,
+            lent,
+        } = &mut self.state
+        else {
             return None;
         };
         let want = (*len - *filled).min(BODY_CHUNK);
@@ -317,6 +332,7 @@ impl Decoder {
             grow(body, end, *len);
             body.resize(end, 0);
         }
+        *lent = end;
         Some(&mut body[*filled..end])
     }
 
@@ -327,10 +343,13 @@ impl Decoder {
     /// `n` is clamped to what was lent out; without a pending body this does
     /// nothing.
     pub fn advance_body(&mut self, n: usize) -> Option<Message> {
-        let State::Body { msg, len, filled } = &mut self.state else {
+        let State::Body {
+            len, filled, lent, ..
+        } = &mut self.state
+        else {
             return None;
         };
-        let lent = msg.body().len().min(*len);
+        let lent = (*lent).clamp(*filled, *len);
         *filled += n.min(lent - *filled);
         if *filled == *len {
             self.finish()
@@ -431,6 +450,35 @@ mod tests {
             panic!("expected a body in progress");
         };
         assert!(msg.body_mut().capacity() <= MAX_INITIAL_RESERVE);
+    }
+
+    #[test]
+    fn reused_scratch_never_shows_in_a_message() {
+        // A large message fills a pooled buffer with 0xAA and gives it back;
+        // a shorter one read into the same scratch must hold only its bytes,
+        // even when the reader claims more than it was lent.
+        let mut dec = Decoder::new(Framing::Tcp, 0);
+        let mut p = [0; MAX_PREFIX];
+        for round in 0..3 {
+            let n = encode_prefix(Framing::Tcp, 4000, &mut p);
+            assert!(dec.decode(&mut &p[..n]).unwrap().is_none());
+            let b = dec.body_buf().unwrap();
+            b.fill(0xAA);
+            let len = b.len();
+            drop(dec.advance_body(len).expect("complete"));
+            let n = encode_prefix(Framing::Tcp, 10, &mut p);
+            assert!(dec.decode(&mut &p[..n]).unwrap().is_none());
+            let b = dec.body_buf().unwrap();
+            assert_eq!(b.len(), 10);
+            b[..3].copy_from_slice(b"abc");
+            assert!(dec.advance_body(3).is_none());
+            // Half through the copying path, half through the lent one.
+            assert!(dec.decode(&mut &b"def"[..]).unwrap().is_none());
+            let b = dec.body_buf().unwrap();
+            b.copy_from_slice(b"ghij");
+            let m = dec.advance_body(1000).expect("complete, clamped");
+            assert_eq!(m.body(), b"abcdefghij", "round {round}");
+        }
     }
 
     #[test]

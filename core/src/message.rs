@@ -101,6 +101,14 @@ impl Message {
         m
     }
 
+    /// A message whose body is `n` bytes of unspecified content (see
+    /// [`crate::pool::get_scratch`]), to be overwritten before anyone reads it.
+    pub(crate) fn with_scratch(n: usize) -> Self {
+        let mut m = Message::new();
+        m.body.buf = Some(pool::get_scratch(n));
+        m
+    }
+
     /// A message whose body is a copy of `data` (into a pooled buffer).
     pub fn from_slice(data: &[u8]) -> Self {
         let mut m = Message::with_capacity(data.len());

@@ -83,6 +83,30 @@ mod local {
 
 /// An empty buffer that can hold `n` bytes without reallocating.
 pub(crate) fn get(n: usize) -> Buf {
+    let mut b = get_any(n);
+    if let Some(v) = Arc::get_mut(&mut b) {
+        v.clear();
+    }
+    b
+}
+
+/// A buffer of at least `n` bytes (or `n` exactly when larger than the
+/// largest class) whose contents are unspecified: what a previous message
+/// left, zeros where no message has been yet. For a reader that overwrites
+/// it before anyone sees it (the stream decoder), so a received body is not
+/// zeroed first each time.
+pub(crate) fn get_scratch(n: usize) -> Buf {
+    let mut b = get_any(n);
+    if let Some(v) = Arc::get_mut(&mut b) {
+        if v.len() < n {
+            v.resize(n, 0);
+        }
+    }
+    b
+}
+
+/// A pooled buffer for `n` bytes, with whatever length it was returned with.
+fn get_any(n: usize) -> Buf {
     match class_for_request(n) {
         Some(c) => {
             #[cfg(feature = "std")]
@@ -109,7 +133,8 @@ pub(crate) fn put(mut buf: Buf) {
     let Some(c) = class_for_capacity(cap) else {
         return;
     };
-    v.clear();
+    // The length stays (`get` clears it): `get_scratch` then reuses the
+    // initialised bytes without zeroing them again.
     #[cfg(feature = "std")]
     let Some(buf) = local::keep(c, buf) else {
         return;

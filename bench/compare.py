@@ -84,9 +84,10 @@ class Runner:
                 ]
             )
         if out is None:
-            return None
+            return None, None
         m = re.search(pat, out)
-        return float(m.group(1)) if m else None
+        a = re.search(r"allocations per message: ([0-9.]+)", out)
+        return (float(m.group(1)) if m else None), (float(a.group(1)) if a else None)
 
     def scale(self, impl, transport, pairs, size, count, pinned):
         url = self.url(transport) if transport != "inproc" else f"inproc://scale{self.n}"
@@ -160,7 +161,7 @@ def main():
     ap.add_argument("--pin", default="no,yes", help="no, yes or both (no,yes)")
     ap.add_argument("--scale", default="inproc,tcp", help="transports for the REQ/REP pairs scaling test ('' skips)")
     ap.add_argument("--div", type=int, default=1, help="divide message counts by this (smoke runs)")
-    ap.add_argument("--timeout", type=float, default=180)
+    ap.add_argument("--timeout", type=float, default=90, help="safety limit of one run, seconds")
     ap.add_argument("--bin", default=os.path.join(ROOT, "target", "bench"))
     ap.add_argument("--spperf", default=os.path.join(ROOT, "target", "release", "spperf"))
     ap.add_argument("--out", default=os.path.join(ROOT, "bench", "results"), help="'' writes nothing")
@@ -178,9 +179,15 @@ def main():
                     count = max(10, COUNTS[size][0 if kind == "lat" else 1] // a.div)
                     impls = impls_for(transport, kind)
                     got = {i: [] for i in impls}
+                    allocs = []
                     for _ in range(a.reps):
                         for i in impls:  # alternating: one of each per round
-                            got[i].append(r.one(i, transport, kind, size, count, pinned))
+                            if got[i] and all(v is None for v in got[i]):
+                                continue  # failed before: do not wait on it again
+                            v, al = r.one(i, transport, kind, size, count, pinned)
+                            got[i].append(v)
+                            if i == "nanosp" and al is not None:
+                                allocs.append(al)
                     row = {
                         "pinned": pinned,
                         "transport": transport,
@@ -188,6 +195,7 @@ def main():
                         "kind": kind,
                         "count": count,
                         "results": {i: summarize(v) for i, v in got.items()},
+                        "nanosp_allocs_per_msg": max(allocs) if allocs else None,
                     }
                     rows.append(row)
                     print_row(row, header=len(rows) == 1)
@@ -261,8 +269,8 @@ def table_md(rows, scale_rows):
         if not sel:
             continue
         out.append(f"### {title} ({unit})\n")
-        out.append(f"| pinned | transport | size | nanosp | nng | raw{' | raw-batch' if kind == 'thr' else ''} | sp/nng | sp/raw{' | sp/raw-batch' if kind == 'thr' else ''} |")
-        out.append("|---|---|---:|---:|---:|---:|" + ("---:|" if kind == "thr" else "") + "---:|---:|" + ("---:|" if kind == "thr" else ""))
+        out.append(f"| pinned | transport | size | nanosp | nng | raw{' | raw-batch' if kind == 'thr' else ''} | sp/nng | sp/raw{' | sp/raw-batch' if kind == 'thr' else ''} | sp allocs/msg |")
+        out.append("|---|---|---:|---:|---:|---:|" + ("---:|" if kind == "thr" else "") + "---:|---:|" + ("---:|" if kind == "thr" else "") + "---:|")
         for r in sel:
             res = r["results"]
             sp = res.get("nanosp")
@@ -271,6 +279,8 @@ def table_md(rows, scale_rows):
             rtxt = [f"{x:.2f}×" if x else "-" for x in rs]
             size = {64: "64 B", 1024: "1 KiB", 65536: "64 KiB", 1 << 20: "1 MiB"}[r["size"]]
             t = r["transport"] + (" (raw: tcp)" if r["transport"] == "ws" else "")
+            al = r.get("nanosp_allocs_per_msg")
+            rtxt.append("-" if al is None else f"{al:.3f}")
             out.append(f"| {'yes' if r['pinned'] else 'no'} | {t} | {size} | " + " | ".join(cols + rtxt) + " |")
         out.append("")
     if scale_rows:

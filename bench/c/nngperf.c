@@ -134,11 +134,21 @@ static void thr_server(const char *url, size_t size, long count) {
     printf("throughput: %.3f [Mb/s]\n", mps * 8 * (double) size / (1024 * 1024));
 }
 
+static volatile int pipe_gone;
+
+static void on_pipe_gone(nng_pipe p, nng_pipe_ev ev, void *arg) {
+    (void) p;
+    (void) ev;
+    (void) arg;
+    pipe_gone = 1;
+}
+
 static void thr_client(const char *url, size_t size, long count) {
     nng_socket s = open_pair();
     nng_msg *m;
     int rv;
     if ((rv = nng_socket_set_int(s, NNG_OPT_SENDBUF, 128)) != 0) fail("sendbuf", rv);
+    if ((rv = nng_pipe_notify(s, NNG_PIPE_EV_REM_POST, on_pipe_gone, NULL)) != 0) fail("notify", rv);
     dial(s, url);
     if ((rv = nng_msg_alloc(&m, 0)) != 0) fail("nng_msg_alloc", rv);
     if ((rv = nng_sendmsg(s, m, 0)) != 0) fail("nng_sendmsg", rv);
@@ -146,7 +156,8 @@ static void thr_client(const char *url, size_t size, long count) {
         if ((rv = nng_msg_alloc(&m, size)) != 0) fail("nng_msg_alloc", rv);
         if ((rv = nng_sendmsg(s, m, 0)) != 0) fail("nng_sendmsg", rv);
     }
-    nng_msleep(100);
+    /* No linger: stay until the server, done, hangs up (at most a minute). */
+    for (int i = 0; !pipe_gone && i < 6000; i++) nng_msleep(10);
     nng_close(s);
 }
 

@@ -22,10 +22,43 @@
 //! to the application without changing threads; N > 0 is a multi-thread
 //! runtime with N workers (the default for `scale`: one per CPU).
 
+use std::alloc::{GlobalAlloc, Layout, System};
 use std::process::exit;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use nanosp_std::{Message, Protocol, SockOpt, Socket};
+
+/// The system allocator, counting allocations, so the throughput and
+/// latency modes can report allocations per message in steady state (the
+/// design's promise: zero).
+struct Counting;
+
+static ALLOCS: AtomicU64 = AtomicU64::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: forwarded unchanged to the system allocator.
+        unsafe { System.alloc(l) }
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        // SAFETY: forwarded unchanged to the system allocator.
+        unsafe { System.dealloc(p, l) }
+    }
+    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: forwarded unchanged to the system allocator.
+        unsafe { System.realloc(p, l, n) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn allocs() -> u64 {
+    ALLOCS.load(Ordering::Relaxed)
+}
 
 fn usage() -> ! {
     eprintln!(
@@ -109,11 +142,16 @@ async fn lat_client(p: Proto, url: &str, size: usize, count: usize) {
     dial(&s, url).await;
     let mut m = Message::from(vec![b'x'; size]);
     let t0 = Instant::now();
-    for _ in 0..count {
+    let (mut a0, warm) = (0, count / 2);
+    for i in 0..count {
+        if i == warm {
+            a0 = allocs();
+        }
         s.send(m).await.unwrap_or_else(|e| die("send", e));
         m = s.recv().await.unwrap_or_else(|e| die("recv", e));
     }
     let total = t0.elapsed().as_secs_f64();
+    let per_msg = (allocs() - a0) as f64 / ((count - warm).max(1) * 2) as f64;
     println!("total time: {total:.3} [s]");
     println!("message size: {size} [B]");
     println!("round trip count: {count}");
@@ -121,6 +159,7 @@ async fn lat_client(p: Proto, url: &str, size: usize, count: usize) {
         "average latency: {:.3} [us]",
         total * 1e6 / (count as f64 * 2.0)
     );
+    println!("allocations per message: {per_msg:.3} (second half, this process)");
 }
 
 async fn thr_server(p: Proto, url: &str, size: usize, count: usize) {
@@ -129,13 +168,18 @@ async fn thr_server(p: Proto, url: &str, size: usize, count: usize) {
     s.listen(url).await.unwrap_or_else(|e| die("listen", e));
     s.recv().await.unwrap_or_else(|e| die("recv", e)); // the start message
     let t0 = Instant::now();
-    for _ in 0..count {
+    let (mut a0, warm) = (0, count / 2);
+    for i in 0..count {
+        if i == warm {
+            a0 = allocs();
+        }
         let m = s.recv().await.unwrap_or_else(|e| die("recv", e));
         if m.body().len() != size {
             die("message size", format!("{} != {size}", m.body().len()));
         }
     }
     let total = t0.elapsed().as_secs_f64();
+    let per_msg = (allocs() - a0) as f64 / (count - warm).max(1) as f64;
     let mps = count as f64 / total;
     println!("total time: {total:.3} [s]");
     println!("message size: {size} [B]");
@@ -145,6 +189,7 @@ async fn thr_server(p: Proto, url: &str, size: usize, count: usize) {
         "throughput: {:.3} [Mb/s]",
         mps * 8.0 * size as f64 / (1024.0 * 1024.0)
     );
+    println!("allocations per message: {per_msg:.3} (second half, this process)");
 }
 
 async fn thr_client(p: Proto, url: &str, size: usize, count: usize) {
@@ -161,8 +206,14 @@ async fn thr_client(p: Proto, url: &str, size: usize, count: usize) {
     for _ in 0..count {
         s.send(m.clone()).await.unwrap_or_else(|e| die("send", e));
     }
-    // No linger (as nng): give the queue time to drain.
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // No linger (as nng): stay until the server, done, hangs up, so nothing
+    // queued is lost (at most a minute).
+    for _ in 0..6000 {
+        if s.stats().pipes_removed > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }
 
 /// The URL of pair `i` of `scale`: a TCP/WS port plus `i`, or a name with

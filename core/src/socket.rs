@@ -139,7 +139,7 @@ pub(crate) struct PipeSlot {
     on_close: Option<OnClose>,
 }
 
-#[cfg(test)]
+#[cfg(any(test, feature = "fuzzing"))]
 impl PipeSlot {
     pub(crate) fn detached(id: PipeId, cap: usize) -> Self {
         PipeSlot {
@@ -151,9 +151,9 @@ impl PipeSlot {
             },
             tx: Arc::new(Chan::new(cap)),
             rx: Arc::new(Chan::new(cap)),
-            refill: futures::task::noop_waker(),
+            refill: Waker::noop().clone(),
             stats: PipeStats::default(),
-            pump: futures::task::noop_waker(),
+            pump: Waker::noop().clone(),
             on_close: None,
         }
     }

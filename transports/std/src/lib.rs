@@ -63,6 +63,8 @@ pub mod blocking;
 pub mod rt;
 mod stream;
 mod ws;
+#[doc(hidden)]
+pub use ws::fuzzing;
 
 pub use rt::TokioRuntime;
 

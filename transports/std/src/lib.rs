@@ -65,6 +65,7 @@ mod stream;
 mod ws;
 #[doc(hidden)]
 pub use ws::fuzzing;
+pub use ws::MAX_RECV_FRAME_UNLIMITED;
 
 pub use rt::TokioRuntime;
 

@@ -6,7 +6,10 @@
 //! * One SP message = one WebSocket message, binary, header bytes then body.
 //!   Outgoing messages are split into frames of at most 64 KiB (nng refuses
 //!   frames over 1 MiB); incoming fragments are reassembled up to
-//!   `recv-size-max`.
+//!   `recv-size-max`. A single incoming frame is limited to `recv-size-max`
+//!   too, and to [`MAX_RECV_FRAME_UNLIMITED`] when `recv-size-max` is 0: the
+//!   frame reader reserves a frame's announced length up front, so that
+//!   length must never be unbounded.
 //! * Listeners share a port: each `host:port` has one HTTP server that routes
 //!   upgrades by path to the listening socket; an unknown path gets HTTP 404,
 //!   a wrong subprotocol HTTP 400.
@@ -47,6 +50,12 @@ type WsDriver = PipeDriver<TokioRuntime, WsReader, WsWriter>;
 /// Largest frame we send; longer messages are fragmented (as nng does).
 pub const MAX_SEND_FRAME: usize = 64 << 10;
 
+/// The largest incoming frame when `recv-size-max` is 0 (no message limit).
+/// Messages of any size still arrive, in several frames (nng's own frames are
+/// at most 1 MiB, ours 64 KiB). Without it a peer announcing a frame of
+/// 2^63 bytes made the reader panic (found by the `ws` fuzz target).
+pub const MAX_RECV_FRAME_UNLIMITED: usize = 16 << 20;
+
 /// The subprotocol token of a protocol name.
 fn token(name: &str) -> String {
     format!("{name}.sp.nanomsg.org")
@@ -56,7 +65,7 @@ fn config(limit: usize) -> WebSocketConfig {
     let lim = (limit != 0).then_some(limit);
     WebSocketConfig::default()
         .max_message_size(lim)
-        .max_frame_size(lim)
+        .max_frame_size(Some(lim.unwrap_or(MAX_RECV_FRAME_UNLIMITED)))
 }
 
 fn ws_error(e: tungstenite::Error) -> Error {

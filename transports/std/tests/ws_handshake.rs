@@ -30,9 +30,18 @@ async fn exchange(
     req: &[u8],
     frames: &[u8],
 ) -> (Result<Result<usize, Error>, Error>, String) {
+    exchange_limit(proto, req, frames, 1024).await
+}
+
+async fn exchange_limit(
+    proto: Protocol,
+    req: &[u8],
+    frames: &[u8],
+    limit: usize,
+) -> (Result<Result<usize, Error>, Error>, String) {
     let (mut client, server) = duplex(1 << 16);
     let srv = async {
-        let mut rd = ws_accept(server, "/sp", proto, 1024).await?;
+        let mut rd = ws_accept(server, "/sp", proto, limit).await?;
         Ok(rd.recv().await.map(|m| m.len()))
     };
     let cli = async {
@@ -124,4 +133,41 @@ async fn bad_frames_after_the_handshake_end_the_connection() {
             "{frames:?} -> {e:?}"
         );
     }
+}
+
+/// Found by the `ws` fuzz target: with no receive limit (0), a frame that
+/// announces 2^64 - 1 bytes made the frame reader reserve that much and
+/// panic (capacity overflow; a smaller huge length aborts on allocation).
+/// The frame size is bounded even then; the connection ends with a typed error.
+#[tokio::test(flavor = "current_thread")]
+async fn a_huge_announced_frame_without_a_receive_limit_is_refused() {
+    let req = request("/sp", Some("pair1.sp.nanomsg.org"));
+    for len in [
+        u64::MAX,
+        1 << 40,
+        nanosp_std::MAX_RECV_FRAME_UNLIMITED as u64 + 1,
+    ] {
+        let mut f = vec![0x82, 0xff];
+        f.extend_from_slice(&len.to_be_bytes());
+        f.extend_from_slice(&[1, 2, 3, 4, 0, 0, 0, 0]);
+        let (r, answer) = exchange_limit(Protocol::Pair1, req.as_bytes(), &f, 0).await;
+        assert!(answer.starts_with("http/1.1 101"), "{answer}");
+        assert!(
+            matches!(r, Ok(Err(Error::MessageTooLong { .. }))),
+            "{len} -> {r:?}"
+        );
+    }
+    // A message bigger than that limit still arrives, in frames below it.
+    let mut f = Vec::new();
+    let chunk = vec![7u8; 100];
+    for i in 0..3 {
+        let op = if i == 0 { 0x02 } else { 0x00 };
+        let fin = if i == 2 { 0x80 } else { 0 };
+        f.push(op | fin);
+        f.push(0x80 | 100);
+        f.extend_from_slice(&[0, 0, 0, 0]);
+        f.extend_from_slice(&chunk);
+    }
+    let (r, _) = exchange_limit(Protocol::Pair1, req.as_bytes(), &f, 0).await;
+    assert_eq!(r, Ok(Ok(300)));
 }

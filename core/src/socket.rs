@@ -843,6 +843,11 @@ impl<R: Runtime> Core<R> {
         for p in pipes {
             self.remove_pipe(p, Error::Closed);
         }
+        // The hook has seen the pipes go; drop it now (outside the lock: it
+        // may hold a clone of this socket, the nng idiom of a hook that
+        // closes pipes, and that cycle would otherwise never be freed).
+        let hook = self.st.lock(|st| st.hook.take());
+        drop(hook);
         for w in waiters {
             w.wake();
         }
@@ -1055,10 +1060,21 @@ impl<R: Runtime> Socket<R> {
 
     /// Installs the pipe-event hook. It runs outside every lock, on the task
     /// that attached or removed the pipe; returning `false` from
-    /// [`PipeEvent::AddPre`] refuses the pipe.
+    /// [`PipeEvent::AddPre`] refuses the pipe. [`Socket::close`] drops the
+    /// hook, so a hook may hold a clone of its socket (to close pipes); such
+    /// a socket then stays open until `close` is called, not merely dropped.
     pub fn set_pipe_hook(&self, f: impl Fn(PipeEvent, &PipeInfo) -> bool + Send + Sync + 'static) {
         let h = Arc::new(Hook(Box::new(f)));
-        self.core().st.lock(|st| st.hook = Some(h));
+        // A closed socket keeps no hook. Whatever is not kept is dropped
+        // outside the lock (it may hold a socket handle).
+        let unused = self.core().st.lock(|st| {
+            if st.closed {
+                Some(h)
+            } else {
+                st.hook.replace(h)
+            }
+        });
+        drop(unused);
     }
 
     /// Closes the socket: every pipe, dialer and listener ends, and every

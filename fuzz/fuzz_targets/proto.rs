@@ -21,6 +21,17 @@
 //! * cooked REQ and SURVEYOR only ever return a reply whose id they sent;
 //! * bounded state: the model's queues never exceed the protocol's limits,
 //!   and what can be received at the end is bounded.
+//!
+//! Input: byte 0 picks the protocol (`Protocol::ALL[b % 12]`), bit 0 of byte
+//! 1 raw mode; then operations `op v [args]`, op % 13: 0 add a pipe (queue
+//! 1 + v % 8), 1 close pipe v, 2–5 a message from pipe v, split after
+//! v >> 4 bytes into header/body (2: arbitrary bytes; 3: k hop words and an
+//! id, then a body; 4: a hop count, then a body; 5: the first k words of
+//! what the machine last sent, then a body), 6 receive on context v, 7 send
+//! on context v (raw: an arbitrary header, or with bit 7 the last received
+//! one's), 8 drain pipe v, 9 time passes (v × 100 ms) and due deadlines
+//! expire, 10 open (or with bit 7 close) a context, 11 set an option
+//! (`ttl-max`, buffers, resend/survey time), 12 a receive is cancelled.
 #![no_main]
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};

@@ -480,7 +480,13 @@ impl<R: Runtime> Core<R> {
             st.call(&mut wakes, |m, io| m.remove_pipe(io, p));
             st.stats.pipes_removed += 1;
             st.blocked.retain(|&q| q != p);
-            (Some(slot), core::mem::take(&mut st.closes), st.hook.clone())
+            // A closed socket's last pipe takes the hook with it (see close).
+            let hook = if st.closed && st.pipes.is_empty() {
+                st.hook.take()
+            } else {
+                st.hook.clone()
+            };
+            (Some(slot), core::mem::take(&mut st.closes), hook)
         });
         if let Some(mut slot) = slot {
             for w in slot.tx.close().into_iter().chain(slot.rx.close()).flatten() {
@@ -836,18 +842,25 @@ impl<R: Runtime> Core<R> {
             let mut w = core::mem::take(&mut st.close_waiters);
             w.extend(st.recv_waiters.drain(..).map(|(_, w)| w));
             w.extend(st.send_waiters.drain(..).map(|(_, w)| w));
-            Some((pipes, w))
+            // The hook goes with the last pipe (remove_pipe), or now if there
+            // is none: it may hold a clone of this socket (the nng idiom of a
+            // hook that closes pipes), a cycle that would never be freed.
+            // Dropped outside the lock, since that may close a socket.
+            let hook = if pipes.is_empty() {
+                st.hook.take()
+            } else {
+                None
+            };
+            Some((pipes, w, hook))
         });
-        let Some((pipes, waiters)) = r else { return };
+        let Some((pipes, waiters, hook)) = r else {
+            return;
+        };
+        drop(hook);
         inproc::forget_socket(self.id);
         for p in pipes {
             self.remove_pipe(p, Error::Closed);
         }
-        // The hook has seen the pipes go; drop it now (outside the lock: it
-        // may hold a clone of this socket, the nng idiom of a hook that
-        // closes pipes, and that cycle would otherwise never be freed).
-        let hook = self.st.lock(|st| st.hook.take());
-        drop(hook);
         for w in waiters {
             w.wake();
         }

@@ -45,6 +45,39 @@ fn close_during_pump_does_not_leak_the_pipe() {
     }
 }
 
+/// Found under valgrind (whose scheduler let the sender above fill PULL's
+/// whole receive queue first): a pipe parked because its socket had no room
+/// was not woken when its peer closed, so the dead pipe stayed until the
+/// application's next receive. Closure now wakes a parked pipe.
+#[test]
+fn a_parked_pipe_goes_when_its_peer_closes() {
+    let r = rt();
+    let pull = Socket::new(Protocol::Pull0, r.clone());
+    pull.set_opt(SockOpt::RecvBuffer(2)).unwrap();
+    let push = Socket::new(Protocol::Push0, r);
+    let u = url("parked");
+    pull.listen(&u).unwrap();
+    push.dial(&u).unwrap();
+    let mut sent = 0u64;
+    while push.try_send(Message::from("x")).is_ok() {
+        sent += 1;
+        assert!(sent < 10_000, "PUSH never blocked");
+    }
+    assert_eq!(
+        pull.stats().msgs_in,
+        2,
+        "PULL's queue is full, the pipe parked"
+    );
+    assert_eq!(pull.pipes().len(), 1);
+    push.close();
+    assert!(
+        pull.pipes().is_empty(),
+        "the dead parked pipe is removed at once"
+    );
+    assert_eq!(pull.stats().msgs_in + push.stats().lost, sent, "accounted");
+    assert!(pull.try_recv().is_ok() && pull.try_recv().is_ok());
+}
+
 /// Many filtered-out messages delivered in one pump turn must not leave a
 /// waiting receiver stranded.
 #[test]

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test and check of the repository. Needs the toolchain set up
 # (see .ci/run, which installs what is missing and then calls this).
-# FUZZ_SECONDS (default 15) sets the length of each fuzz smoke run; 0 skips it.
+# FUZZ_SECONDS (default 30) sets the length of each fuzz target's smoke run;
+# 0 skips it. MEMCHECK=0 skips the valgrind subset.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -80,16 +81,15 @@ fi
 step "browser: headless Chromium and Node 20 against nngcat (and nanosp-std when built); demo page"
 (cd bindings/wasm/tests && node browser.mjs && node node.mjs && node demo.mjs)
 
-secs=${FUZZ_SECONDS:-15}
+step "memcheck: a subset of the core and nanosp-std tests under valgrind"
+if [ "${MEMCHECK:-1}" != 0 ]; then
+  tools/memcheck.sh --quick
+fi
+
+secs=${FUZZ_SECONDS:-30}
 if [ "$secs" != 0 ]; then
-  step "fuzz smoke (${secs}s per target)"
-  for t in decoder url socket; do
-    # New inputs go to a scratch corpus, so the committed one stays as it is.
-    scratch=$(mktemp -d)
-    RUSTC_BOOTSTRAP=1 cargo fuzz run --fuzz-dir fuzz "$t" "$scratch" "fuzz/corpus/$t" -- \
-      -max_total_time="$secs" -print_final_stats=0 2>&1 | tail -n 3
-    rm -rf "$scratch"
-  done
+  step "fuzz smoke (${secs}s per target, every target; the committed corpora are not changed)"
+  tools/fuzz-all.sh "$secs"
 fi
 
 step "all checks passed"

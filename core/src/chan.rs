@@ -33,6 +33,10 @@ struct State {
     held: bool,
     /// Someone waits only for closure (a transport stuck in a write).
     close_waker: Option<Waker>,
+    /// A socket consumer that parked (its socket had no room): pushes do
+    /// not wake it (it waits its turn), but closure does, so a dead pipe is
+    /// removed at once rather than at the application's next receive.
+    park_waker: Option<Waker>,
 }
 
 /// Outcome of a pop.
@@ -55,6 +59,7 @@ impl Chan {
                 again: false,
                 held: false,
                 close_waker: None,
+                park_waker: None,
             }),
         }
     }
@@ -131,13 +136,18 @@ impl Chan {
     }
 
     /// Closes; returns every waker so both sides learn of it.
-    pub(crate) fn close(&self) -> [Option<Waker>; 3] {
+    pub(crate) fn close(&self) -> [Option<Waker>; 4] {
         self.st.lock(|s| {
             s.closed = true;
             if s.pumping {
                 s.again = true;
             }
-            [s.rx_waker.take(), s.tx_waker.take(), s.close_waker.take()]
+            [
+                s.rx_waker.take(),
+                s.tx_waker.take(),
+                s.close_waker.take(),
+                s.park_waker.take(),
+            ]
         })
     }
 
@@ -306,6 +316,11 @@ impl Chan {
                     return true;
                 }
                 s.rx_waker = Some(waker.clone());
+                s.park_waker = None;
+            } else if s.closed && s.q.is_empty() {
+                return true; // nothing left to deliver: go round to see the end
+            } else {
+                s.park_waker = Some(waker.clone());
             }
             s.pumping = false;
             false

@@ -84,6 +84,22 @@ impl Body {
     }
 }
 
+impl Body {
+    /// Puts `h` in front of the body (rare: a header split too far).
+    fn prepend(&mut self, h: &[u8]) {
+        if self.off >= h.len() {
+            if let Some(b) = self.buf.as_mut().and_then(Arc::get_mut) {
+                let at = self.off - h.len();
+                b[at..self.off].copy_from_slice(h);
+                self.off = at;
+                return;
+            }
+        }
+        let v = self.unique(h.len());
+        v.splice(0..0, h.iter().copied());
+    }
+}
+
 impl Message {
     /// An empty message; allocates nothing.
     pub const fn new() -> Self {
@@ -202,13 +218,17 @@ impl Message {
         Some(u32::from_be_bytes(w))
     }
 
-    /// Makes sure the first `n` bytes of the wire view (header, then body)
-    /// are in the header, moving them from the body as needed. A message that
-    /// arrived from a byte stream has everything in the body; one handed over
-    /// by an inproc peer may already have its header split off.
+    /// Makes the header exactly the first `n` bytes of the wire view (header,
+    /// then body), moving bytes between header and body as needed. A message
+    /// that arrived from a byte stream has everything in the body; one handed
+    /// over by an inproc peer may already have its header split off, and
+    /// (from a raw peer) further than this protocol's header reaches: those
+    /// extra bytes go back to the body, as they would arrive off a stream.
     pub fn move_wire_to_header(&mut self, n: usize) -> Result<(), Error> {
         let have = self.header.len();
-        if have >= n {
+        if have > n {
+            self.body.prepend(&self.header[n..]);
+            self.header.truncate(n);
             return Ok(());
         }
         self.move_body_to_header(n - have)
@@ -328,6 +348,29 @@ mod tests {
         assert_eq!(m.body(), b"i");
         m.body_mut().push(b'!');
         assert_eq!(m.body(), b"i!");
+    }
+
+    #[test]
+    fn wire_header_is_exact_however_the_message_was_split() {
+        // As off a stream, as an inproc peer splits it, and split too far.
+        for split in [0, 2, 4, 6, 8] {
+            let wire = [0x80u8, 0, 0, 1, b'h', b'i', b'!', b'?'];
+            let mut m = Message::from(&wire[split..]);
+            m.set_header(&wire[..split]).unwrap();
+            m.move_wire_to_header(4).unwrap();
+            assert_eq!(m.header(), &wire[..4], "split {split}");
+            assert_eq!(m.body(), &wire[4..], "split {split}");
+        }
+        // Back into a body that was trimmed in place (no copy) and a shared one.
+        let mut m = Message::from(&[1u8, 2, 3, 4, 5, 6][..]);
+        m.move_body_to_header(4).unwrap();
+        let shared = m.clone();
+        m.move_wire_to_header(1).unwrap();
+        assert_eq!((m.header(), m.body()), (&[1u8][..], &[2u8, 3, 4, 5, 6][..]));
+        assert_eq!(shared.body(), &[5, 6]);
+        drop(shared);
+        m.move_wire_to_header(0).unwrap();
+        assert_eq!((m.header(), m.body()), (&[][..], &[1u8, 2, 3, 4, 5, 6][..]));
     }
 
     #[test]

@@ -142,7 +142,7 @@ pub(crate) struct PipeSlot {
     on_close: Option<OnClose>,
 }
 
-#[cfg(test)]
+#[cfg(any(test, feature = "fuzzing"))]
 impl PipeSlot {
     pub(crate) fn detached(id: PipeId, cap: usize) -> Self {
         PipeSlot {
@@ -154,9 +154,9 @@ impl PipeSlot {
             },
             tx: Arc::new(Chan::new(cap)),
             rx: Arc::new(Chan::new(cap)),
-            refill: futures::task::noop_waker(),
+            refill: Waker::noop().clone(),
             stats: PipeStats::default(),
-            pump: futures::task::noop_waker(),
+            pump: Waker::noop().clone(),
             on_close: None,
         }
     }
@@ -483,7 +483,13 @@ impl<R: Runtime> Core<R> {
             st.call(&mut wakes, |m, io| m.remove_pipe(io, p));
             st.stats.pipes_removed += 1;
             st.blocked.retain(|&q| q != p);
-            (Some(slot), core::mem::take(&mut st.closes), st.hook.clone())
+            // A closed socket's last pipe takes the hook with it (see close).
+            let hook = if st.closed && st.pipes.is_empty() {
+                st.hook.take()
+            } else {
+                st.hook.clone()
+            };
+            (Some(slot), core::mem::take(&mut st.closes), hook)
         });
         if let Some(mut slot) = slot {
             for w in slot.tx.close().into_iter().chain(slot.rx.close()).flatten() {
@@ -839,9 +845,21 @@ impl<R: Runtime> Core<R> {
             let mut w = core::mem::take(&mut st.close_waiters);
             w.extend(st.recv_waiters.drain(..).map(|(_, w)| w));
             w.extend(st.send_waiters.drain(..).map(|(_, w)| w));
-            Some((pipes, w))
+            // The hook goes with the last pipe (remove_pipe), or now if there
+            // is none: it may hold a clone of this socket (the nng idiom of a
+            // hook that closes pipes), a cycle that would never be freed.
+            // Dropped outside the lock, since that may close a socket.
+            let hook = if pipes.is_empty() {
+                st.hook.take()
+            } else {
+                None
+            };
+            Some((pipes, w, hook))
         });
-        let Some((pipes, waiters)) = r else { return };
+        let Some((pipes, waiters, hook)) = r else {
+            return;
+        };
+        drop(hook);
         inproc::forget_socket(self.id);
         for p in pipes {
             self.remove_pipe(p, Error::Closed);
@@ -1058,10 +1076,21 @@ impl<R: Runtime> Socket<R> {
 
     /// Installs the pipe-event hook. It runs outside every lock, on the task
     /// that attached or removed the pipe; returning `false` from
-    /// [`PipeEvent::AddPre`] refuses the pipe.
+    /// [`PipeEvent::AddPre`] refuses the pipe. [`Socket::close`] drops the
+    /// hook, so a hook may hold a clone of its socket (to close pipes); such
+    /// a socket then stays open until `close` is called, not merely dropped.
     pub fn set_pipe_hook(&self, f: impl Fn(PipeEvent, &PipeInfo) -> bool + Send + Sync + 'static) {
         let h = Arc::new(Hook(Box::new(f)));
-        self.core().st.lock(|st| st.hook = Some(h));
+        // A closed socket keeps no hook. Whatever is not kept is dropped
+        // outside the lock (it may hold a socket handle).
+        let unused = self.core().st.lock(|st| {
+            if st.closed {
+                Some(h)
+            } else {
+                st.hook.replace(h)
+            }
+        });
+        drop(unused);
     }
 
     /// Closes the socket: every pipe, dialer and listener ends, and every

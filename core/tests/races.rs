@@ -45,6 +45,39 @@ fn close_during_pump_does_not_leak_the_pipe() {
     }
 }
 
+/// Found under valgrind (whose scheduler let the sender above fill PULL's
+/// whole receive queue first): a pipe parked because its socket had no room
+/// was not woken when its peer closed, so the dead pipe stayed until the
+/// application's next receive. Closure now wakes a parked pipe.
+#[test]
+fn a_parked_pipe_goes_when_its_peer_closes() {
+    let r = rt();
+    let pull = Socket::new(Protocol::Pull0, r.clone());
+    pull.set_opt(SockOpt::RecvBuffer(2)).unwrap();
+    let push = Socket::new(Protocol::Push0, r);
+    let u = url("parked");
+    pull.listen(&u).unwrap();
+    push.dial(&u).unwrap();
+    let mut sent = 0u64;
+    while push.try_send(Message::from("x")).is_ok() {
+        sent += 1;
+        assert!(sent < 10_000, "PUSH never blocked");
+    }
+    assert_eq!(
+        pull.stats().msgs_in,
+        2,
+        "PULL's queue is full, the pipe parked"
+    );
+    assert_eq!(pull.pipes().len(), 1);
+    push.close();
+    assert!(
+        pull.pipes().is_empty(),
+        "the dead parked pipe is removed at once"
+    );
+    assert_eq!(pull.stats().msgs_in + push.stats().lost, sent, "accounted");
+    assert!(pull.try_recv().is_ok() && pull.try_recv().is_ok());
+}
+
 /// Many filtered-out messages delivered in one pump turn must not leave a
 /// waiting receiver stranded.
 #[test]
@@ -115,6 +148,37 @@ fn closing_hook_does_not_recurse() {
     let n = seen.load(Ordering::Relaxed);
     assert!(n <= 3, "one dial caused {n} connections");
     l.close();
+}
+
+/// Found by tools/memcheck.sh (valgrind: the test above leaked its socket):
+/// a hook holding a clone of its own socket is a cycle, so `close` drops the
+/// hook, and a hook set on a closed socket is not kept.
+#[test]
+fn close_drops_the_pipe_hook_and_what_it_holds() {
+    let l = Socket::new(Protocol::Pair1, rt());
+    let held = Arc::new(());
+    let (me, h2) = (l.clone(), held.clone());
+    l.set_pipe_hook(move |_, _| {
+        let _ = (&me, &h2);
+        true
+    });
+    assert_eq!(Arc::strong_count(&held), 2);
+    l.close();
+    assert_eq!(
+        Arc::strong_count(&held),
+        1,
+        "the hook (and its socket clone) is gone"
+    );
+    let h3 = held.clone();
+    l.set_pipe_hook(move |_, _| {
+        let _ = &h3;
+        true
+    });
+    assert_eq!(
+        Arc::strong_count(&held),
+        1,
+        "no hook kept on a closed socket"
+    );
 }
 
 /// A dialer that refuses the connection must not make the listener lose the

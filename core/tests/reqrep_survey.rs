@@ -642,3 +642,45 @@ fn closing_a_context_ends_its_pending_recv() {
         Error::Closed
     );
 }
+
+/// Found by the `proto` fuzz target: an inproc peer may hand over a message
+/// whose header reaches past the backtrace (a raw REQ sends whatever header
+/// it is given). The bytes past the backtrace are body, as they would be off
+/// a byte stream; they were lost (cooked REP) or kept in the header.
+#[test]
+fn a_header_longer_than_the_backtrace_is_body_over_inproc_too() {
+    let r = rt();
+    let u = url("longhdr");
+    let rep = Socket::new(Protocol::Rep0, r.clone());
+    let raw_rep = Socket::new_raw(Protocol::Rep0, r.clone());
+    let req = Socket::new_raw(Protocol::Req0, r.clone());
+    rep.listen(&u).unwrap();
+    let u2 = url("longhdr-raw");
+    raw_rep.listen(&u2).unwrap();
+    block_on(async {
+        // Cooked REP: the id is the whole backtrace; "xy" starts the body.
+        req.dial(&u).unwrap();
+        let mut m = Message::from("body");
+        m.set_header(&[0x80, 0, 0, 7, b'x', b'y']).unwrap();
+        req.send(m).await.unwrap();
+        let q = rep.recv().await.unwrap();
+        assert!(q.header().is_empty());
+        assert_eq!(q.body(), b"xybody");
+        rep.send(Message::from("ok")).await.unwrap();
+        let a = req.recv().await.unwrap();
+        assert_eq!(a.header(), &[0x80, 0, 0, 7], "only the id came back");
+        assert_eq!(a.body(), b"ok");
+    });
+    let req2 = Socket::new_raw(Protocol::Req0, r);
+    req2.dial(&u2).unwrap();
+    block_on(async {
+        // Raw REP: header = pipe id + backtrace, nothing more.
+        let mut m = Message::from("b");
+        m.set_header(&[0, 0, 0, 3, 0x80, 0, 0, 9, b'z']).unwrap();
+        req2.send(m).await.unwrap();
+        let q = raw_rep.recv().await.unwrap();
+        assert_eq!(q.header().len(), 12, "pipe id + two backtrace words");
+        assert_eq!(&q.header()[4..], &[0, 0, 0, 3, 0x80, 0, 0, 9]);
+        assert_eq!(q.body(), b"zb");
+    });
+}

@@ -62,11 +62,6 @@ impl Machine for Bus0 {
             if let Err(e) = m.move_wire_to_header(0) {
                 return Delivery::Close(e);
             }
-            let mut body = m.header().to_vec();
-            if !body.is_empty() {
-                body.extend_from_slice(m.body());
-                m = Message::from(body);
-            }
             m.set_header(&backtrace::pipe_word(p)).expect("4 bytes fit");
         }
         self.recvq.push_back(m);

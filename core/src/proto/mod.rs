@@ -449,17 +449,23 @@ impl Wakes {
     }
 }
 
-/// Unit-test harness: a machine with pipes and no engine.
-#[cfg(test)]
-pub(crate) mod testing {
+/// A machine with pipes and no engine: the unit tests' harness, and (with
+/// the `fuzzing` feature) the fuzz crate's way into every protocol machine.
+/// Not API: hidden, and its shape follows the tests' needs.
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+pub mod testing {
     use super::*;
+    #[cfg(test)]
     use crate::chan::Chan;
+    #[cfg(test)]
     use crate::sync::Arc;
     use alloc::collections::{BTreeMap, VecDeque};
 
-    pub(crate) struct Harness {
+    /// One machine, its pipes (each an outgoing queue) and its counters.
+    pub struct Harness {
         pub m: Box<dyn Machine>,
-        pub pipes: BTreeMap<PipeId, PipeSlot>,
+        pub(crate) pipes: BTreeMap<PipeId, PipeSlot>,
         pub stats: Stats,
         pub closes: Vec<(PipeId, Error)>,
         pub recv_ready: bool,
@@ -475,6 +481,7 @@ pub(crate) mod testing {
     }
 
     impl Harness {
+        /// `p`'s machine, cooked or raw, with a fixed id seed.
         pub fn new(p: Protocol, raw: bool) -> Self {
             Harness {
                 m: p.machine(raw, 0x1234_5678),
@@ -487,6 +494,7 @@ pub(crate) mod testing {
             }
         }
 
+        /// Runs `f` on the machine with an [`Io`] over the harness's pipes.
         pub fn with<R>(&mut self, f: impl FnOnce(&mut dyn Machine, &mut Io<'_>) -> R) -> R {
             let mut wakes = Wakes::default();
             let mut table = Table(&mut self.pipes);
@@ -516,6 +524,12 @@ pub(crate) mod testing {
             r
         }
 
+        /// True if pipe `id` is attached.
+        pub fn has(&self, id: u32) -> bool {
+            self.pipes.contains_key(&PipeId(id))
+        }
+
+        /// Removes pipe `id` (the machine is told first, as the engine does).
         pub fn remove(&mut self, id: u32) {
             let p = PipeId(id);
             self.with(|m, io| m.remove_pipe(io, p));
@@ -541,24 +555,29 @@ pub(crate) mod testing {
             self.with(|m, io| m.pipe_recv(io, PipeId(id), msg))
         }
 
+        /// Drains what was queued on pipe `id`, as messages.
+        pub fn sent_msgs(&mut self, id: u32) -> Vec<Message> {
+            let Some(slot) = self.pipes.get_mut(&PipeId(id)) else {
+                return Vec::new();
+            };
+            let mut out = VecDeque::new();
+            let mut cx = core::task::Context::from_waker(Waker::noop());
+            let _ = slot.tx.poll_pop(&mut cx, &mut out, usize::MAX);
+            // Popping made room: tell the machine, as the engine would.
+            self.with(|m, io| m.pipe_writable(io, PipeId(id)));
+            out.into_iter().collect()
+        }
+
         /// Drains what was queued on pipe `id`, as header+body bytes.
         pub fn sent(&mut self, id: u32) -> Vec<Vec<u8>> {
-            let slot = self.pipes.get_mut(&PipeId(id)).expect("pipe");
-            let mut out = VecDeque::new();
-            let waker = futures_noop();
-            let mut cx = core::task::Context::from_waker(&waker);
-            let _ = slot.tx.poll_pop(&mut cx, &mut out, usize::MAX);
-            let r = out
+            self.sent_msgs(id)
                 .into_iter()
                 .map(|m| {
                     let mut v = m.header().to_vec();
                     v.extend_from_slice(m.body());
                     v
                 })
-                .collect();
-            // Popping made room: tell the machine, as the engine would.
-            self.with(|m, io| m.pipe_writable(io, PipeId(id)));
-            r
+                .collect()
         }
 
         pub fn set(&mut self, o: SockOpt) -> Result<(), Error> {
@@ -566,10 +585,7 @@ pub(crate) mod testing {
         }
     }
 
-    pub(crate) fn futures_noop() -> Waker {
-        futures::task::noop_waker()
-    }
-
+    #[cfg(test)]
     #[allow(unused)]
     pub(crate) fn chan(cap: usize) -> Arc<Chan> {
         Arc::new(Chan::new(cap))

@@ -70,6 +70,9 @@ pub mod events;
 pub mod rt;
 mod stream;
 mod ws;
+#[doc(hidden)]
+pub use ws::fuzzing;
+pub use ws::MAX_RECV_FRAME_UNLIMITED;
 
 pub use rt::TokioRuntime;
 

@@ -6,7 +6,10 @@
 //! * One SP message = one WebSocket message, binary, header bytes then body.
 //!   Outgoing messages are split into frames of at most 64 KiB (nng refuses
 //!   frames over 1 MiB); incoming fragments are reassembled up to
-//!   `recv-size-max`.
+//!   `recv-size-max`. A single incoming frame is limited to `recv-size-max`
+//!   too, and to [`MAX_RECV_FRAME_UNLIMITED`] when `recv-size-max` is 0: the
+//!   frame reader reserves a frame's announced length up front, so that
+//!   length must never be unbounded.
 //! * Listeners share a port: each `host:port` has one HTTP server that routes
 //!   upgrades by path to the listening socket; an unknown path gets HTTP 404,
 //!   a wrong subprotocol HTTP 400.
@@ -21,6 +24,7 @@ use nanosp::transport::{
     accept_loop, attach, PipeDriver, PipeRead, PipeWrite, ACCEPT_RETRY_MAX, ACCEPT_RETRY_MIN,
 };
 use nanosp::{Error, Message, ProtocolError, SocketRef, Url, UrlError};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::{
@@ -44,11 +48,17 @@ use crate::TcpTuning;
 use crate::{Listener, Shared};
 
 type Sref = SocketRef<TokioRuntime>;
-type Ws = WebSocketStream<TcpStream>;
+type Ws<S = TcpStream> = WebSocketStream<S>;
 type WsDriver = PipeDriver<TokioRuntime, WsReader, WsWriter>;
 
 /// Largest frame we send; longer messages are fragmented (as nng does).
 pub const MAX_SEND_FRAME: usize = 64 << 10;
+
+/// The largest incoming frame when `recv-size-max` is 0 (no message limit).
+/// Messages of any size still arrive, in several frames (nng's own frames are
+/// at most 1 MiB, ours 64 KiB). Without it a peer announcing a frame of
+/// 2^63 bytes made the reader panic (found by the `ws` fuzz target).
+pub const MAX_RECV_FRAME_UNLIMITED: usize = 16 << 20;
 
 /// The subprotocol token of a protocol name.
 fn token(name: &str) -> String {
@@ -59,7 +69,7 @@ fn config(limit: usize) -> WebSocketConfig {
     let lim = (limit != 0).then_some(limit);
     WebSocketConfig::default()
         .max_message_size(lim)
-        .max_frame_size(lim)
+        .max_frame_size(Some(lim.unwrap_or(MAX_RECV_FRAME_UNLIMITED)))
 }
 
 fn ws_error(e: tungstenite::Error) -> Error {
@@ -87,13 +97,13 @@ fn ws_error(e: tungstenite::Error) -> Error {
     }
 }
 
-/// The receiving half of a WebSocket pipe.
-pub struct WsReader {
-    rd: SplitStream<Ws>,
+/// The receiving half of a WebSocket pipe (over TCP, or any stream in tests).
+pub struct WsReader<S = TcpStream> {
+    rd: SplitStream<Ws<S>>,
     limit: usize,
 }
 
-impl PipeRead for WsReader {
+impl<S: AsyncRead + AsyncWrite + Unpin> PipeRead for WsReader<S> {
     async fn recv(&mut self) -> Result<Message, Error> {
         loop {
             match self.rd.next().await {
@@ -121,12 +131,12 @@ impl PipeRead for WsReader {
 }
 
 /// The sending half of a WebSocket pipe.
-pub struct WsWriter {
-    wr: SplitSink<Ws, WsMsg>,
+pub struct WsWriter<S = TcpStream> {
+    wr: SplitSink<Ws<S>, WsMsg>,
     buf: Vec<u8>,
 }
 
-impl PipeWrite for WsWriter {
+impl<S: AsyncRead + AsyncWrite + Unpin> PipeWrite for WsWriter<S> {
     async fn send(&mut self, batch: &mut VecDeque<Message>) -> Result<(), Error> {
         while let Some(m) = batch.pop_front() {
             self.buf.clear();
@@ -158,7 +168,10 @@ impl PipeWrite for WsWriter {
     }
 }
 
-fn halves(ws: Ws, limit: usize) -> (WsReader, WsWriter) {
+fn halves<S: AsyncRead + AsyncWrite + Unpin>(
+    ws: Ws<S>,
+    limit: usize,
+) -> (WsReader<S>, WsWriter<S>) {
     let (wr, rd) = ws.split();
     (
         WsReader { rd, limit },
@@ -276,43 +289,92 @@ impl Server {
     }
 
     async fn serve(self: Arc<Server>, tcp: TcpStream, timeout: std::time::Duration) {
-        let mut chosen: Option<Route> = None;
-        // The error type is tungstenite's, not ours to shrink.
-        #[allow(clippy::result_large_err)]
-        let cb = |req: &Request, mut resp: Response| -> Result<Response, ErrorResponse> {
-            let path = req
-                .uri()
-                .path_and_query()
-                .map(|p| p.as_str())
-                .unwrap_or("/");
-            let route = self.routes.lock().unwrap().get(path).cloned();
-            let Some(route) = route else {
-                return Err(status(StatusCode::NOT_FOUND, "no SP socket at this path"));
-            };
-            let offered = req
-                .headers()
-                .get(SEC_WEBSOCKET_PROTOCOL)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("");
-            let Some(tok) = offered
-                .split(',')
-                .map(str::trim)
-                .find(|t| t.eq_ignore_ascii_case(&route.token))
-            else {
-                return Err(status(StatusCode::BAD_REQUEST, "SP protocol mismatch"));
-            };
-            let v = HeaderValue::from_str(tok).expect("token came from a header value");
-            resp.headers_mut().insert(SEC_WEBSOCKET_PROTOCOL, v);
-            chosen = Some(route);
-            Ok(resp)
-        };
-        let cfg = self.config();
-        let hs = tokio_tungstenite::accept_hdr_async_with_config(tcp, cb, Some(cfg));
-        if let Ok(Ok(ws)) = tokio::time::timeout(timeout, hs).await {
-            if let Some(r) = chosen {
-                let _ = r.tx.send(ws);
-            }
+        let hs = upgrade(tcp, self.config(), |path| {
+            self.routes.lock().unwrap().get(path).cloned()
+        });
+        if let Ok(Ok((ws, r))) = tokio::time::timeout(timeout, hs).await {
+            let _ = r.tx.send(ws);
         }
+    }
+}
+
+/// The listener side of one upgrade, on any stream: `route` finds the route
+/// of the requested path; the request must offer that route's subprotocol,
+/// which is echoed. No socket at the path is HTTP 404 (and
+/// [`Error::ConnectionRefused`]), no matching subprotocol HTTP 400 (and a
+/// protocol error); anything that is not an upgrade request fails with a
+/// protocol error, a stream that ends early with a connection error.
+async fn upgrade<S, F>(stream: S, cfg: WebSocketConfig, route: F) -> Result<(Ws<S>, Route), Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    F: Fn(&str) -> Option<Route>,
+{
+    let mut chosen: Option<Route> = None;
+    // The error type is tungstenite's, not ours to shrink.
+    #[allow(clippy::result_large_err)]
+    let cb = |req: &Request, mut resp: Response| -> Result<Response, ErrorResponse> {
+        let path = req
+            .uri()
+            .path_and_query()
+            .map(|p| p.as_str())
+            .unwrap_or("/");
+        let Some(route) = route(path) else {
+            return Err(status(StatusCode::NOT_FOUND, "no SP socket at this path"));
+        };
+        let offered = req
+            .headers()
+            .get(SEC_WEBSOCKET_PROTOCOL)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let Some(tok) = offered
+            .split(',')
+            .map(str::trim)
+            .find(|t| t.eq_ignore_ascii_case(&route.token))
+        else {
+            return Err(status(StatusCode::BAD_REQUEST, "SP protocol mismatch"));
+        };
+        let v = HeaderValue::from_str(tok).expect("token came from a header value");
+        resp.headers_mut().insert(SEC_WEBSOCKET_PROTOCOL, v);
+        chosen = Some(route);
+        Ok(resp)
+    };
+    let ws = tokio_tungstenite::accept_hdr_async_with_config(stream, cb, Some(cfg))
+        .await
+        .map_err(ws_error)?;
+    let route = chosen.ok_or(Error::Protocol(ProtocolError::HandshakeIncomplete))?;
+    Ok((ws, route))
+}
+
+/// Hooks for the fuzz crate (`fuzz/fuzz_targets/ws.rs`); not API.
+#[doc(hidden)]
+pub mod fuzzing {
+    use super::*;
+
+    /// The listener-side WebSocket handshake of a socket of `proto` at
+    /// `path`, on any stream, as a `ws://` listener runs it; then the reader
+    /// half of the pipe it would attach (receive limit `limit`, 0 = none).
+    /// The writer half is dropped.
+    pub async fn ws_accept<S>(
+        stream: S,
+        path: &str,
+        proto: nanosp::Protocol,
+        limit: usize,
+    ) -> Result<impl PipeRead, Error>
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
+        let (tx, _rx) = mpsc::unbounded_channel();
+        let route = Route {
+            token: token(proto.name()),
+            limit,
+            tx,
+        };
+        let (ws, _) = upgrade(stream, config(limit), |p| {
+            (p == path).then(|| route.clone())
+        })
+        .await?;
+        let (rd, _wr) = halves(ws, limit);
+        Ok(rd)
     }
 }
 

@@ -291,12 +291,18 @@ impl Decoder {
                     if input.is_empty() {
                         return Ok(None);
                     }
-                    *lent = 0; // anything lent out is cut off below
+                    *lent = 0; // what was lent is overwritten or cut off below
                     let take = (*len - *filled).min(input.len());
+                    let end = *filled + take;
                     let body = msg.body_mut();
-                    body.truncate(*filled);
-                    grow(body, *filled + take, *len);
-                    body.extend_from_slice(&input[..take]);
+                    if body.len() >= end {
+                        // Into the scratch: it keeps its initialised length.
+                        body[*filled..end].copy_from_slice(&input[..take]);
+                    } else {
+                        body.truncate(*filled);
+                        grow(body, end, *len);
+                        body.extend_from_slice(&input[..take]);
+                    }
                     *input = &input[take..];
                     *filled += take;
                     if *filled == *len {

@@ -134,6 +134,8 @@ def fmt_val(kind, v):
         return "-"
     if kind == "lat":
         return f"{v:.1f}"
+    if v < 1e4:
+        return f"{v / 1e3:.2f}k"
     return f"{v / 1e3:.0f}k" if v < 1e6 else f"{v / 1e6:.2f}M"
 
 
@@ -165,7 +167,13 @@ def main():
     ap.add_argument("--bin", default=os.path.join(ROOT, "target", "bench"))
     ap.add_argument("--spperf", default=os.path.join(ROOT, "target", "release", "spperf"))
     ap.add_argument("--out", default=os.path.join(ROOT, "bench", "results"), help="'' writes nothing")
+    ap.add_argument("--render", metavar="JSON", help="only write the table and chart again from a results file")
     a = ap.parse_args()
+    if a.render:
+        with open(a.render) as f:
+            d = json.load(f)
+        write_out(a.out, d["machine"], d["args"]["reps"], d["rows"], d["scale"], d["args"])
+        return
 
     bins = {"spperf": a.spperf, "nngperf": os.path.join(a.bin, "nngperf"), "rawperf": os.path.join(a.bin, "rawperf")}
     r = Runner(bins, a.div, a.timeout)
@@ -217,19 +225,21 @@ def main():
                 scale_rows.append(row)
                 print_scale(row, header=len(scale_rows) == 1)
 
-    md = table_md(rows, scale_rows)
     if a.out:
-        os.makedirs(a.out, exist_ok=True)
-        meta = machine()
-        with open(os.path.join(a.out, "latest.json"), "w") as f:
-            json.dump({"machine": meta, "args": vars(a), "rows": rows, "scale": scale_rows}, f, indent=1)
-        with open(os.path.join(a.out, "latest.md"), "w") as f:
-            f.write(f"Machine: {meta['cpu']}, {meta['cpus']} CPUs, {meta['kernel']}; {meta['date']}; "
-                    f"{a.reps} runs each (median, min-max).\n\n")
-            f.write(md)
-        with open(os.path.join(a.out, "latest.svg"), "w") as f:
-            f.write(chart_svg(rows))
-        print(f"\nwrote {a.out}/latest.md, latest.json, latest.svg")
+        write_out(a.out, machine(), a.reps, rows, scale_rows, vars(a))
+
+
+def write_out(out, meta, reps, rows, scale_rows, args):
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, "latest.json"), "w") as f:
+        json.dump({"machine": meta, "args": args, "rows": rows, "scale": scale_rows}, f, indent=1)
+    with open(os.path.join(out, "latest.md"), "w") as f:
+        f.write(f"Machine: {meta['cpu']}, {meta['cpus']} CPUs, {meta['kernel']}; {meta['date']}; "
+                f"{reps} runs each (median, min-max).\n\n")
+        f.write(table_md(rows, scale_rows))
+    with open(os.path.join(out, "latest.svg"), "w") as f:
+        f.write(chart_svg(rows))
+    print(f"\nwrote {out}/latest.md, latest.json, latest.svg")
 
 
 def print_row(row, header):

@@ -18,6 +18,7 @@ use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, OnceLock};
 
+use bytes::BytesMut;
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use nanosp::transport::{
@@ -133,17 +134,20 @@ impl<S: AsyncRead + AsyncWrite + Unpin> PipeRead for WsReader<S> {
 /// The sending half of a WebSocket pipe.
 pub struct WsWriter<S = TcpStream> {
     wr: SplitSink<Ws<S>, WsMsg>,
-    buf: Vec<u8>,
+    /// Header and body of each message are gathered here and split off as
+    /// the frame's payload; once tungstenite has written and dropped it, the
+    /// same allocation is reused (no allocation per message).
+    buf: BytesMut,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> PipeWrite for WsWriter<S> {
     async fn send(&mut self, batch: &mut VecDeque<Message>) -> Result<(), Error> {
         while let Some(m) = batch.pop_front() {
-            self.buf.clear();
+            self.buf.reserve(m.len());
             self.buf.extend_from_slice(m.header());
             self.buf.extend_from_slice(m.body());
             drop(m);
-            let data = Bytes::copy_from_slice(&self.buf);
+            let data: Bytes = self.buf.split().freeze();
             if data.len() <= MAX_SEND_FRAME {
                 self.wr.feed(WsMsg::Binary(data)).await.map_err(ws_error)?;
                 continue;
@@ -162,7 +166,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> PipeWrite for WsWriter<S> {
             }
         }
         if self.buf.capacity() > 1 << 20 {
-            self.buf = Vec::new(); // do not keep a huge buffer for one big message
+            self.buf = BytesMut::new(); // do not keep a huge buffer for one big message
         }
         self.wr.flush().await.map_err(ws_error)
     }
@@ -177,7 +181,7 @@ fn halves<S: AsyncRead + AsyncWrite + Unpin>(
         WsReader { rd, limit },
         WsWriter {
             wr,
-            buf: Vec::new(),
+            buf: BytesMut::new(),
         },
     )
 }

@@ -225,6 +225,7 @@ def main():
                 scale_rows.append(row)
                 print_scale(row, header=len(scale_rows) == 1)
 
+    print("\n" + table_md(rows, scale_rows))  # medians with min-max
     if a.out:
         write_out(a.out, machine(), a.reps, rows, scale_rows, vars(a))
 

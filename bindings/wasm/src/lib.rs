@@ -83,9 +83,19 @@ export type PipeCallback = (event: PipeEventName, pipe: PipeInfo) => boolean | v
 /** Counters of a socket. */
 export interface SocketStats {
   msgsIn: number; bytesIn: number; msgsOut: number; bytesOut: number;
-  drops: number; lost: number; pipesAdded: number; pipesRemoved: number;
+  /** All drops, then by reason. */
+  drops: number; dropsQueueFull: number; dropsHopLimit: number; dropsStale: number;
+  dropsUnroutable: number; dropsMalformed: number; dropsUnwanted: number;
+  lost: number; pipesAdded: number; pipesRemoved: number;
   pipesRejected: number; handshakeFailures: number; protocolErrors: number;
   reconnects: number;
+}
+
+/** Counters of one live pipe. */
+export interface PipeStats {
+  msgsIn: number; bytesIn: number; msgsOut: number; bytesOut: number;
+  /** Messages evicted from this pipe's full queue (PUB's slow subscriber). */
+  evicted: number;
 }
 "#;
 
@@ -524,6 +534,26 @@ impl Socket {
         self.inner.pipes().iter().map(pipe_object).collect()
     }
 
+    /// A snapshot of one live pipe's counters (`id` from `pipes()` or a
+    /// pipe callback), or `undefined` once the pipe is gone.
+    #[wasm_bindgen(js_name = pipeStats, unchecked_return_type = "PipeStats | undefined")]
+    pub fn pipe_stats(&self, id: u32) -> JsValue {
+        let Some(s) = self.inner.pipe_stats(nanosp::PipeId(id)) else {
+            return JsValue::UNDEFINED;
+        };
+        let o = Object::new();
+        for (k, v) in [
+            ("msgsIn", s.msgs_in),
+            ("bytesIn", s.bytes_in),
+            ("msgsOut", s.msgs_out),
+            ("bytesOut", s.bytes_out),
+            ("evicted", s.evicted),
+        ] {
+            set(&o, k, v as f64);
+        }
+        o.into()
+    }
+
     /// A snapshot of the socket's counters.
     #[wasm_bindgen(unchecked_return_type = "SocketStats")]
     pub fn stats(&self) -> Object {
@@ -535,6 +565,12 @@ impl Socket {
             ("msgsOut", s.msgs_out),
             ("bytesOut", s.bytes_out),
             ("drops", s.drops),
+            ("dropsQueueFull", s.drops_queue_full),
+            ("dropsHopLimit", s.drops_hop_limit),
+            ("dropsStale", s.drops_stale),
+            ("dropsUnroutable", s.drops_unroutable),
+            ("dropsMalformed", s.drops_malformed),
+            ("dropsUnwanted", s.drops_unwanted),
             ("lost", s.lost),
             ("pipesAdded", s.pipes_added),
             ("pipesRemoved", s.pipes_removed),

@@ -205,11 +205,21 @@ const tests = [
       const r2 = await p.evaluate(async () => {
         await s.send("b");
         const text = await s.recvText();
-        return { text, events: window.events, reconnects: s.stats().reconnects > 0, pipes: s.pipes().length };
+        const st = s.stats();
+        const ps = s.pipeStats(s.pipes()[0].id);
+        return {
+          text, events: window.events, reconnects: st.reconnects > 0, pipes: s.pipes().length,
+          // Per-pipe counters of the new connection, drops by reason, a gone pipe.
+          pipe: [ps.msgsIn, ps.msgsOut, ps.bytesIn, ps.evicted],
+          drops: [typeof st.dropsQueueFull, typeof st.dropsStale], gone: s.pipeStats(0x7fffffff),
+        };
       });
       assertEq(r2.text, "second");
       assertEq(r2.events.filter((e) => e === "add").length, 2, "pipe adds");
       assertEq([r2.reconnects, r2.pipes], [true, 1]);
+      assertEq(r2.pipe, [1, 1, 6 + 4, 0], "pipe stats: one reply in (6 B + 4 B request id), one request out");
+      assertEq(r2.drops, ["number", "number"]);
+      assertEq(r2.gone, undefined);
     } finally {
       await p.close();
     }

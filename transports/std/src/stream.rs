@@ -137,16 +137,31 @@ async fn tcp_pipe(sref: &Sref, u: &Url, url: &str, tcp: TcpTuning) -> Result<Tcp
         .await
         .inspect_err(|e| events::dial_failed(url, e))?;
     let (r, w) = s.into_split();
-    establish(
+    establish_dialed(
         sref,
         FromTokio::new(r),
         FromTokio::new(w),
         Framing::Tcp,
         url,
-        true,
     )
     .await
-    .inspect_err(|e| events::handshake_failed(url, true, e))
+}
+
+/// Handshakes a connection a dialer made, reporting a failure.
+async fn establish_dialed<Rd, Wr>(
+    sref: &Sref,
+    rd: Rd,
+    wr: Wr,
+    framing: Framing,
+    url: &str,
+) -> Result<PipeDriver<TokioRuntime, StreamReader<Rd>, StreamWriter<Wr>>, Error>
+where
+    Rd: embedded_io_async::Read,
+    Wr: embedded_io_async::Write,
+{
+    establish(sref, rd, wr, framing, url, true)
+        .await
+        .inspect_err(|e| events::handshake_failed(url, true, e))
 }
 
 async fn unix_connect(u: &Url) -> Result<UnixStream, Error> {
@@ -171,16 +186,14 @@ async fn unix_pipe(sref: &Sref, u: &Url, url: &str) -> Result<UnixDriver, Error>
         .await
         .inspect_err(|e| events::dial_failed(url, e))?;
     let (r, w) = s.into_split();
-    establish(
+    establish_dialed(
         sref,
         FromTokio::new(r),
         FromTokio::new(w),
         Framing::Ipc,
         url,
-        true,
     )
     .await
-    .inspect_err(|e| events::handshake_failed(url, true, e))
 }
 
 /// Handshakes an accepted connection and runs its pipe, reporting failures

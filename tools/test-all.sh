@@ -56,6 +56,31 @@ out=$(cat "$out_file"); rm -f "$out_file"
 step "benchmark smoke: nanosp, nng and raw sockets side by side (numbers printed, not asserted)"
 bench/compare.sh --smoke
 
+step "spperf faces nng's perf (libnng) both ways: each side's output lines must appear"
+# The server (local_*) listens, the client (remote_*) redials until it is up.
+perf_cross() { # server-binary client-binary mode url
+  local srv_out
+  srv_out=$(mktemp)
+  "$1" "local_$3" "$4" 64 2000 >"$srv_out" &
+  local pid=$!
+  local cli_out
+  cli_out=$(timeout 60 "$2" "remote_$3" "$4" 64 2000)
+  wait "$pid"
+  local all
+  all="$(cat "$srv_out")$cli_out"
+  rm -f "$srv_out"
+  case "$3" in
+    lat) want="average latency: " ;;
+    thr) want="throughput: " ;;
+  esac
+  grep -q "$want" <<<"$all" || { echo "no '$want' from $1 <-> $2 ($3)"; echo "$all"; exit 1; }
+  echo "$(basename "$1") local_$3 <-> $(basename "$2") remote_$3: $(grep -m1 "$want" <<<"$all")"
+}
+for mode in lat thr; do
+  perf_cross target/release/spperf target/bench/nngperf "$mode" "ipc://${TMPDIR:-/tmp}/nanosp-x1-$$.ipc"
+  perf_cross target/bench/nngperf target/release/spperf "$mode" "ipc://${TMPDIR:-/tmp}/nanosp-x2-$$.ipc"
+done
+
 step "nanosp-std examples"
 timeout 300 cargo run -q -p nanosp-std --example pubsub >/dev/null
 timeout 300 cargo run -q -p nanosp-std --example pipeline >/dev/null

@@ -541,25 +541,21 @@ impl Socket {
         let Some(s) = self.inner.pipe_stats(nanosp::PipeId(id)) else {
             return JsValue::UNDEFINED;
         };
-        let o = Object::new();
-        for (k, v) in [
+        counters(&[
             ("msgsIn", s.msgs_in),
             ("bytesIn", s.bytes_in),
             ("msgsOut", s.msgs_out),
             ("bytesOut", s.bytes_out),
             ("evicted", s.evicted),
-        ] {
-            set(&o, k, v as f64);
-        }
-        o.into()
+        ])
+        .into()
     }
 
     /// A snapshot of the socket's counters.
     #[wasm_bindgen(unchecked_return_type = "SocketStats")]
     pub fn stats(&self) -> Object {
         let s = self.inner.stats();
-        let o = Object::new();
-        for (k, v) in [
+        counters(&[
             ("msgsIn", s.msgs_in),
             ("bytesIn", s.bytes_in),
             ("msgsOut", s.msgs_out),
@@ -578,10 +574,7 @@ impl Socket {
             ("handshakeFailures", s.handshake_failures),
             ("protocolErrors", s.protocol_errors),
             ("reconnects", s.reconnects),
-        ] {
-            set(&o, k, v as f64);
-        }
-        o
+        ])
     }
 
     /// Closes the socket: connections and dialers end, pending operations
@@ -685,4 +678,13 @@ impl Context {
 #[wasm_bindgen]
 pub fn version() -> String {
     env!("CARGO_PKG_VERSION").into()
+}
+
+/// A JavaScript object of named counters.
+fn counters(pairs: &[(&str, u64)]) -> Object {
+    let o = Object::new();
+    for &(k, v) in pairs {
+        set(&o, k, v as f64);
+    }
+    o
 }

@@ -251,6 +251,13 @@ fn park_ctx(list: &mut Vec<(CtxId, Waker)>, c: CtxId, w: &Waker) {
     }
 }
 
+/// A timeout as the engine stores it: milliseconds, `u32::MAX` = none.
+fn ms_of(d: Option<core::time::Duration>) -> u32 {
+    d.map_or(u32::MAX, |d| {
+        d.as_millis().min(u128::from(u32::MAX - 1)) as u32
+    })
+}
+
 static NEXT_PIPE: AtomicU32 = AtomicU32::new(1);
 static NEXT_SOCKET: AtomicU32 = AtomicU32::new(1);
 
@@ -675,11 +682,13 @@ impl<R: Runtime> Core<R> {
         (r, dl)
     }
 
-    /// One attempt to receive on `ctx`; as [`Core::poll_send`].
+    /// One attempt to receive on `ctx`; as [`Core::poll_send`]. `fresh` marks
+    /// the first attempt of a blocking operation (see [`Machine::recv_begin`]).
     fn poll_recv(
         &self,
         cx: Option<&mut Context<'_>>,
         ctx: CtxId,
+        fresh: bool,
     ) -> (Poll<Result<Message, Error>>, Option<Instant>) {
         let mut wakes = Wakes::default();
         let mut unblock = false;
@@ -690,12 +699,18 @@ impl<R: Runtime> Core<R> {
             if self.uses_time {
                 st.expire_due(&mut wakes, ctx);
             }
-            let r = match st.call(&mut wakes, |m, io| m.recv(io, ctx)) {
+            let begun = if fresh && cx.is_some() {
+                st.call(&mut wakes, |m, io| m.recv_begin(io, ctx))
+            } else {
+                Ok(())
+            };
+            let r = match begun.and_then(|()| st.call(&mut wakes, |m, io| m.recv(io, ctx))) {
                 Ok(m) => {
                     unblock = !st.blocked.is_empty();
                     Poll::Ready(Ok(m))
                 }
                 Err(Error::WouldBlock) if cx.is_some() => {
+                    st.call(&mut wakes, |m, io| m.recv_parked(io, ctx));
                     park_ctx(&mut st.recv_waiters, ctx, cx.expect("checked").waker());
                     unblock = !st.blocked.is_empty();
                     Poll::Pending
@@ -723,17 +738,15 @@ impl<R: Runtime> Core<R> {
         let mut wakes = Wakes::default();
         let mut unblock = false;
         let (r, closes) = self.lock_now(|st| {
+            if st.closed {
+                return (Err(Error::Closed), Vec::new());
+            }
             let r = match if ctx == CtxId::SOCKET {
                 st.opts.apply(o).inspect(|_| {
-                    let ms = |d: Option<core::time::Duration>| {
-                        d.map_or(u32::MAX, |d| {
-                            d.as_millis().min(u128::from(u32::MAX - 1)) as u32
-                        })
-                    };
                     self.send_timeout_ms
-                        .store(ms(st.opts.send_timeout), Ordering::Relaxed);
+                        .store(ms_of(st.opts.send_timeout), Ordering::Relaxed);
                     self.recv_timeout_ms
-                        .store(ms(st.opts.recv_timeout), Ordering::Relaxed);
+                        .store(ms_of(st.opts.recv_timeout), Ordering::Relaxed);
                 })
             } else {
                 Ok(false)
@@ -994,7 +1007,30 @@ impl<R: Runtime> Socket<R> {
     /// Sends `m`, waiting for room up to `send-timeout`. A failure hands the
     /// message back in the [`SendError`].
     pub async fn send(&self, m: Message) -> Result<(), SendError> {
-        send_on(self.core(), CtxId::SOCKET, m).await
+        let t = self.core().timeout(&self.core().send_timeout_ms);
+        send_on(self.core(), CtxId::SOCKET, m, t).await
+    }
+
+    /// Sends `m`, waiting for room up to `timeout` for this call only
+    /// (`send-timeout` does not apply).
+    ///
+    /// ```
+    /// use core::time::Duration;
+    /// use nanosp::{Error, Message, Protocol, Socket, VirtualRuntime};
+    /// # futures::executor::block_on(async {
+    /// let push = Socket::new(Protocol::Push0, VirtualRuntime::new(1));
+    /// // No peer: nothing can take it; a zero timeout gives up at once.
+    /// let e = push.send_timeout(Message::from("job"), Duration::ZERO).await.unwrap_err();
+    /// assert_eq!(e.error, Error::TimedOut);
+    /// assert_eq!(e.message.body(), b"job"); // handed back
+    /// # });
+    /// ```
+    pub async fn send_timeout(
+        &self,
+        m: Message,
+        timeout: core::time::Duration,
+    ) -> Result<(), SendError> {
+        send_on(self.core(), CtxId::SOCKET, m, Some(timeout)).await
     }
 
     /// Sends without waiting: [`Error::WouldBlock`] if it cannot go now.
@@ -1008,12 +1044,29 @@ impl<R: Runtime> Socket<R> {
 
     /// Receives a message, waiting up to `recv-timeout`.
     pub async fn recv(&self) -> Result<Message, Error> {
-        recv_on(self.core(), CtxId::SOCKET).await
+        let t = self.core().timeout(&self.core().recv_timeout_ms);
+        recv_on(self.core(), CtxId::SOCKET, t).await
+    }
+
+    /// Receives a message, waiting up to `timeout` for this call only
+    /// (`recv-timeout` does not apply). On REQ and SURVEYOR a timed-out
+    /// receive ends the request or survey, as any timed-out `recv` does.
+    ///
+    /// ```
+    /// use core::time::Duration;
+    /// use nanosp::{Error, Protocol, Socket, VirtualRuntime};
+    /// # futures::executor::block_on(async {
+    /// let pull = Socket::new(Protocol::Pull0, VirtualRuntime::new(1));
+    /// assert_eq!(pull.recv_timeout(Duration::ZERO).await.unwrap_err(), Error::TimedOut);
+    /// # });
+    /// ```
+    pub async fn recv_timeout(&self, timeout: core::time::Duration) -> Result<Message, Error> {
+        recv_on(self.core(), CtxId::SOCKET, Some(timeout)).await
     }
 
     /// Receives without waiting: [`Error::WouldBlock`] if nothing is there.
     pub fn try_recv(&self) -> Result<Message, Error> {
-        match self.core().poll_recv(None, CtxId::SOCKET).0 {
+        match self.core().poll_recv(None, CtxId::SOCKET, false).0 {
             Poll::Ready(r) => r,
             Poll::Pending => unreachable!("no context, no parking"),
         }
@@ -1030,10 +1083,13 @@ impl<R: Runtime> Socket<R> {
     /// [`Error::NotSupported`].
     pub fn context(&self) -> Result<SocketContext<R>, Error> {
         let id = self.core().open_ctx()?;
+        let core = self.core();
         Ok(SocketContext {
             sock: self.clone(),
             id,
             closed: portable_atomic::AtomicBool::new(false),
+            send_timeout_ms: AtomicU32::new(core.send_timeout_ms.load(Ordering::Relaxed)),
+            recv_timeout_ms: AtomicU32::new(core.recv_timeout_ms.load(Ordering::Relaxed)),
         })
     }
 
@@ -1188,8 +1244,12 @@ async fn op_loop<R: Runtime, S, T>(
     .await
 }
 
-async fn send_on<R: Runtime>(core: &Arc<Core<R>>, ctx: CtxId, m: Message) -> Result<(), SendError> {
-    let timeout = core.timeout(&core.send_timeout_ms);
+async fn send_on<R: Runtime>(
+    core: &Arc<Core<R>>,
+    ctx: CtxId,
+    m: Message,
+    timeout: Option<core::time::Duration>,
+) -> Result<(), SendError> {
     op_loop(
         core,
         timeout,
@@ -1205,39 +1265,53 @@ async fn send_on<R: Runtime>(core: &Arc<Core<R>>, ctx: CtxId, m: Message) -> Res
     .await
 }
 
-/// Tells the machine when a waiting `recv` is abandoned (future dropped or
-/// timed out), so a request it was woken for goes to another context.
+/// Tells the machine when a `recv` that waited is abandoned (it timed out
+/// or its future was dropped): REQ and SURVEYOR end their request or survey,
+/// REP passes a request it was woken for to another context.
 struct RecvGuard<'a, R: Runtime> {
     core: &'a Arc<Core<R>>,
     ctx: CtxId,
+    started: bool,
+    parked: bool,
     done: bool,
 }
 
 impl<R: Runtime> Drop for RecvGuard<'_, R> {
     fn drop(&mut self) {
-        if !self.done {
+        if self.parked && !self.done {
             self.core.recv_cancelled(self.ctx);
         }
     }
 }
 
-async fn recv_on<R: Runtime>(core: &Arc<Core<R>>, ctx: CtxId) -> Result<Message, Error> {
-    let timeout = core.timeout(&core.recv_timeout_ms);
+async fn recv_on<R: Runtime>(
+    core: &Arc<Core<R>>,
+    ctx: CtxId,
+    timeout: Option<core::time::Duration>,
+) -> Result<Message, Error> {
     let mut guard = RecvGuard {
         core,
         ctx,
+        started: false,
+        parked: false,
         done: false,
     };
-    let r = op_loop(
+    op_loop(
         core,
         timeout,
-        (),
-        |(), cx| core.poll_recv(Some(cx), ctx),
-        |()| Err(Error::TimedOut),
+        &mut guard,
+        |g, cx| {
+            let fresh = !core::mem::replace(&mut g.started, true);
+            let (r, dl) = core.poll_recv(Some(cx), ctx, fresh);
+            match r {
+                Poll::Pending => g.parked = true,
+                Poll::Ready(_) => g.done = true,
+            }
+            (r, dl)
+        },
+        |_| Err(Error::TimedOut),
     )
-    .await;
-    guard.done = r.is_ok();
-    r
+    .await
 }
 
 /// A context of a socket (see [`Socket::context`]): its own protocol state,
@@ -1246,6 +1320,10 @@ pub struct SocketContext<R: Runtime> {
     sock: Socket<R>,
     id: CtxId,
     closed: portable_atomic::AtomicBool,
+    /// The context's own `send-timeout` / `recv-timeout` (ms, `u32::MAX` =
+    /// none), copied from the socket's when it was opened, as nng does.
+    send_timeout_ms: AtomicU32,
+    recv_timeout_ms: AtomicU32,
 }
 
 impl<R: Runtime> SocketContext<R> {
@@ -1253,13 +1331,29 @@ impl<R: Runtime> SocketContext<R> {
     pub fn id(&self) -> CtxId {
         self.id
     }
-    /// Sends on this context (`send-timeout` of the socket applies).
+    /// Sends on this context, waiting up to the context's `send-timeout`
+    /// (the socket's when the context was opened, unless set on the context).
     pub async fn send(&self, m: Message) -> Result<(), SendError> {
-        send_on(self.sock.core(), self.id, m).await
+        let t = self.sock.core().timeout(&self.send_timeout_ms);
+        send_on(self.sock.core(), self.id, m, t).await
     }
-    /// Receives on this context (`recv-timeout` of the socket applies).
+    /// Receives on this context, waiting up to the context's `recv-timeout`
+    /// (the socket's when the context was opened, unless set on the context).
     pub async fn recv(&self) -> Result<Message, Error> {
-        recv_on(self.sock.core(), self.id).await
+        let t = self.sock.core().timeout(&self.recv_timeout_ms);
+        recv_on(self.sock.core(), self.id, t).await
+    }
+    /// Sends, waiting up to `timeout` for this call only.
+    pub async fn send_timeout(
+        &self,
+        m: Message,
+        timeout: core::time::Duration,
+    ) -> Result<(), SendError> {
+        send_on(self.sock.core(), self.id, m, Some(timeout)).await
+    }
+    /// Receives, waiting up to `timeout` for this call only.
+    pub async fn recv_timeout(&self, timeout: core::time::Duration) -> Result<Message, Error> {
+        recv_on(self.sock.core(), self.id, Some(timeout)).await
     }
     /// Sends without waiting.
     pub fn try_send(&self, m: Message) -> Result<(), SendError> {
@@ -1271,15 +1365,37 @@ impl<R: Runtime> SocketContext<R> {
     }
     /// Receives without waiting.
     pub fn try_recv(&self) -> Result<Message, Error> {
-        match self.sock.core().poll_recv(None, self.id).0 {
+        match self.sock.core().poll_recv(None, self.id, false).0 {
             Poll::Ready(r) => r,
             Poll::Pending => unreachable!("no context, no parking"),
         }
     }
-    /// Sets a protocol option for this context only (e.g. `req:resend-time`,
-    /// `surveyor:survey-time`, SUB topics).
+    /// Sets an option for this context only: `send-timeout`, `recv-timeout`
+    /// and the protocol's (`req:resend-time`, `surveyor:survey-time`, SUB
+    /// topics). Others are [`Error::NotSupported`]; on a closed context or
+    /// socket [`Error::Closed`].
+    ///
+    /// ```
+    /// use core::time::Duration;
+    /// use nanosp::{Error, Protocol, Socket, SockOpt, VirtualRuntime};
+    /// # futures::executor::block_on(async {
+    /// let rep = Socket::new(Protocol::Rep0, VirtualRuntime::new(1));
+    /// let ctx = rep.context().unwrap();
+    /// ctx.set_opt(SockOpt::RecvTimeout(Some(Duration::ZERO))).unwrap();
+    /// assert_eq!(ctx.recv().await.unwrap_err(), Error::TimedOut);
+    /// # });
+    /// ```
     pub fn set_opt(&self, o: SockOpt) -> Result<(), Error> {
-        self.sock.core().set_opt(self.id, &o)
+        let core = self.sock.core();
+        if self.closed.load(Ordering::Acquire) || core.is_closed() {
+            return Err(Error::Closed);
+        }
+        match o {
+            SockOpt::SendTimeout(d) => self.send_timeout_ms.store(ms_of(d), Ordering::Relaxed),
+            SockOpt::RecvTimeout(d) => self.recv_timeout_ms.store(ms_of(d), Ordering::Relaxed),
+            o => return core.set_opt(self.id, &o),
+        }
+        Ok(())
     }
     /// SUB: subscribe this context.
     pub fn subscribe(&self, topic: &[u8]) -> Result<(), Error> {

@@ -5,6 +5,7 @@ mod common;
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -683,4 +684,229 @@ fn a_header_longer_than_the_backtrace_is_body_over_inproc_too() {
         assert_eq!(&q.header()[4..], &[0, 0, 0, 3, 0x80, 0, 0, 9]);
         assert_eq!(q.body(), b"zb");
     });
+}
+
+/// Runs `f` on a local pool until it stalls, advances virtual time by
+/// `wait`, and runs again; returns what `f` returned (if it finished).
+fn run_for<T: 'static>(
+    r: &VirtualRuntime,
+    wait: Duration,
+    f: impl std::future::Future<Output = T> + 'static,
+) -> Option<T> {
+    let (mut pool, sp) = pool();
+    let out = Rc::new(RefCell::new(None));
+    let o = out.clone();
+    sp.0.spawn_local(async move { *o.borrow_mut() = Some(f.await) })
+        .unwrap();
+    pool.run_until_stalled();
+    r.advance(wait);
+    pool.run_until_stalled();
+    let v = out.borrow_mut().take();
+    v
+}
+
+/// Issue 12, bug 1: the usual "retry on timeout" loop. A recv that timed
+/// out ends its request (a late reply is dropped, recv without a send is
+/// ProtocolState, as nng); the next send + recv gets its reply, not
+/// Canceled. Same with a per-call timeout and with a dropped future, on the
+/// socket and on a context.
+#[test]
+fn req_retry_after_a_timed_out_or_dropped_recv_gets_the_reply() {
+    let r = rt();
+    let rep = Socket::new(Protocol::Rep0, r.clone());
+    let req = Socket::new(Protocol::Req0, r.clone());
+    let u = url("retry");
+    rep.listen(&u).unwrap();
+    req.dial(&u).unwrap();
+    req.set_opt(SockOpt::RecvTimeout(Some(Duration::from_millis(100))))
+        .unwrap();
+    let ctx = Rc::new(req.context().unwrap());
+    for (how, on_ctx) in [
+        ("recv-timeout", false),
+        ("per-call", false),
+        ("dropped", false),
+        ("recv-timeout", true),
+        ("dropped", true),
+    ] {
+        let send = |m: &'static str| {
+            if on_ctx {
+                block_on(ctx.send(Message::from(m))).unwrap()
+            } else {
+                block_on(req.send(Message::from(m))).unwrap()
+            }
+        };
+        send("first");
+        let (q, c) = (req.clone(), ctx.clone());
+        let first = match how {
+            "dropped" => {
+                // Polled once (it waits), then dropped.
+                let (q, c) = (q.clone(), c.clone());
+                let mut f = Box::pin(async move {
+                    if on_ctx {
+                        c.recv().await
+                    } else {
+                        q.recv().await
+                    }
+                });
+                let w = futures::task::noop_waker();
+                let mut cx = std::task::Context::from_waker(&w);
+                assert!(f.as_mut().poll(&mut cx).is_pending());
+                drop(f);
+                Err(Error::TimedOut)
+            }
+            "per-call" => run_for(&r, Duration::from_millis(100), async move {
+                q.recv_timeout(Duration::from_millis(50)).await
+            })
+            .unwrap(),
+            _ => run_for(&r, Duration::from_millis(100), async move {
+                if on_ctx {
+                    c.recv().await
+                } else {
+                    q.recv().await
+                }
+            })
+            .unwrap(),
+        };
+        assert_eq!(first, Err(Error::TimedOut), "{how} ctx={on_ctx}");
+        let again = if on_ctx {
+            block_on(ctx.recv())
+        } else {
+            block_on(req.recv())
+        };
+        assert_eq!(again, Err(Error::ProtocolState), "{how}: request ended");
+        // The server answers late: dropped, not kept for the next request.
+        let m = rep.try_recv().unwrap();
+        block_on(rep.send(m)).unwrap();
+        send("second");
+        let m = rep.try_recv().unwrap();
+        block_on(rep.send(m)).unwrap();
+        let got = if on_ctx {
+            block_on(ctx.recv())
+        } else {
+            block_on(req.recv())
+        };
+        assert_eq!(got.unwrap().body(), b"second", "{how} ctx={on_ctx}");
+    }
+    assert!(req.stats().drops_stale >= 5, "every late reply dropped");
+}
+
+#[test]
+fn surveyor_recv_timeout_or_drop_ends_the_survey_and_the_next_one_works() {
+    let r = rt();
+    let sv = Socket::new(Protocol::Surveyor0, r.clone());
+    let resp = Socket::new(Protocol::Respondent0, r.clone());
+    let u = url("svretry");
+    sv.listen(&u).unwrap();
+    resp.dial(&u).unwrap();
+    sv.set_opt(SockOpt::SurveyTime(Duration::from_secs(10)))
+        .unwrap();
+    sv.set_opt(SockOpt::RecvTimeout(Some(Duration::from_millis(100))))
+        .unwrap();
+    for round in 0..3u8 {
+        block_on(sv.send(Message::from(&[round][..]))).unwrap();
+        let s = sv.clone();
+        let first = run_for(
+            &r,
+            Duration::from_millis(100),
+            async move { s.recv().await },
+        );
+        assert_eq!(first, Some(Err(Error::TimedOut)));
+        assert_eq!(block_on(sv.recv()), Err(Error::ProtocolState), "ended");
+        // A new survey: its answer arrives, not Canceled.
+        block_on(sv.send(Message::from("again"))).unwrap();
+        let q = loop {
+            // Take the newest survey (the old one may be queued first).
+            let q = resp.try_recv().unwrap();
+            if q.body() == b"again" {
+                break q;
+            }
+        };
+        block_on(resp.send(q)).unwrap();
+        assert_eq!(block_on(sv.recv()).unwrap().body(), b"again");
+    }
+    // A survey that expires while nobody waits: recv is ProtocolState (nng).
+    sv.set_opt(SockOpt::SurveyTime(Duration::from_millis(500)))
+        .unwrap();
+    sv.set_opt(SockOpt::RecvTimeout(None)).unwrap();
+    block_on(sv.send(Message::from("late"))).unwrap();
+    r.advance(Duration::from_secs(1));
+    assert_eq!(block_on(sv.recv()), Err(Error::ProtocolState));
+}
+
+#[test]
+fn a_second_waiting_recv_on_req_or_rep_is_protocol_state() {
+    let (rep, req) = linked(Protocol::Rep0, Protocol::Req0, "tworecv");
+    let w = futures::task::noop_waker();
+    let mut cx = std::task::Context::from_waker(&w);
+    // REP with nothing queued, then REQ with a request out: one recv waits,
+    // a second one on the same socket is refused at once (as nng).
+    let mut a = Box::pin(rep.recv());
+    assert!(a.as_mut().poll(&mut cx).is_pending());
+    assert_eq!(block_on(rep.recv()), Err(Error::ProtocolState));
+    block_on(req.send(Message::from("q"))).unwrap();
+    let mut b = Box::pin(req.recv());
+    assert!(b.as_mut().poll(&mut cx).is_pending());
+    assert_eq!(block_on(req.recv()), Err(Error::ProtocolState));
+    // The first ones carry on: REP gets the request, REQ its reply.
+    let q = block_on(a).unwrap();
+    block_on(rep.send(q)).unwrap();
+    assert_eq!(block_on(b).unwrap().body(), b"q");
+}
+
+#[test]
+fn operations_on_a_closed_socket_or_context_are_closed() {
+    let r = rt();
+    for p in [Protocol::Sub0, Protocol::Req0, Protocol::Surveyor0] {
+        let s = Socket::new(p, r.clone());
+        let ctx = s.context().unwrap();
+        s.close();
+        assert_eq!(s.set_opt(SockOpt::RecvBuffer(4)), Err(Error::Closed));
+        assert_eq!(s.listen(&url("closed")), Err(Error::Closed));
+        assert_eq!(s.dial(&url("closed")), Err(Error::Closed));
+        assert_eq!(
+            ctx.set_opt(SockOpt::RecvTimeout(None)),
+            Err(Error::Closed),
+            "{p:?}"
+        );
+        assert_eq!(s.context().err(), Some(Error::Closed));
+        if p == Protocol::Sub0 {
+            assert_eq!(s.subscribe(b"x"), Err(Error::Closed));
+            assert_eq!(ctx.subscribe(b"x"), Err(Error::Closed));
+        }
+        assert_eq!(block_on(s.recv()), Err(Error::Closed));
+        assert_eq!(block_on(ctx.recv()), Err(Error::Closed));
+    }
+}
+
+#[test]
+fn a_context_takes_the_socket_timeouts_when_opened_and_has_its_own() {
+    let r = rt();
+    let rep = Socket::new(Protocol::Rep0, r.clone());
+    rep.set_opt(SockOpt::RecvTimeout(Some(Duration::from_millis(100))))
+        .unwrap();
+    let c1 = Rc::new(rep.context().unwrap());
+    rep.set_opt(SockOpt::RecvTimeout(None)).unwrap();
+    let c = c1.clone();
+    let got = run_for(
+        &r,
+        Duration::from_millis(100),
+        async move { c.recv().await },
+    );
+    assert_eq!(got, Some(Err(Error::TimedOut)), "copied at open");
+    c1.set_opt(SockOpt::RecvTimeout(Some(Duration::from_millis(300))))
+        .unwrap();
+    let c = c1.clone();
+    let got = run_for(
+        &r,
+        Duration::from_millis(200),
+        async move { c.recv().await },
+    );
+    assert_eq!(got, None, "its own, longer timeout");
+    let c2 = rep.context().unwrap();
+    c2.set_opt(SockOpt::SendTimeout(Some(Duration::ZERO)))
+        .unwrap();
+    assert_eq!(
+        block_on(c2.send(Message::from("x"))).unwrap_err().error,
+        Error::ProtocolState
+    );
 }

@@ -280,10 +280,8 @@ impl Model {
         self.pipes.remove(&p);
         self.held.remove(&p);
         self.out.remove(&p);
-        // REP forgets queued requests of a gone pipe (they cannot be answered).
-        if matches!(self.proto, Protocol::Rep0 | Protocol::Respondent0) {
-            self.recvq.retain(|(q, _, _)| *q != p);
-        }
+        // REP keeps queued requests of a gone pipe (as nng): the
+        // application receives them and its replies are discarded.
     }
 }
 

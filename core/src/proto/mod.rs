@@ -256,9 +256,26 @@ pub trait Machine: Send {
     fn close_ctx(&mut self, io: &mut Io<'_>, ctx: CtxId) {
         let _ = (io, ctx);
     }
-    /// A `recv` on `ctx` that was waiting has been abandoned (its future was
-    /// dropped). A machine that wakes one waiting context per message passes
-    /// the turn on here.
+    /// A blocking `recv` on `ctx` begins (called once per operation, before
+    /// its first [`Machine::recv`]). An error ends it at once: REQ and REP
+    /// refuse a second `recv` while one already waits on the same context
+    /// ([`Error::ProtocolState`], as nng). Non-blocking attempts (`try_recv`)
+    /// do not call it.
+    fn recv_begin(&mut self, io: &mut Io<'_>, ctx: CtxId) -> Result<(), Error> {
+        let _ = (io, ctx);
+        Ok(())
+    }
+    /// The blocking `recv` on `ctx` whose [`Machine::recv`] just returned
+    /// [`Error::WouldBlock`] now waits (called each time it parks). Only a
+    /// waiting operation is one the machine may cancel, wake or end.
+    fn recv_parked(&mut self, io: &mut Io<'_>, ctx: CtxId) {
+        let _ = (io, ctx);
+    }
+    /// A `recv` on `ctx` that was waiting has been abandoned: it timed out or
+    /// its future was dropped. REQ and SURVEYOR end the request or survey
+    /// (as nng: a later `recv` without a new `send` is
+    /// [`Error::ProtocolState`]); a machine that wakes one waiting context
+    /// per message passes the turn on.
     fn recv_cancelled(&mut self, io: &mut Io<'_>, ctx: CtxId) {
         let _ = (io, ctx);
     }
@@ -546,8 +563,38 @@ pub mod testing {
             self.with(|m, io| m.send(io, CtxId::SOCKET, msg))
         }
 
+        /// One non-blocking attempt, as `try_recv`.
         pub fn recv(&mut self) -> Result<Message, Error> {
             self.with(|m, io| m.recv(io, CtxId::SOCKET))
+        }
+
+        /// The first attempt of a blocking `recv`, as the engine makes it:
+        /// begin, attempt, and wait on [`Error::WouldBlock`].
+        pub fn wait_recv(&mut self) -> Result<Message, Error> {
+            self.with(|m, io| {
+                m.recv_begin(io, CtxId::SOCKET)?;
+                let r = m.recv(io, CtxId::SOCKET);
+                if r == Err(Error::WouldBlock) {
+                    m.recv_parked(io, CtxId::SOCKET);
+                }
+                r
+            })
+        }
+
+        /// A later attempt of the blocking `recv` that waits (after a wake).
+        pub fn repoll(&mut self) -> Result<Message, Error> {
+            self.with(|m, io| {
+                let r = m.recv(io, CtxId::SOCKET);
+                if r == Err(Error::WouldBlock) {
+                    m.recv_parked(io, CtxId::SOCKET);
+                }
+                r
+            })
+        }
+
+        /// The waiting `recv` times out or is dropped.
+        pub fn cancel_recv(&mut self) {
+            self.with(|m, io| m.recv_cancelled(io, CtxId::SOCKET))
         }
 
         pub fn deliver(&mut self, id: u32, body: &[u8]) -> Delivery {

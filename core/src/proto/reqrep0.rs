@@ -11,11 +11,17 @@
 //!   the application waits in `recv` (a late `recv` resends at once if due).
 //!   With resend disabled, a closed pipe fails the pending `recv` with
 //!   [`Error::ConnectionReset`], as nng.
-//! * **State**: a new `send` cancels the outstanding request (a `recv` waiting
-//!   for it gets [`Error::Canceled`]); `recv` without a request is
-//!   [`Error::ProtocolState`]; replies with unknown or old ids are dropped, so
-//!   the application sees exactly one reply per request even when REP saw
-//!   duplicates (SP allows a REP to see a request more than once).
+//! * **State** (as nng, call for call): a new `send` cancels the outstanding
+//!   request (a `recv` waiting for it gets [`Error::Canceled`]); a `recv`
+//!   that times out (`recv-timeout`, a per-call timeout) or whose future is
+//!   dropped **ends the request**: its late reply is dropped and the next
+//!   `recv` without a new `send` is [`Error::ProtocolState`], so the usual
+//!   "send, recv with a timeout, send again" retry loop works. `recv` without
+//!   a request is [`Error::ProtocolState`], and so is a second `recv` while
+//!   one already waits on the same socket or context. Replies with unknown or
+//!   old ids are dropped, so the application sees exactly one reply per
+//!   request even when REP saw duplicates (SP allows a REP to see a request
+//!   more than once).
 //! * **What blocks**: `send` waits while no pipe has room (send-timeout applies).
 //! * **What closes a pipe**: a reply shorter than 4 bytes (as nng).
 //! * **Contexts**: each has its own request, id, resend time and reply.
@@ -24,7 +30,12 @@
 //! * **Lock-step**: `recv` strips the backtrace (hop words up to and including
 //!   the id) and remembers it with the pipe it came from; the next `send` on
 //!   that socket or context puts it back and goes to that pipe. A second `recv`
-//!   abandons the first request. `send` without one is [`Error::ProtocolState`].
+//!   abandons the first request. `send` without one is [`Error::ProtocolState`],
+//!   and so is a second `recv` while one already waits on the same socket or
+//!   context (as nng).
+//! * **A requester that leaves**: its requests already queued are still
+//!   received (as nng: a fire-and-forget request is not lost); the replies
+//!   are discarded.
 //! * **What is dropped**: a request with more than `ttl-max` (default 8) words
 //!   of backtrace (counted; pipe kept); a reply whose pipe has gone.
 //! * **What blocks**: a reply waits while its pipe is full (send-timeout
@@ -313,12 +324,14 @@ impl Machine for Req0 {
             return self.recvq.pop_front().ok_or(Error::WouldBlock);
         }
         let ctx = self.ctxs.get_mut(&c).ok_or(Error::Closed)?;
+        // A waiting recv cancelled by a new send learns it before it could
+        // see the new request's reply.
+        if core::mem::take(&mut ctx.canceled) {
+            return Err(Error::Canceled);
+        }
         if let Some(m) = ctx.reply.take() {
             ctx.recv_waiting = false;
             return Ok(m);
-        }
-        if core::mem::take(&mut ctx.canceled) {
-            return Err(Error::Canceled);
         }
         if let Some(e) = ctx.failed.take() {
             return Err(e);
@@ -326,8 +339,47 @@ impl Machine for Req0 {
         if ctx.req.is_none() {
             return Err(Error::ProtocolState);
         }
-        ctx.recv_waiting = true;
         Err(Error::WouldBlock)
+    }
+
+    fn recv_begin(&mut self, _io: &mut Io<'_>, c: CtxId) -> Result<(), Error> {
+        if self.raw {
+            return Ok(());
+        }
+        match self.ctxs.get(&c) {
+            None => Err(Error::Closed),
+            Some(ctx) if ctx.recv_waiting => Err(Error::ProtocolState),
+            Some(_) => Ok(()),
+        }
+    }
+
+    fn recv_parked(&mut self, _io: &mut Io<'_>, c: CtxId) {
+        if let Some(ctx) = self.ctxs.get_mut(&c).filter(|_| !self.raw) {
+            ctx.recv_waiting = true;
+        }
+    }
+
+    fn recv_cancelled(&mut self, _io: &mut Io<'_>, c: CtxId) {
+        if self.raw {
+            return;
+        }
+        let Some(ctx) = self.ctxs.get_mut(&c) else {
+            return;
+        };
+        // A cancel notice nobody read dies with the operation it was for.
+        ctx.canceled = false;
+        if !core::mem::take(&mut ctx.recv_waiting) {
+            return;
+        }
+        // As nng: a recv that timed out or was dropped abandons the request,
+        // so every request has at most one recv; a late reply is dropped and
+        // a recv without a new send is ProtocolState.
+        if let Some(old) = ctx.req.take() {
+            self.by_id.remove(&old.id);
+            self.unsent.retain(|&x| x != c);
+        }
+        ctx.reply = None;
+        ctx.failed = None;
     }
 
     fn set_option(&mut self, _io: &mut Io<'_>, c: CtxId, o: &SockOpt) -> Result<(), Error> {
@@ -423,9 +475,10 @@ impl Machine for Rep0 {
         Ok(())
     }
 
-    fn remove_pipe(&mut self, _io: &mut Io<'_>, p: PipeId) {
-        // Queued requests from a gone pipe can never be answered.
-        self.recvq.retain(|m| m.pipe() != Some(p));
+    fn remove_pipe(&mut self, _io: &mut Io<'_>, _p: PipeId) {
+        // Requests already queued from a gone pipe stay: the application
+        // still receives them (as nng; a fire-and-forget request is not
+        // lost), and the reply is discarded.
     }
 
     fn pipe_writable(&mut self, io: &mut Io<'_>, _p: PipeId) {
@@ -501,9 +554,6 @@ impl Machine for Rep0 {
             return Err(Error::Closed);
         }
         let Some(mut m) = self.recvq.pop_front() else {
-            if !self.waiting.contains(&c) {
-                self.waiting.push_back(c);
-            }
             return Err(Error::WouldBlock);
         };
         self.waiting.retain(|&x| x != c);
@@ -543,6 +593,21 @@ impl Machine for Rep0 {
     fn close_ctx(&mut self, io: &mut Io<'_>, c: CtxId) {
         self.ctxs.remove(&c);
         self.recv_cancelled(io, c);
+    }
+
+    fn recv_begin(&mut self, _io: &mut Io<'_>, c: CtxId) -> Result<(), Error> {
+        match self.ctxs.contains_key(&c) {
+            false => Err(Error::Closed),
+            // One waiting recv per context, as nng.
+            true if self.waiting.contains(&c) => Err(Error::ProtocolState),
+            true => Ok(()),
+        }
+    }
+
+    fn recv_parked(&mut self, _io: &mut Io<'_>, c: CtxId) {
+        if !self.waiting.contains(&c) {
+            self.waiting.push_back(c);
+        }
     }
 
     fn recv_cancelled(&mut self, io: &mut Io<'_>, c: CtxId) {
@@ -627,13 +692,76 @@ mod tests {
         h.set(SockOpt::ReqResendTime(None)).unwrap();
         h.add(1, 4).unwrap();
         h.send(b"a").unwrap();
-        assert_eq!(h.recv(), Err(Error::WouldBlock));
+        assert_eq!(h.wait_recv(), Err(Error::WouldBlock));
         h.send(b"b").unwrap();
-        assert_eq!(h.recv(), Err(Error::Canceled));
-        assert_eq!(h.recv(), Err(Error::WouldBlock));
+        assert_eq!(h.repoll(), Err(Error::Canceled), "the waiting recv");
+        assert_eq!(h.wait_recv(), Err(Error::WouldBlock), "b is pending");
         h.remove(1);
         assert_eq!(h.recv(), Err(Error::ConnectionReset));
         assert_eq!(h.send(b"c"), Err(Error::WouldBlock), "no pipe");
+    }
+
+    /// Issue 12, bug 1: after a recv timed out (or was dropped), the next
+    /// send + recv gets the reply; a recv without a new send is
+    /// ProtocolState and the late reply is dropped (as nng).
+    #[test]
+    fn req_timed_out_recv_abandons_the_request_and_the_next_one_works() {
+        let mut h = Harness::new(Protocol::Req0, false);
+        h.add(1, 4).unwrap();
+        h.send(b"first").unwrap();
+        let first = h.sent(1).remove(0);
+        assert_eq!(h.wait_recv(), Err(Error::WouldBlock));
+        h.cancel_recv(); // recv-timeout passed, or the future was dropped
+        assert_eq!(h.wait_recv(), Err(Error::ProtocolState), "no request now");
+        let mut late = id_of(&first).to_vec();
+        late.extend_from_slice(b"late");
+        h.deliver(1, &late);
+        assert_eq!(h.stats.drops_stale, 1, "the abandoned request's reply");
+        assert_eq!(h.wait_recv(), Err(Error::ProtocolState));
+        for round in [&b"second"[..], b"third"] {
+            h.send(round).unwrap();
+            let f = h.sent(1).remove(0);
+            assert_eq!(h.wait_recv(), Err(Error::WouldBlock));
+            let mut reply = id_of(&f).to_vec();
+            reply.extend_from_slice(round);
+            h.deliver(1, &reply);
+            assert_eq!(h.repoll().unwrap().body(), round, "not Canceled");
+        }
+        // A reply that came before recv is kept for it; a timed-out recv
+        // that never waited (the reply was there) changes nothing.
+        h.send(b"x").unwrap();
+        let f = h.sent(1).remove(0);
+        h.deliver(1, &id_of(&f));
+        assert!(h.wait_recv().is_ok());
+    }
+
+    #[test]
+    fn req_second_waiting_recv_is_protocol_state_and_a_send_cancels_the_first() {
+        let mut h = Harness::new(Protocol::Req0, false);
+        h.add(1, 4).unwrap();
+        h.send(b"a").unwrap();
+        assert_eq!(h.wait_recv(), Err(Error::WouldBlock));
+        assert_eq!(h.wait_recv(), Err(Error::ProtocolState), "one recv waits");
+        h.send(b"b").unwrap();
+        assert_eq!(h.repoll(), Err(Error::Canceled));
+        // The cancelled recv is gone: its drop must not cancel b.
+        h.cancel_recv();
+        let f = h.sent(1).pop().unwrap();
+        assert_eq!(h.wait_recv(), Err(Error::WouldBlock));
+        h.deliver(1, &f[..4]);
+        assert!(h.repoll().is_ok());
+    }
+
+    #[test]
+    fn rep_keeps_requests_of_a_requester_that_left() {
+        let mut h = Harness::new(Protocol::Rep0, false);
+        h.add(1, 4).unwrap();
+        h.deliver(1, &[0x80, 0, 0, 1, b'a']);
+        h.remove(1);
+        assert_eq!(h.wait_recv().unwrap().body(), b"a", "as nng");
+        h.send(b"nobody hears").unwrap();
+        assert_eq!(h.wait_recv(), Err(Error::WouldBlock));
+        assert_eq!(h.wait_recv(), Err(Error::ProtocolState), "one recv waits");
     }
 
     #[test]

@@ -7,11 +7,14 @@
 //!   (random start, shared by the socket's contexts) and collects responses
 //!   for `surveyor:survey-time` (default 1 s, as nng and mangos; the RFC's 60 s
 //!   is used by nobody).
-//! * **State**: a new survey cancels the previous one on that socket or context
-//!   (a waiting `recv` gets [`Error::Canceled`]). When the deadline passes,
-//!   unread responses are discarded, the `recv` then waiting (or the next one)
-//!   reports [`Error::TimedOut`], and later ones [`Error::ProtocolState`] until
-//!   the next survey. `recv` with no survey is [`Error::ProtocolState`].
+//! * **State** (as nng): a new survey cancels the previous one on that socket
+//!   or context (a waiting `recv` gets [`Error::Canceled`]). When the deadline
+//!   passes, unread responses are discarded, a `recv` then waiting reports
+//!   [`Error::TimedOut`], and later ones [`Error::ProtocolState`] until the
+//!   next survey (also when nobody was waiting as it ended). A `recv` that
+//!   times out on its own (`recv-timeout` shorter than the survey) or whose
+//!   future is dropped ends the survey too. `recv` with no survey is
+//!   [`Error::ProtocolState`].
 //! * **What is dropped**: responses after the deadline, with an old or unknown
 //!   id, or beyond 128 queued per survey.
 //! * **What closes a pipe**: a response shorter than 4 bytes (as nng).
@@ -118,9 +121,14 @@ impl Surveyor0 {
                     ctx.recv_waiting = false;
                     io.notify_recv_ctx(c);
                 }
-            } else {
+            } else if ctx.recv_waiting {
+                // The waiting recv reports the end; later ones are
+                // ProtocolState until the next survey.
                 ctx.state = State::Expired;
                 io.notify_recv_ctx(c);
+            } else {
+                // Nobody waits: the survey is simply over (as nng).
+                ctx.state = State::Idle;
             }
         }
     }
@@ -217,19 +225,16 @@ impl Machine for Surveyor0 {
             return self.recvq.pop_front().ok_or(Error::WouldBlock);
         }
         let ctx = self.ctxs.get_mut(&c).ok_or(Error::Closed)?;
+        if core::mem::take(&mut ctx.canceled) {
+            return Err(Error::Canceled);
+        }
         if let Some(m) = ctx.responses.pop_front() {
             // Nobody waits any more: a new survey must not cancel a recv.
             ctx.recv_waiting = false;
             return Ok(m);
         }
-        if core::mem::take(&mut ctx.canceled) {
-            return Err(Error::Canceled);
-        }
         match ctx.state {
-            State::Active { .. } => {
-                ctx.recv_waiting = true;
-                Err(Error::WouldBlock)
-            }
+            State::Active { .. } => Err(Error::WouldBlock),
             State::Expired => {
                 ctx.state = State::Idle;
                 ctx.recv_waiting = false;
@@ -255,6 +260,33 @@ impl Machine for Surveyor0 {
             SockOpt::TtlMax(_) => Err(Error::InvalidArgument),
             _ => Err(Error::NotSupported),
         }
+    }
+
+    fn recv_parked(&mut self, _io: &mut Io<'_>, c: CtxId) {
+        if let Some(ctx) = self.ctxs.get_mut(&c).filter(|_| !self.raw) {
+            ctx.recv_waiting = true;
+        }
+    }
+
+    fn recv_cancelled(&mut self, _io: &mut Io<'_>, c: CtxId) {
+        if self.raw {
+            return;
+        }
+        let Some(ctx) = self.ctxs.get_mut(&c) else {
+            return;
+        };
+        ctx.canceled = false;
+        if !core::mem::take(&mut ctx.recv_waiting) {
+            return;
+        }
+        // As nng: a recv that timed out or was dropped ends the survey; its
+        // late responses are dropped and a recv without a new survey is
+        // ProtocolState.
+        if let State::Active { id, .. } = ctx.state {
+            self.by_id.remove(&id);
+        }
+        ctx.responses.clear();
+        ctx.state = State::Idle;
     }
 
     fn open_ctx(&mut self, _io: &mut Io<'_>, c: CtxId) -> Result<(), Error> {
@@ -308,7 +340,7 @@ mod tests {
         resp.extend_from_slice(b"me");
         h.deliver(2, &resp);
         assert_eq!(h.recv().unwrap().body(), b"me");
-        assert_eq!(h.recv(), Err(Error::WouldBlock));
+        assert_eq!(h.wait_recv(), Err(Error::WouldBlock));
         assert_eq!(
             h.m.deadline(CtxId::SOCKET),
             Some(Instant::from_micros(1_000_000))
@@ -316,8 +348,34 @@ mod tests {
         h.now = Instant::from_micros(1_000_000);
         h.deliver(1, &resp); // late: dropped
         h.with(|m, io| m.expire(io, CtxId::SOCKET));
-        assert_eq!(h.recv(), Err(Error::TimedOut));
-        assert_eq!(h.recv(), Err(Error::ProtocolState));
+        assert_eq!(h.repoll(), Err(Error::TimedOut), "the waiting recv");
+        assert_eq!(h.wait_recv(), Err(Error::ProtocolState));
+    }
+
+    #[test]
+    fn expiry_with_nobody_waiting_and_a_cancelled_recv_end_the_survey() {
+        let mut h = Harness::new(Protocol::Surveyor0, false);
+        h.add(1, 4).unwrap();
+        // Expiry while nobody waits: the next recv is ProtocolState (nng).
+        h.send(b"1").unwrap();
+        let f = h.sent(1).remove(0);
+        h.now = h.m.deadline(CtxId::SOCKET).unwrap();
+        h.with(|m, io| m.expire(io, CtxId::SOCKET));
+        assert_eq!(h.wait_recv(), Err(Error::ProtocolState));
+        // A recv that timed out (recv-timeout < survey-time) ends it too.
+        h.send(b"2").unwrap();
+        let f2 = h.sent(1).remove(0);
+        assert_eq!(h.wait_recv(), Err(Error::WouldBlock));
+        h.cancel_recv();
+        h.deliver(1, &f2[..4]);
+        h.deliver(1, &f[..4]);
+        assert_eq!(h.stats.drops_stale, 2);
+        assert_eq!(h.wait_recv(), Err(Error::ProtocolState));
+        // And the next survey is not cancelled by the old recv.
+        h.send(b"3").unwrap();
+        let f3 = h.sent(1).remove(0);
+        h.deliver(1, &f3[..4]);
+        assert!(h.wait_recv().is_ok());
     }
 
     #[test]
@@ -342,9 +400,9 @@ mod tests {
         h.add(1, 4).unwrap();
         h.send(b"1").unwrap();
         let old = h.sent(1).remove(0);
-        assert_eq!(h.recv(), Err(Error::WouldBlock));
+        assert_eq!(h.wait_recv(), Err(Error::WouldBlock));
         h.send(b"2").unwrap();
-        assert_eq!(h.recv(), Err(Error::Canceled));
+        assert_eq!(h.repoll(), Err(Error::Canceled));
         let mut resp = old[..4].to_vec();
         resp.push(b'x');
         h.deliver(1, &resp);

@@ -137,6 +137,26 @@ fn to_js(e: Error) -> JsValue {
     js_error(error_code(&e), &e.to_string())
 }
 
+/// The `ENOTSUP` error for a WebSocket URL in a JavaScript environment with
+/// no global `WebSocket` class (Node 20 and 21 without the `ws` package or
+/// `--experimental-websocket`), so that `dial` says what is missing instead
+/// of failing inside `new WebSocket`. `None` when there is one, or when the
+/// URL is not a WebSocket URL (then `dial` reports that).
+fn no_websocket(url: &str) -> Option<JsValue> {
+    let ws_url = nanosp::Url::parse(url)
+        .is_ok_and(|u| matches!(u.scheme, nanosp::Scheme::Ws | nanosp::Scheme::Wss));
+    let have = Reflect::get(&js_sys::global(), &"WebSocket".into()).is_ok_and(|c| c.is_function());
+    (ws_url && !have).then(|| {
+        js_error(
+            "ENOTSUP",
+            "no WebSocket in this JavaScript environment: on Node 20 or 21 install the \
+             `ws` package next to nanosp (npm install ws; nanosp's Node entry loads it) \
+             or run node --experimental-websocket; Node 22 and later have one built in. \
+             Elsewhere set globalThis.WebSocket to a WHATWG WebSocket class before dialing",
+        )
+    })
+}
+
 fn invalid(message: &str) -> JsValue {
     js_error("EINVAL", message)
 }
@@ -346,7 +366,8 @@ impl Socket {
     /// socket closes. With `{ nonblocking: true }` it resolves at once and
     /// keeps trying in the background; without it the first failure
     /// rejects (`ECONNREFUSED`, `ETIMEDOUT`, `EPROTO`, `EADDRINVAL`) and
-    /// nothing retries.
+    /// nothing retries. Either way it rejects at once with `ENOTSUP` when
+    /// there is no `WebSocket` class (Node 20 without the `ws` package).
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn dial(
         &self,
@@ -362,6 +383,9 @@ impl Socket {
         } else {
             DialMode::Blocking
         };
+        if let Some(e) = no_websocket(&url) {
+            return Promise::reject(&e);
+        }
         let sock = self.inner.clone();
         future_to_promise(async move {
             nanosp_web::dial(&sock, &url, mode).await.map_err(to_js)?;

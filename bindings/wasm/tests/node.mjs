@@ -1,7 +1,8 @@
 // The packed `nanosp` tarball in Node 20: imported by name from a fresh
 // install, once with the `ws` package providing WebSocket and once with
 // `node --experimental-websocket` and no `ws`. Both talk REQ to nngcat REP
-// and PAIR1 bytes. Prints `N passed, N failed`.
+// and PAIR1 bytes. With neither, `dial` must reject saying what is missing.
+// Prints `N passed, N failed`.
 import { execFileSync, execFile } from "node:child_process";
 import { mkdtempSync, writeFileSync, cpSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -31,6 +32,21 @@ req.close(); pair.close();
 process.exit(0);
 `;
 
+// Node 20 with neither `ws` nor the flag (and, on a Node that has the
+// global, without it): dial must say what is missing, not EINVAL.
+const NO_WEBSOCKET_CLIENT = `
+delete globalThis.WebSocket;
+const { Socket } = await import("nanosp");
+const [url] = process.argv.slice(2);
+const out = {};
+for (const nonblocking of [false, true]) {
+  try { await new Socket("req").dial(url, { nonblocking }); out[nonblocking] = "resolved"; }
+  catch (e) { out[nonblocking] = { code: e.code, message: e.message }; }
+}
+console.log(JSON.stringify(out));
+process.exit(0);
+`;
+
 /** A folder with nanosp installed from the tarball (and `ws` if asked) and the client script. */
 function install(withWs) {
   const dir = mkdtempSync(join(tmpdir(), "nanosp-node-"));
@@ -38,7 +54,23 @@ function install(withWs) {
   execFileSync("npm", ["install", "--no-audit", "--no-fund", "--silent", tarball], { cwd: dir });
   if (withWs) cpSync(wsDir, join(dir, "node_modules", "ws"), { recursive: true });
   writeFileSync(join(dir, "client.mjs"), CLIENT);
+  writeFileSync(join(dir, "no-websocket.mjs"), NO_WEBSOCKET_CLIENT);
   return dir;
+}
+
+async function runWithoutWebSocket(dir) {
+  const rep = await nngcat(["--rep", "--data", "unused"]); // listening: only the class is missing
+  const out = await new Promise((resolve, reject) =>
+    execFile(process.execPath, ["no-websocket.mjs", rep.url], { cwd: dir, timeout: 20000 }, (err, stdout, stderr) =>
+      err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout)));
+  const got = JSON.parse(out.trim().split("\n").pop());
+  for (const nonblocking of ["false", "true"]) {
+    const r = got[nonblocking];
+    assertEq(r.code, "ENOTSUP");
+    for (const words of ["no WebSocket in this JavaScript environment", "install the `ws` package", "--experimental-websocket", "Node 22"]) {
+      if (!r.message.includes(words)) throw new Error(`nonblocking ${nonblocking}: ${JSON.stringify(r.message)} lacks ${JSON.stringify(words)}`);
+    }
+  }
 }
 
 async function run(dir, nodeArgs) {
@@ -57,5 +89,6 @@ async function run(dir, nodeArgs) {
 const failed = await runTests([
   ["Node 20 with the ws package", () => run(install(true), [])],
   ["Node 20 with --experimental-websocket", () => run(install(false), ["--experimental-websocket", "--no-warnings"])],
+  ["Node without ws or a global WebSocket: dial says what is missing", () => runWithoutWebSocket(install(false))],
 ]);
 process.exit(failed ? 1 : 0);

@@ -1,7 +1,11 @@
 //! Messages: a protocol header and a body.
 
+use alloc::borrow::Cow;
+use alloc::boxed::Box;
+use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
+use core::str::Utf8Error;
 
 use crate::pool::{self, Buf};
 use crate::sync::Arc;
@@ -16,6 +20,15 @@ pub const HEADER_CAPACITY: usize = 64;
 /// and is empty in cooked mode as the application sees it. The body comes from
 /// a size-class pool and is shared, not copied, by [`Clone`]: PUB and BUS send
 /// one message to many pipes this way. Mutating a shared body copies it first.
+///
+/// `From` makes a message of bytes or text: borrowed ones (`&[u8]`,
+/// `b"..."`, `&Vec<u8>`, `&str`, `&String`) are copied into a pooled
+/// buffer; owned ones (`Vec<u8>`, `String`, `Box<[u8]>`, an owned `Cow`)
+/// become the body without a copy, and join the pool when the message is
+/// dropped. A `bytes::Bytes` goes in as `&bytes[..]` (a copy) or as
+/// `Vec::from(bytes)` (which `bytes` does without a copy when it can).
+/// [`Message::body_str`] reads the body as text, and `Vec::from(message)`
+/// takes the body back out.
 ///
 /// ```
 /// use nanosp::Message;
@@ -136,6 +149,21 @@ impl Message {
     #[inline]
     pub fn body(&self) -> &[u8] {
         self.body.bytes()
+    }
+
+    /// The body as text, or [`core::str::from_utf8`]'s [`Utf8Error`] if it
+    /// is not valid UTF-8.
+    ///
+    /// ```
+    /// use nanosp::Message;
+    /// let m = Message::from("pong");
+    /// assert_eq!(m.body_str(), Ok("pong"));
+    /// assert!(Message::from(b"\xff").body_str().is_err());
+    /// // Lossy, for printing whatever came:
+    /// assert_eq!(String::from_utf8_lossy(Message::from(b"ok\xff").body()), "ok\u{fffd}");
+    /// ```
+    pub fn body_str(&self) -> Result<&str, Utf8Error> {
+        core::str::from_utf8(self.body())
     }
 
     /// The body, for changing; copies it first if it is shared.
@@ -282,23 +310,178 @@ impl Message {
 }
 
 impl From<&[u8]> for Message {
+    /// Copies the bytes.
+    ///
+    /// ```
+    /// # use nanosp::Message;
+    /// let data = [1u8, 2, 3, 4];
+    /// assert_eq!(Message::from(&data[1..]).body(), &[2, 3, 4]);
+    /// ```
     fn from(d: &[u8]) -> Self {
         Message::from_slice(d)
     }
 }
 
-impl From<&str> for Message {
-    fn from(d: &str) -> Self {
-        Message::from_slice(d.as_bytes())
+impl<const N: usize> From<&[u8; N]> for Message {
+    /// Copies the bytes: byte-string literals work as they are.
+    ///
+    /// ```
+    /// # use nanosp::Message;
+    /// assert_eq!(Message::from(b"ping").body(), b"ping");
+    /// ```
+    fn from(d: &[u8; N]) -> Self {
+        Message::from_slice(d)
+    }
+}
+
+impl<const N: usize> From<[u8; N]> for Message {
+    /// Copies the bytes.
+    ///
+    /// ```
+    /// # use nanosp::Message;
+    /// assert_eq!(Message::from([0u8, 1, 0]).body(), &[0, 1, 0]);
+    /// ```
+    fn from(d: [u8; N]) -> Self {
+        Message::from_slice(&d)
+    }
+}
+
+impl From<&Vec<u8>> for Message {
+    /// Copies the bytes; the vector stays the caller's.
+    ///
+    /// ```
+    /// # use nanosp::Message;
+    /// let v = vec![7u8; 3];
+    /// let m = Message::from(&v);
+    /// assert_eq!(m.body(), &v[..]);
+    /// ```
+    fn from(d: &Vec<u8>) -> Self {
+        Message::from_slice(d)
     }
 }
 
 impl From<Vec<u8>> for Message {
     /// Takes the vector as the body without copying.
+    ///
+    /// ```
+    /// # use nanosp::Message;
+    /// let mut v = Vec::with_capacity(1024);
+    /// v.extend_from_slice(b"a large body, built in place");
+    /// let m = Message::from(v); // no copy
+    /// assert_eq!(m.body(), b"a large body, built in place");
+    /// ```
     fn from(v: Vec<u8>) -> Self {
         let mut m = Message::new();
         m.body.buf = Some(Arc::new(v));
         m
+    }
+}
+
+impl From<Box<[u8]>> for Message {
+    /// Takes the bytes as the body without copying.
+    ///
+    /// ```
+    /// # use nanosp::Message;
+    /// let b: Box<[u8]> = Box::new([1, 2, 3]);
+    /// assert_eq!(Message::from(b).body(), &[1, 2, 3]);
+    /// ```
+    fn from(b: Box<[u8]>) -> Self {
+        Message::from(b.into_vec())
+    }
+}
+
+impl From<Cow<'_, [u8]>> for Message {
+    /// Takes owned bytes without copying; copies borrowed ones.
+    ///
+    /// ```
+    /// # use nanosp::Message;
+    /// use std::borrow::Cow;
+    /// assert_eq!(Message::from(Cow::Borrowed(&b"hi"[..])).body(), b"hi");
+    /// assert_eq!(Message::from(Cow::<[u8]>::Owned(vec![1])).body(), &[1]);
+    /// ```
+    fn from(c: Cow<'_, [u8]>) -> Self {
+        match c {
+            Cow::Borrowed(b) => Message::from_slice(b),
+            Cow::Owned(v) => Message::from(v),
+        }
+    }
+}
+
+impl From<&str> for Message {
+    /// Copies the text's UTF-8 bytes.
+    ///
+    /// ```
+    /// # use nanosp::Message;
+    /// assert_eq!(Message::from("héllo").body(), "héllo".as_bytes());
+    /// ```
+    fn from(d: &str) -> Self {
+        Message::from_slice(d.as_bytes())
+    }
+}
+
+impl From<&String> for Message {
+    /// Copies the text's UTF-8 bytes; the string stays the caller's.
+    ///
+    /// ```
+    /// # use nanosp::Message;
+    /// let name = String::from("world");
+    /// let m = Message::from(&name);
+    /// assert_eq!(m.body_str(), Ok("world"));
+    /// ```
+    fn from(d: &String) -> Self {
+        Message::from_slice(d.as_bytes())
+    }
+}
+
+impl From<String> for Message {
+    /// Takes the string's UTF-8 bytes as the body without copying.
+    ///
+    /// ```
+    /// # use nanosp::Message;
+    /// let m = Message::from(format!("job {}", 42));
+    /// assert_eq!(m.body_str(), Ok("job 42"));
+    /// ```
+    fn from(s: String) -> Self {
+        Message::from(s.into_bytes())
+    }
+}
+
+impl From<Cow<'_, str>> for Message {
+    /// Takes an owned string without copying; copies a borrowed one.
+    ///
+    /// ```
+    /// # use nanosp::Message;
+    /// let text = String::from_utf8_lossy(b"caf\xc3\xa9");
+    /// assert_eq!(Message::from(text).body_str(), Ok("café"));
+    /// ```
+    fn from(c: Cow<'_, str>) -> Self {
+        match c {
+            Cow::Borrowed(s) => Message::from(s),
+            Cow::Owned(s) => Message::from(s),
+        }
+    }
+}
+
+impl From<Message> for Vec<u8> {
+    /// The body bytes (the header, protocol data, is not part of them),
+    /// without copying when the body is not shared with a clone and was not
+    /// trimmed at the front; copied otherwise.
+    ///
+    /// ```
+    /// # use nanosp::Message;
+    /// let v: Vec<u8> = Message::from("reply").into();
+    /// assert_eq!(v, b"reply");
+    /// ```
+    fn from(mut m: Message) -> Vec<u8> {
+        if m.body.off == 0 {
+            if let Some(b) = m.body.buf.take() {
+                match Arc::try_unwrap(b) {
+                    Ok(v) => return v,
+                    Err(b) => m.body.buf = Some(b),
+                }
+            }
+        }
+        m.body().to_vec()
     }
 }
 
@@ -371,6 +554,47 @@ mod tests {
         drop(shared);
         m.move_wire_to_header(0).unwrap();
         assert_eq!((m.header(), m.body()), (&[][..], &[1u8, 2, 3, 4, 5, 6][..]));
+    }
+
+    #[test]
+    fn conversions_move_owned_bodies_and_copy_borrowed_ones() {
+        let v = b"owned".to_vec();
+        let at = v.as_ptr();
+        let m = Message::from(v);
+        assert_eq!(m.body().as_ptr(), at, "Vec moved, not copied");
+        let back: Vec<u8> = m.into();
+        assert_eq!(back.as_ptr(), at, "and back out");
+
+        let s = String::from("text");
+        let at = s.as_ptr();
+        assert_eq!(Message::from(s).body().as_ptr(), at, "String moved");
+
+        // Shared or trimmed bodies are copied out, the clone left intact.
+        let m = Message::from(&b"shared"[..]);
+        let keep = m.clone();
+        assert_eq!(Vec::from(m), b"shared");
+        assert_eq!(keep.body(), b"shared");
+        let mut m = Message::from(&b"xxbody"[..]);
+        m.trim_body_front(2).unwrap();
+        assert_eq!(Vec::from(m), b"body");
+
+        let owned = String::from("o");
+        let borrowed_vec = alloc::vec![1u8, 2];
+        for (m, want) in [
+            (Message::from(&owned), &b"o"[..]),
+            (Message::from(&borrowed_vec), &[1, 2][..]),
+            (Message::from(b"lit"), b"lit"),
+            (Message::from([9u8; 2]), &[9, 9][..]),
+            (Message::from(Box::<[u8]>::from(&b"box"[..])), b"box"),
+            (Message::from(Cow::Borrowed("cow")), b"cow"),
+        ] {
+            assert_eq!(m.body(), want);
+        }
+        assert_eq!(owned, "o"); // still the caller's
+        assert_eq!(borrowed_vec, [1, 2]);
+        assert_eq!(Message::from("ok").body_str(), Ok("ok"));
+        assert!(Message::from(&[0xc3u8][..]).body_str().is_err());
+        assert_eq!(Message::new().body_str(), Ok(""));
     }
 
     #[test]

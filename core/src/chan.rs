@@ -37,6 +37,10 @@ struct State {
     /// not wake it (it waits its turn), but closure does, so a dead pipe is
     /// removed at once rather than at the application's next receive.
     park_waker: Option<Waker>,
+    /// A task consumer popped messages and has not said it wrote them.
+    busy: bool,
+    /// Someone waits until everything queued was written (linger).
+    flush_waker: Option<Waker>,
 }
 
 /// Outcome of a pop.
@@ -60,6 +64,8 @@ impl Chan {
                 held: false,
                 close_waker: None,
                 park_waker: None,
+                busy: false,
+                flush_waker: None,
             }),
         }
     }
@@ -136,7 +142,7 @@ impl Chan {
     }
 
     /// Closes; returns every waker so both sides learn of it.
-    pub(crate) fn close(&self) -> [Option<Waker>; 4] {
+    pub(crate) fn close(&self) -> [Option<Waker>; 5] {
         self.st.lock(|s| {
             s.closed = true;
             if s.pumping {
@@ -147,8 +153,37 @@ impl Chan {
                 s.tx_waker.take(),
                 s.close_waker.take(),
                 s.park_waker.take(),
+                s.flush_waker.take(),
             ]
         })
+    }
+
+    /// Completes once everything queued has been taken and written (a task
+    /// consumer reports writes with [`Chan::written`]), or the channel closed.
+    pub(crate) fn poll_flushed(&self, cx: &mut Context<'_>) -> Poll<()> {
+        self.st.lock(|s| {
+            if s.closed || (s.q.is_empty() && !s.busy) {
+                Poll::Ready(())
+            } else {
+                s.flush_waker = Some(cx.waker().clone());
+                Poll::Pending
+            }
+        })
+    }
+
+    /// Task consumer: what it popped last has been written.
+    pub(crate) fn written(&self) {
+        let w = self.st.lock(|s| {
+            s.busy = false;
+            if s.q.is_empty() {
+                s.flush_waker.take()
+            } else {
+                None
+            }
+        });
+        if let Some(w) = w {
+            w.wake();
+        }
     }
 
     /// Completes once the channel is closed.
@@ -235,6 +270,7 @@ impl Chan {
             }
             let n = s.q.len().min(max);
             out.extend(s.q.drain(..n));
+            s.busy = true;
             Poll::Ready(Ok(s.tx_waker.take()))
         });
         match r {

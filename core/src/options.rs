@@ -13,6 +13,7 @@
 //! | [`SockOpt::HandshakeTimeout`] | — | 10 s | 10 s (fixed in nng) |
 //! | [`SockOpt::ReqResendTime`] | `req:resend-time` | 60 s | 60 s (checked every 1 s tick) |
 //! | [`SockOpt::SurveyTime`] | `surveyor:survey-time` | 1 s | 1 s |
+//! | [`SockOpt::Linger`] | `linger` | 0 (close drops what is queued) | none (nng 1.x has no linger; mangos has one) |
 //!
 //! With reconnect-time-max > min the wait doubles after each failed attempt up
 //! to the max; every wait is drawn uniformly from `[0, current)` (nng's jitter).
@@ -55,6 +56,12 @@ pub enum SockOpt {
     ReqResendTime(Option<Duration>),
     /// `surveyor:survey-time`: how long a survey collects responses. Default 1 s.
     SurveyTime(Duration),
+    /// `linger`: how long a lingering close ([`crate::Socket::close_linger`],
+    /// the blocking API's `close` and drop) waits for queued messages to be
+    /// written before it closes the pipes. Default zero: close at once and
+    /// drop what is queued, as nng (which has no linger); mangos has the same
+    /// option.
+    Linger(Duration),
 }
 
 impl SockOpt {
@@ -75,6 +82,7 @@ impl SockOpt {
             SockOpt::SubPreferNew(_) => "sub:prefnew",
             SockOpt::ReqResendTime(_) => "req:resend-time",
             SockOpt::SurveyTime(_) => "surveyor:survey-time",
+            SockOpt::Linger(_) => "linger",
         }
     }
 
@@ -121,6 +129,7 @@ impl SockOpt {
             }),
             "req:resend-time" => SockOpt::ReqResendTime(ms(value)?.filter(|d| !d.is_zero())),
             "surveyor:survey-time" => SockOpt::SurveyTime(dur(value)?),
+            "linger" => SockOpt::Linger(dur(value)?),
             _ => return Err(Error::NotSupported),
         })
     }
@@ -143,6 +152,8 @@ pub struct Options {
     pub handshake_timeout: Duration,
     /// See [`SockOpt::TtlMax`].
     pub ttl_max: u8,
+    /// See [`SockOpt::Linger`].
+    pub linger: Duration,
 }
 
 /// Default `recv-size-max`: 1 MiB, as mangos and nanomsg.
@@ -158,6 +169,7 @@ impl Default for Options {
             reconnect_max: Duration::ZERO,
             handshake_timeout: Duration::from_secs(10),
             ttl_max: 8,
+            linger: Duration::ZERO,
         }
     }
 }
@@ -172,6 +184,7 @@ impl Options {
             SockOpt::ReconnectTimeMin(d) => self.reconnect_min = d,
             SockOpt::ReconnectTimeMax(d) => self.reconnect_max = d,
             SockOpt::HandshakeTimeout(d) => self.handshake_timeout = d,
+            SockOpt::Linger(d) => self.linger = d,
             SockOpt::TtlMax(t) => {
                 if !(1..=15).contains(&t) {
                     return Err(Error::InvalidArgument);

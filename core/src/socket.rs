@@ -181,6 +181,11 @@ struct State {
     recv_waiters: Vec<(CtxId, Waker)>,
     send_waiters: Vec<(CtxId, Waker)>,
     close_waiters: Vec<Waker>,
+    /// Waiting for a pipe to attach ([`Socket::wait_for_pipes`]).
+    pipe_waiters: Vec<Waker>,
+    /// The timer task ([`SocketRef::run_timers`]) and when it wakes next.
+    timer_waker: Option<Waker>,
+    timer_at: Option<Instant>,
     next_ctx: u32,
     now: Instant,
     spare_wakes: Vec<Waker>,
@@ -216,9 +221,18 @@ impl State {
             now: self.now,
             recv_ready: Notify::default(),
             send_ready: Notify::default(),
+            armed: None,
         };
         let t = g(&mut *self.m, &mut io);
         let (rr, sr) = (io.recv_ready, io.send_ready);
+        if let Some(at) = io.armed {
+            // An earlier deadline than the timer task sleeps for: wake it.
+            if self.timer_at.is_none_or(|t| at < t) {
+                if let Some(w) = self.timer_waker.take() {
+                    wakes.push(w);
+                }
+            }
+        }
         wake_matching(&mut self.recv_waiters, &rr, wakes);
         wake_matching(&mut self.send_waiters, &sr, wakes);
         t
@@ -592,6 +606,9 @@ impl<R: Runtime> Core<R> {
             match st.call(&mut wakes, |m, io| m.add_pipe(io, id)) {
                 Ok(()) => {
                     st.stats.pipes_added += 1;
+                    for w in st.pipe_waiters.drain(..) {
+                        wakes.push(w);
+                    }
                     Ok(())
                 }
                 Err(e) => {
@@ -840,6 +857,52 @@ impl<R: Runtime> Core<R> {
         self.st.lock(|st| st.closed)
     }
 
+    /// The timer task's turn: runs the machine's due timers and returns when
+    /// it must run next (`Err` once the socket is closed).
+    fn timer_turn(&self, cx: &mut Context<'_>) -> Result<Option<Instant>, ()> {
+        let mut wakes = Wakes::default();
+        let (r, closes) = self.lock_now(|st| {
+            if st.closed {
+                return (Err(()), Vec::new());
+            }
+            if st.m.next_deadline().is_some_and(|d| d <= st.now) {
+                st.call(&mut wakes, |m, io| m.on_timer(io));
+            }
+            let next = st.m.next_deadline();
+            st.timer_at = next;
+            st.timer_waker = Some(cx.waker().clone());
+            (Ok(next), core::mem::take(&mut st.closes))
+        });
+        self.finish(wakes, closes);
+        r
+    }
+
+    /// Ready once every pipe's queue has been written (or the pipe closed).
+    fn poll_flushed(&self, cx: &mut Context<'_>) -> Poll<()> {
+        self.st.lock(|st| {
+            for s in st.pipes.values() {
+                if s.tx.poll_flushed(cx).is_pending() {
+                    return Poll::Pending;
+                }
+            }
+            Poll::Ready(())
+        })
+    }
+
+    /// Ready once `n` pipes are attached; [`Error::Closed`] if the socket is.
+    fn poll_pipes(&self, cx: &mut Context<'_>, n: usize) -> Poll<Result<(), Error>> {
+        self.st.lock(|st| {
+            if st.closed {
+                Poll::Ready(Err(Error::Closed))
+            } else if st.pipes.len() >= n {
+                Poll::Ready(Ok(()))
+            } else {
+                park(&mut st.pipe_waiters, cx.waker());
+                Poll::Pending
+            }
+        })
+    }
+
     pub(crate) fn options(&self) -> Options {
         self.st.lock(|st| st.opts.clone())
     }
@@ -856,6 +919,8 @@ impl<R: Runtime> Core<R> {
             st.closed = true;
             let pipes: Vec<PipeId> = st.pipes.keys().copied().collect();
             let mut w = core::mem::take(&mut st.close_waiters);
+            w.append(&mut st.pipe_waiters);
+            w.extend(st.timer_waker.take());
             w.extend(st.recv_waiters.drain(..).map(|(_, w)| w));
             w.extend(st.send_waiters.drain(..).map(|(_, w)| w));
             // The hook goes with the last pipe (remove_pipe), or now if there
@@ -962,6 +1027,9 @@ impl<R: Runtime> Socket<R> {
                 recv_waiters: Vec::new(),
                 send_waiters: Vec::new(),
                 close_waiters: Vec::new(),
+                pipe_waiters: Vec::new(),
+                timer_waker: None,
+                timer_at: None,
                 next_ctx: 0,
                 now: Instant::from_micros(0),
                 spare_wakes: Vec::new(),
@@ -1150,9 +1218,80 @@ impl<R: Runtime> Socket<R> {
     }
 
     /// Closes the socket: every pipe, dialer and listener ends, and every
-    /// pending operation returns [`Error::Closed`].
+    /// pending operation returns [`Error::Closed`]. Messages still queued on
+    /// pipes are dropped (counted in [`Stats::lost`]), as nng does; see
+    /// [`Socket::close_linger`] to let them go first.
     pub fn close(&self) {
         self.core().close();
+    }
+
+    /// Completes once every message queued on a pipe has been written by
+    /// its transport (or its pipe closed). Messages the protocol still holds
+    /// (a REQ request with no pipe yet) and sends still waiting are not
+    /// included.
+    pub async fn flush(&self) {
+        let core = self.core();
+        poll_fn(|cx| core.poll_flushed(cx)).await
+    }
+
+    /// Closes the socket after waiting up to `linger` ([`SockOpt::Linger`],
+    /// default zero) for queued messages to be written: a program that sends
+    /// and then closes (or, with the blocking API, returns from `main`)
+    /// delivers what it sent. Whatever is still queued when the time is up is
+    /// dropped, as by [`Socket::close`].
+    ///
+    /// ```
+    /// use core::time::Duration;
+    /// use nanosp::{Message, Protocol, Socket, SockOpt, VirtualRuntime};
+    /// # futures::executor::block_on(async {
+    /// let rt = VirtualRuntime::new(1);
+    /// let pull = Socket::new(Protocol::Pull0, rt.clone());
+    /// let push = Socket::new(Protocol::Push0, rt);
+    /// pull.listen("inproc://linger-doc").unwrap();
+    /// push.dial("inproc://linger-doc").unwrap();
+    /// push.set_opt(SockOpt::Linger(Duration::from_secs(1))).unwrap();
+    /// push.send(Message::from("last words")).await.unwrap();
+    /// push.close_linger().await;
+    /// assert_eq!(pull.recv().await.unwrap().body(), b"last words");
+    /// # });
+    /// ```
+    pub async fn close_linger(&self) {
+        let core = self.core();
+        let linger = core.options().linger;
+        if !linger.is_zero() {
+            let deadline = core.rt.now() + linger;
+            let mut sleep = pin!(core.rt.sleep_until(deadline));
+            poll_fn(|cx| {
+                if core.poll_flushed(cx).is_ready() || sleep.as_mut().poll(cx).is_ready() {
+                    Poll::Ready(())
+                } else {
+                    Poll::Pending
+                }
+            })
+            .await;
+        }
+        core.close();
+    }
+
+    /// Completes once at least `n` pipes are attached (at once if they
+    /// already are); [`Error::Closed`] if the socket closes first. Use it
+    /// instead of polling [`Socket::pipes`], e.g. before a PUB publishes to
+    /// subscribers that are still connecting.
+    ///
+    /// ```
+    /// use nanosp::{Protocol, Socket, VirtualRuntime};
+    /// # futures::executor::block_on(async {
+    /// let rt = VirtualRuntime::new(1);
+    /// let publisher = Socket::new(Protocol::Pub0, rt.clone());
+    /// publisher.listen("inproc://wait-doc").unwrap();
+    /// let sub = Socket::new(Protocol::Sub0, rt);
+    /// sub.dial("inproc://wait-doc").unwrap();
+    /// publisher.wait_for_pipes(1).await.unwrap();
+    /// # });
+    /// ```
+    pub async fn wait_for_pipes(&self, n: usize) -> Result<(), Error> {
+        let core = self.core();
+        poll_fn(|cx| core.poll_pipes(cx, n)).await
     }
 
     /// True once closed.
@@ -1401,6 +1540,10 @@ impl<R: Runtime> SocketContext<R> {
     pub fn subscribe(&self, topic: &[u8]) -> Result<(), Error> {
         self.set_opt(SockOpt::Subscribe(topic.to_vec()))
     }
+    /// SUB: drop one of this context's subscriptions.
+    pub fn unsubscribe(&self, topic: &[u8]) -> Result<(), Error> {
+        self.set_opt(SockOpt::Unsubscribe(topic.to_vec()))
+    }
 
     /// Closes the context now: what it was doing is abandoned and its pending
     /// and later operations return [`Error::Closed`]. Dropping it does the same.
@@ -1408,6 +1551,15 @@ impl<R: Runtime> SocketContext<R> {
         if !self.closed.swap(true, Ordering::AcqRel) {
             self.sock.core().close_ctx(self.id);
         }
+    }
+}
+
+impl<R: Runtime> fmt::Debug for SocketContext<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SocketContext")
+            .field("socket", &self.sock)
+            .field("id", &self.id)
+            .finish()
     }
 }
 
@@ -1454,5 +1606,47 @@ impl<R: Runtime> SocketRef<R> {
     /// Updates the counters (transports count handshakes, reconnects).
     pub fn count(&self, f: impl FnOnce(&mut Stats)) {
         self.core.count(f)
+    }
+
+    /// True if the protocol has timers ([`SocketRef::run_timers`] is worth
+    /// spawning): cooked REQ (resend) and SURVEYOR (survey end).
+    pub fn has_timers(&self) -> bool {
+        self.core.uses_time
+    }
+
+    /// The socket's timer task: REQ resends and SURVEYOR deadlines fire on
+    /// time even while nobody waits in `recv`, as nng's timers do. A runtime
+    /// crate spawns it next to the socket (nanosp-std does); it ends when
+    /// the socket closes. Without it, timers fire only while an operation
+    /// waits on their context (and a late `recv` catches up at once).
+    pub async fn run_timers(self) {
+        let core = &self.core;
+        if !core.uses_time {
+            return;
+        }
+        let mut sleep = pin!(None::<R::Sleep>);
+        let mut armed: Option<Instant> = None;
+        poll_fn(|cx| loop {
+            let Ok(next) = core.timer_turn(cx) else {
+                return Poll::Ready(());
+            };
+            let Some(at) = next else {
+                sleep.set(None);
+                armed = None;
+                return Poll::Pending;
+            };
+            if armed != Some(at) {
+                sleep.set(Some(core.rt.sleep_until(at)));
+                armed = Some(at);
+            }
+            match sleep.as_mut().as_pin_mut().expect("armed").poll(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(()) => {
+                    sleep.set(None);
+                    armed = None;
+                }
+            }
+        })
+        .await
     }
 }

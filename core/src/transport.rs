@@ -165,6 +165,7 @@ impl<R: Runtime, Rd: PipeRead, Wr: PipeWrite> PipeDriver<R, Rd, Wr> {
                     return e;
                 }
                 batch.clear();
+                tx.written();
             }
         };
         // A writer stuck in a write to a peer that stopped reading must still

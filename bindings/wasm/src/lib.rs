@@ -335,10 +335,9 @@ impl Socket {
             n.set(id.wrapping_add(1).max(1));
             id
         });
-        Ok(Socket {
-            inner: nanosp_web::Socket::new(p, WebRuntime),
-            id,
-        })
+        let inner = nanosp_web::Socket::new(p, WebRuntime);
+        nanosp_web::start_timers(&inner);
+        Ok(Socket { inner, id })
     }
 
     /// The socket's protocol name (`"req"`, `"pair1"`, ...).

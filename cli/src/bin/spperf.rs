@@ -126,7 +126,7 @@ async fn lat_server(p: Proto, url: &str, size: usize, count: usize) {
 async fn dial(s: &Socket, url: &str) {
     for _ in 0..1000 {
         match s.dial(url).await {
-            Ok(()) => return,
+            Ok(_) => return,
             // Refused, or (ipc) no socket file yet.
             Err(nanosp_std::Error::ConnectionRefused | nanosp_std::Error::Io(_)) => {
                 tokio::time::sleep(Duration::from_millis(10)).await

@@ -293,6 +293,18 @@ pub trait Machine: Send {
     fn expire(&mut self, io: &mut Io<'_>, ctx: CtxId) {
         let _ = (io, ctx);
     }
+    /// The earliest deadline of any context (the socket's timer task sleeps
+    /// until then). A machine that sets a deadline also reports it with
+    /// [`Io::arm`], so the timer learns of an earlier one at once.
+    fn next_deadline(&self) -> Option<Instant> {
+        None
+    }
+    /// The socket's timer fired: expire every context whose deadline has
+    /// passed ([`Io::now`]), whether or not the application waits on it
+    /// (REQ resends, a survey ends), as nng's timers do.
+    fn on_timer(&mut self, io: &mut Io<'_>) {
+        let _ = io;
+    }
 }
 
 /// Which contexts to wake.
@@ -325,6 +337,7 @@ pub struct Io<'a> {
     pub(crate) now: Instant,
     pub(crate) recv_ready: Notify,
     pub(crate) send_ready: Notify,
+    pub(crate) armed: Option<Instant>,
 }
 
 /// Lookup of pipes by id (the engine's table, or a test's).
@@ -427,6 +440,12 @@ impl Io<'_> {
         self.now
     }
 
+    /// Tells the socket's timer that some context now needs
+    /// [`Machine::on_timer`] at `at` (see [`Machine::next_deadline`]).
+    pub fn arm(&mut self, at: Instant) {
+        self.armed = Some(self.armed.map_or(at, |a| a.min(at)));
+    }
+
     /// Counts a message dropped by the protocol, and why.
     pub fn count_drop(&mut self, why: DropReason) {
         self.stats.drops += 1;
@@ -523,6 +542,7 @@ pub mod testing {
                 now: self.now,
                 recv_ready: Notify::default(),
                 send_ready: Notify::default(),
+                armed: None,
             };
             let r = f(&mut *self.m, &mut io);
             self.recv_ready |= io.recv_ready.any();

@@ -164,6 +164,9 @@ impl Req0 {
             Ok(p) => {
                 req.pipe = Some(p);
                 req.resend_at = ctx.resend.map(|d| io.now() + d);
+                if let Some(at) = req.resend_at {
+                    io.arm(at);
+                }
             }
             Err(_) => {
                 req.pipe = None;
@@ -302,11 +305,15 @@ impl Machine for Req0 {
         match place(&mut self.ready, io, m.clone()) {
             Ok(p) => {
                 let ctx = self.ctxs.get_mut(&c).expect("checked");
+                let resend_at = ctx.resend.map(|d| io.now() + d);
+                if let Some(at) = resend_at {
+                    io.arm(at);
+                }
                 ctx.req = Some(Request {
                     id,
                     msg: m,
                     pipe: Some(p),
-                    resend_at: ctx.resend.map(|d| io.now() + d),
+                    resend_at,
                 });
                 ctx.failed = None;
                 self.by_id.insert(id, c);
@@ -429,6 +436,31 @@ impl Machine for Req0 {
 
     fn expire(&mut self, io: &mut Io<'_>, c: CtxId) {
         self.dispatch(io, c);
+    }
+
+    fn next_deadline(&self) -> Option<Instant> {
+        self.ctxs
+            .values()
+            .filter_map(|x| x.req.as_ref()?.resend_at)
+            .min()
+    }
+
+    fn on_timer(&mut self, io: &mut Io<'_>) {
+        let now = io.now();
+        let due: alloc::vec::Vec<CtxId> = self
+            .ctxs
+            .iter()
+            .filter(|(_, x)| {
+                x.req
+                    .as_ref()
+                    .and_then(|r| r.resend_at)
+                    .is_some_and(|t| t <= now)
+            })
+            .map(|(&c, _)| c)
+            .collect();
+        for c in due {
+            self.dispatch(io, c);
+        }
     }
 }
 

@@ -212,10 +212,9 @@ impl Machine for Surveyor0 {
         m.push_header(&id.to_be_bytes()).expect("4 bytes fit");
         self.broadcast(io, m);
         let ctx = self.ctxs.get_mut(&c).expect("checked");
-        ctx.state = State::Active {
-            id,
-            deadline: io.now() + ctx.time,
-        };
+        let deadline = io.now() + ctx.time;
+        io.arm(deadline);
+        ctx.state = State::Active { id, deadline };
         self.by_id.insert(id, c);
         Ok(())
     }
@@ -315,6 +314,29 @@ impl Machine for Surveyor0 {
 
     fn expire(&mut self, io: &mut Io<'_>, c: CtxId) {
         self.end(io, c, false);
+    }
+
+    fn next_deadline(&self) -> Option<Instant> {
+        self.ctxs
+            .values()
+            .filter_map(|x| match x.state {
+                State::Active { deadline, .. } => Some(deadline),
+                _ => None,
+            })
+            .min()
+    }
+
+    fn on_timer(&mut self, io: &mut Io<'_>) {
+        let now = io.now();
+        let due: Vec<CtxId> = self
+            .ctxs
+            .iter()
+            .filter(|(_, x)| matches!(x.state, State::Active { deadline, .. } if deadline <= now))
+            .map(|(&c, _)| c)
+            .collect();
+        for c in due {
+            self.end(io, c, false);
+        }
     }
 }
 

@@ -21,12 +21,49 @@
 //! ```
 
 use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use nanosp::Runtime;
 
 use crate::rt::{shared_handle, TokioRuntime};
 use crate::{
-    Error, Listener, Message, Options, PipeEvent, PipeId, PipeInfo, Protocol, SendError, SockOpt,
-    Stats,
+    Dialer, Error, Listener, Message, Options, PipeEvent, PipeId, PipeInfo, Protocol, SendError,
+    SockOpt, Stats,
 };
+
+/// Waits for `f` on this thread, unless this thread runs a tokio runtime
+/// (blocking it there could stall the very tasks `f` waits for): `None`.
+fn wait_here<F: Future>(f: F) -> Option<F::Output> {
+    if tokio::runtime::Handle::try_current().is_ok() {
+        return None;
+    }
+    Some(futures_executor::block_on(f))
+}
+
+/// Held by every clone of a blocking socket: when the last one goes, it
+/// waits up to `linger` for queued messages to be written, so a program
+/// that sends and returns from `main` delivers what it sent.
+#[derive(Debug)]
+struct LingerOnDrop(crate::Socket);
+
+impl Drop for LingerOnDrop {
+    fn drop(&mut self) {
+        let s = &self.0;
+        let linger = s.options().linger;
+        if linger.is_zero() || s.is_closed() {
+            return;
+        }
+        let rt = s.core().runtime().clone();
+        let deadline = rt.now() + linger;
+        let sleep = rt.sleep_until(deadline);
+        let _ = wait_here(async {
+            let flush = std::pin::pin!(s.flush());
+            let sleep = std::pin::pin!(sleep);
+            futures_util::future::select(flush, sleep).await;
+        });
+    }
+}
 
 /// Runs `f` on the shared runtime and waits for it.
 fn run<F>(f: F) -> F::Output
@@ -46,6 +83,7 @@ where
 #[derive(Clone, Debug)]
 pub struct Socket {
     inner: crate::Socket,
+    _linger: Arc<LingerOnDrop>,
 }
 
 impl Socket {
@@ -61,8 +99,10 @@ impl Socket {
 
     fn build(p: Protocol, raw: bool) -> Socket {
         let rt = TokioRuntime::new(shared_handle().clone());
+        let inner = crate::Socket::with_runtime(p, raw, rt);
         Socket {
-            inner: crate::Socket::with_runtime(p, raw, rt),
+            _linger: Arc::new(LingerOnDrop(inner.clone())),
+            inner,
         }
     }
 
@@ -95,6 +135,80 @@ impl Socket {
         }
     }
 
+    /// Sends `m`, blocking up to `timeout` for this call only.
+    pub fn send_timeout(&self, m: Message, timeout: Duration) -> Result<(), SendError> {
+        match self.inner.try_send(m) {
+            Err(SendError {
+                error: Error::WouldBlock,
+                message,
+            }) => futures_executor::block_on(self.inner.send_timeout(message, timeout)),
+            r => r,
+        }
+    }
+
+    /// Receives, blocking up to `timeout` for this call only (on REQ and
+    /// SURVEYOR a receive that times out ends the request or survey).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use nanosp_std::blocking::Socket;
+    /// use nanosp_std::{Error, Protocol};
+    /// let pull = Socket::new(Protocol::Pull0);
+    /// assert_eq!(pull.recv_timeout(Duration::from_millis(10)).unwrap_err(), Error::TimedOut);
+    /// ```
+    pub fn recv_timeout(&self, timeout: Duration) -> Result<Message, Error> {
+        match self.inner.try_recv() {
+            Err(Error::WouldBlock) => futures_executor::block_on(self.inner.recv_timeout(timeout)),
+            r => r,
+        }
+    }
+
+    /// Blocks until `n` pipes are attached, or `timeout` passes
+    /// ([`Error::TimedOut`]), or the socket closes ([`Error::Closed`]).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use nanosp_std::blocking::Socket;
+    /// use nanosp_std::Protocol;
+    /// let publisher = Socket::new(Protocol::Pub0);
+    /// let l = publisher.listen("tcp://127.0.0.1:0").unwrap();
+    /// let sub = Socket::new(Protocol::Sub0);
+    /// sub.dial(l.url()).unwrap();
+    /// publisher.wait_for_pipes(1, Duration::from_secs(10)).unwrap();
+    /// ```
+    pub fn wait_for_pipes(&self, n: usize, timeout: Duration) -> Result<(), Error> {
+        let rt = self.inner.core().runtime().clone();
+        let sleep = rt.sleep_until(rt.now() + timeout);
+        futures_executor::block_on(async {
+            let wait = std::pin::pin!(self.inner.wait_for_pipes(n));
+            match futures_util::future::select(wait, std::pin::pin!(sleep)).await {
+                futures_util::future::Either::Left((r, _)) => r,
+                futures_util::future::Either::Right(_) => Err(Error::TimedOut),
+            }
+        })
+    }
+
+    /// Opens a context (REQ, REP, SURVEYOR, RESPONDENT, SUB in cooked mode).
+    ///
+    /// ```
+    /// use nanosp_std::blocking::Socket;
+    /// use nanosp_std::{Message, Protocol};
+    /// let rep = Socket::new(Protocol::Rep0);
+    /// let l = rep.listen("tcp://127.0.0.1:0").unwrap();
+    /// let worker = rep.context().unwrap();
+    /// let req = Socket::new(Protocol::Req0);
+    /// req.dial(l.url()).unwrap();
+    /// req.send(Message::from("ping")).unwrap();
+    /// let q = worker.recv().unwrap();
+    /// worker.send(q).unwrap();
+    /// assert_eq!(req.recv().unwrap().body(), b"ping");
+    /// ```
+    pub fn context(&self) -> Result<Context, Error> {
+        Ok(Context {
+            inner: self.inner.context()?,
+        })
+    }
+
     /// Sends without blocking ([`Error::WouldBlock`] if it cannot go now).
     pub fn try_send(&self, m: Message) -> Result<(), SendError> {
         self.inner.try_send(m)
@@ -107,14 +221,14 @@ impl Socket {
 
     /// Dials `url`; the first attempt's error is returned (see
     /// [`crate::Socket::dial`]).
-    pub fn dial(&self, url: &str) -> Result<(), Error> {
+    pub fn dial(&self, url: &str) -> Result<Dialer, Error> {
         let s = self.inner.clone();
         let url = url.to_string();
         run(async move { s.dial(&url).await })
     }
 
     /// Dials in the background, retrying until the peer is there.
-    pub fn dial_nonblocking(&self, url: &str) -> Result<(), Error> {
+    pub fn dial_nonblocking(&self, url: &str) -> Result<Dialer, Error> {
         self.inner.dial_nonblocking(url)
     }
 
@@ -185,13 +299,115 @@ impl Socket {
         self.inner.set_pipe_hook(f)
     }
 
-    /// Closes the socket.
+    /// Closes the socket, after waiting up to the `linger` option
+    /// ([`SockOpt::Linger`], default zero) for queued messages to be
+    /// written. Dropping the last clone waits the same way, so a program
+    /// that sets a linger, sends and returns from `main` delivers what it
+    /// sent.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use nanosp_std::blocking::Socket;
+    /// use nanosp_std::{Message, Protocol, SockOpt};
+    /// let pull = Socket::new(Protocol::Pull0);
+    /// let l = pull.listen("tcp://127.0.0.1:0").unwrap();
+    /// let push = Socket::new(Protocol::Push0);
+    /// push.set_opt(SockOpt::Linger(Duration::from_secs(5))).unwrap();
+    /// push.dial(l.url()).unwrap();
+    /// for i in 0..10u8 {
+    ///     push.send(Message::from(&[i][..])).unwrap();
+    /// }
+    /// drop(push); // waits until the ten are written
+    /// for i in 0..10u8 {
+    ///     assert_eq!(pull.recv().unwrap().body(), [i]);
+    /// }
+    /// ```
     pub fn close(&self) {
+        if wait_here(self.inner.close_linger()).is_none() {
+            self.inner.close()
+        }
+    }
+
+    /// Closes at once, dropping what is still queued (as nng's close).
+    pub fn close_now(&self) {
         self.inner.close()
     }
 
     /// True once closed.
     pub fn is_closed(&self) -> bool {
         self.inner.is_closed()
+    }
+}
+
+/// A context of a blocking socket (see [`Socket::context`]): its own
+/// protocol state on the socket's connections, with blocking calls. Closed
+/// when dropped.
+#[derive(Debug)]
+pub struct Context {
+    inner: crate::SocketContext,
+}
+
+impl Context {
+    /// Sends, blocking up to the context's `send-timeout`.
+    pub fn send(&self, m: Message) -> Result<(), SendError> {
+        match self.inner.try_send(m) {
+            Err(SendError {
+                error: Error::WouldBlock,
+                message,
+            }) => futures_executor::block_on(self.inner.send(message)),
+            r => r,
+        }
+    }
+
+    /// Receives, blocking up to the context's `recv-timeout`.
+    pub fn recv(&self) -> Result<Message, Error> {
+        match self.inner.try_recv() {
+            Err(Error::WouldBlock) => futures_executor::block_on(self.inner.recv()),
+            r => r,
+        }
+    }
+
+    /// Sends, blocking up to `timeout` for this call only.
+    pub fn send_timeout(&self, m: Message, timeout: Duration) -> Result<(), SendError> {
+        futures_executor::block_on(self.inner.send_timeout(m, timeout))
+    }
+
+    /// Receives, blocking up to `timeout` for this call only.
+    pub fn recv_timeout(&self, timeout: Duration) -> Result<Message, Error> {
+        match self.inner.try_recv() {
+            Err(Error::WouldBlock) => futures_executor::block_on(self.inner.recv_timeout(timeout)),
+            r => r,
+        }
+    }
+
+    /// Sends without blocking.
+    pub fn try_send(&self, m: Message) -> Result<(), SendError> {
+        self.inner.try_send(m)
+    }
+
+    /// Receives without blocking.
+    pub fn try_recv(&self) -> Result<Message, Error> {
+        self.inner.try_recv()
+    }
+
+    /// Sets an option for this context only (timeouts, `req:resend-time`,
+    /// `surveyor:survey-time`, SUB topics).
+    pub fn set_opt(&self, o: SockOpt) -> Result<(), Error> {
+        self.inner.set_opt(o)
+    }
+
+    /// SUB: subscribe this context.
+    pub fn subscribe(&self, topic: &[u8]) -> Result<(), Error> {
+        self.inner.subscribe(topic)
+    }
+
+    /// The async context underneath.
+    pub fn as_async(&self) -> &crate::SocketContext {
+        &self.inner
+    }
+
+    /// Closes the context (dropping it does the same).
+    pub fn close(&self) {
+        self.inner.close()
     }
 }

@@ -39,15 +39,34 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 pub use nanosp::{
-    Error, Message, Options, PipeEvent, PipeId, PipeInfo, PipeStats, Protocol, ProtocolError,
-    SendError, SockOpt, Stats, Url,
+    options, CtxId, DropReason, Error, Message, Options, PipeEvent, PipeId, PipeInfo, PipeStats,
+    Protocol, ProtocolError, Scheme, SendError, SockOpt, Stats, Url, UrlError,
 };
+
+/// A context of a [`Socket`] (REQ, REP, SURVEYOR, RESPONDENT, SUB): its own
+/// protocol state on the socket's connections. See [`nanosp::SocketContext`].
+///
+/// ```
+/// use nanosp_std::{Message, Protocol, Socket, SocketContext};
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let rep = Socket::new(Protocol::Rep0);
+/// let l = rep.listen("tcp://127.0.0.1:0").await.unwrap();
+/// let worker: SocketContext = rep.context().unwrap();
+/// let req = Socket::new(Protocol::Req0);
+/// req.dial(l.url()).await.unwrap();
+/// req.send(Message::from("2+2")).await.unwrap();
+/// let q = worker.recv().await.unwrap();
+/// worker.send(Message::from("4")).await.unwrap();
+/// assert_eq!(req.recv().await.unwrap().body(), b"4");
+/// # }
+/// ```
+pub type SocketContext = nanosp::SocketContext<TokioRuntime>;
 
 /// Spawns the dialer loop after a synchronous (or skipped) first attempt.
 /// A macro, not a generic function: tokio needs the loop future to be `Send`,
 /// which the compiler proves only where the pipe types are concrete.
 macro_rules! start_dialer {
-    ($rt:expr, $sref:expr, $connect:expr, $nonblocking:expr, $url:expr) => {{
+    ($rt:expr, $sref:expr, $connect:expr, $nonblocking:expr, $url:expr, $stop:expr) => {{
         let connect = $connect;
         let first = if $nonblocking {
             None
@@ -55,14 +74,77 @@ macro_rules! start_dialer {
             Some(connect().await?)
         };
         let url: String = $url;
-        $rt.spawn(nanosp::transport::dialer_loop_observed(
-            $sref,
-            first,
-            connect,
-            move |ev| crate::events::dialer(&url, ev),
-        ));
+        let run = nanosp::transport::dialer_loop_observed($sref, first, connect, move |ev| {
+            crate::events::dialer(&url, ev)
+        });
+        let stop: crate::DialerStop = $stop;
+        // Dropping the loop (when its Dialer is closed) drops its pipe.
+        $rt.spawn(async move {
+            let run = std::pin::pin!(run);
+            let stopped = std::pin::pin!(stop.stopped());
+            futures_util::future::select(run, stopped).await;
+        });
         Ok(())
     }};
+}
+
+/// The dialer loop's side of [`Dialer::close`].
+pub(crate) struct DialerStop(tokio::sync::watch::Receiver<bool>);
+
+impl DialerStop {
+    /// Completes when the dialer is closed; never if its handle was
+    /// dropped without closing it (the dialer then lives on with its socket).
+    async fn stopped(mut self) {
+        if self.0.wait_for(|closed| *closed).await.is_err() {
+            std::future::pending::<()>().await
+        }
+    }
+}
+
+/// A dialer (see [`Socket::dial`]): it keeps a connection to one URL,
+/// redialing when it drops, until its socket closes or [`Dialer::close`].
+/// Dropping this handle leaves the dialer running.
+#[derive(Debug)]
+pub struct Dialer {
+    url: String,
+    stop: Option<tokio::sync::watch::Sender<bool>>,
+}
+
+impl Dialer {
+    fn new(url: &str, inproc: bool) -> (Dialer, DialerStop) {
+        let (tx, rx) = tokio::sync::watch::channel(false);
+        let d = Dialer {
+            url: url.to_string(),
+            stop: (!inproc).then_some(tx),
+        };
+        (d, DialerStop(rx))
+    }
+
+    /// The URL it dials.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Stops the dialer and closes its pipe (nng's `nng_dialer_close`); the
+    /// socket and its other dialers, listeners and pipes carry on. Inproc
+    /// dialers end only with their socket.
+    ///
+    /// ```
+    /// use nanosp_std::{Protocol, Socket};
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let rep = Socket::new(Protocol::Rep0);
+    /// let l = rep.listen("tcp://127.0.0.1:0").await.unwrap();
+    /// let req = Socket::new(Protocol::Req0);
+    /// let d = req.dial(l.url()).await.unwrap();
+    /// req.wait_for_pipes(1).await.unwrap();
+    /// d.close(); // the connection goes, and is not redialed
+    /// # }
+    /// ```
+    pub fn close(&self) {
+        if let Some(s) = &self.stop {
+            s.send_replace(true);
+        }
+    }
 }
 
 pub mod blocking;
@@ -179,6 +261,11 @@ impl Socket {
     }
 
     fn wrap(sock: nanosp::Socket<TokioRuntime>) -> Socket {
+        let timers = sock.transport_ref();
+        if timers.has_timers() {
+            // REQ resends and survey deadlines on time, as nng's timers.
+            sock.runtime().spawn(timers.run_timers());
+        }
         Socket {
             sh: Arc::new(Shared {
                 sock,
@@ -195,7 +282,7 @@ impl Socket {
     /// Opens a context (REQ, REP, SURVEYOR, RESPONDENT, SUB in cooked mode):
     /// independent protocol state on this socket's connections, e.g. one per
     /// concurrent request in a server.
-    pub fn context(&self) -> Result<nanosp::SocketContext<TokioRuntime>, Error> {
+    pub fn context(&self) -> Result<SocketContext, Error> {
         self.core().context()
     }
 
@@ -218,6 +305,77 @@ impl Socket {
     /// Receives a message, waiting up to `recv-timeout`.
     pub async fn recv(&self) -> Result<Message, Error> {
         self.sh.sock.recv().await
+    }
+
+    /// Sends `m`, waiting up to `timeout` for this call only.
+    pub async fn send_timeout(&self, m: Message, timeout: Duration) -> Result<(), SendError> {
+        self.sh.sock.send_timeout(m, timeout).await
+    }
+
+    /// Receives, waiting up to `timeout` for this call only (`recv-timeout`
+    /// does not apply). On REQ and SURVEYOR a receive that times out ends
+    /// the request or survey, as in nng.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use nanosp_std::{Error, Protocol, Socket};
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let pull = Socket::new(Protocol::Pull0);
+    /// let r = pull.recv_timeout(Duration::from_millis(10)).await;
+    /// assert_eq!(r.unwrap_err(), Error::TimedOut);
+    /// # }
+    /// ```
+    pub async fn recv_timeout(&self, timeout: Duration) -> Result<Message, Error> {
+        self.sh.sock.recv_timeout(timeout).await
+    }
+
+    /// Completes once `n` pipes are attached ([`Error::Closed`] if the socket
+    /// closes first): wait for peers instead of polling [`Socket::pipes`].
+    /// Bound it with `tokio::time::timeout` if the peers may never come.
+    ///
+    /// ```
+    /// use nanosp_std::{Protocol, Socket};
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let publisher = Socket::new(Protocol::Pub0);
+    /// let l = publisher.listen("tcp://127.0.0.1:0").await.unwrap();
+    /// let sub = Socket::new(Protocol::Sub0);
+    /// sub.dial(l.url()).await.unwrap();
+    /// publisher.wait_for_pipes(1).await.unwrap(); // the subscriber is there
+    /// # }
+    /// ```
+    pub async fn wait_for_pipes(&self, n: usize) -> Result<(), Error> {
+        self.sh.sock.wait_for_pipes(n).await
+    }
+
+    /// Completes once every message queued on a pipe has been written.
+    pub async fn flush(&self) {
+        self.sh.sock.flush().await
+    }
+
+    /// Closes after waiting up to the `linger` option ([`SockOpt::Linger`],
+    /// default zero) for queued messages to be written
+    /// ([`nanosp::Socket::close_linger`]). [`Socket::close`] does not wait.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use nanosp_std::{Message, Protocol, Socket, SockOpt};
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let pull = Socket::new(Protocol::Pull0);
+    /// let l = pull.listen("tcp://127.0.0.1:0").await.unwrap();
+    /// let push = Socket::new(Protocol::Push0);
+    /// push.set_opt(SockOpt::Linger(Duration::from_secs(5))).unwrap();
+    /// push.dial(l.url()).await.unwrap();
+    /// for i in 0..10u8 {
+    ///     push.send(Message::from(&[i][..])).await.unwrap();
+    /// }
+    /// push.close_linger().await; // all ten are written before it closes
+    /// for i in 0..10u8 {
+    ///     assert_eq!(pull.recv().await.unwrap().body(), [i]);
+    /// }
+    /// # }
+    /// ```
+    pub async fn close_linger(&self) {
+        self.sh.sock.close_linger().await
     }
 
     /// Sends without waiting ([`Error::WouldBlock`] if it cannot go now).
@@ -342,17 +500,26 @@ impl Socket {
     /// Dials `url`. The first attempt is made now and its error returned (no
     /// retry, as nng's `nng_dial`); once connected, the dialer redials in the
     /// background with back-off whenever the connection drops.
-    pub async fn dial(&self, url: &str) -> Result<(), Error> {
-        self.dial_inner(url, false).await
+    pub async fn dial(&self, url: &str) -> Result<Dialer, Error> {
+        let (d, stop) = Dialer::new(url, is_inproc(url));
+        let url = url.to_string();
+        self.on_runtime(move |s| async move { s.dial_here(&url, false, stop).await })
+            .await?;
+        Ok(d)
     }
 
     /// Dials `url` without failing on an absent peer: connects in the
     /// background and keeps trying (nng's `NNG_FLAG_NONBLOCK`). Only a bad
     /// URL is an error.
-    pub fn dial_nonblocking(&self, url: &str) -> Result<(), Error> {
+    pub fn dial_nonblocking(&self, url: &str) -> Result<Dialer, Error> {
         let u = Url::parse(url)?;
+        let (d, stop) = Dialer::new(url, u.scheme == nanosp::Scheme::Inproc);
         if u.scheme == nanosp::Scheme::Inproc {
-            return self.sh.sock.dial_nonblocking(url);
+            self.sh.sock.dial_nonblocking(url)?;
+            return Ok(d);
+        }
+        if self.is_closed() {
+            return Err(Error::Closed);
         }
         check_dialable(&u)?;
         let me = self.clone();
@@ -361,9 +528,9 @@ impl Socket {
         // The loop holds only a SocketRef, so spawning through a short task
         // that drops `me` keeps "last handle dropped closes" true.
         rt.spawn(async move {
-            let _ = me.dial_here(&url, true).await;
+            let _ = me.dial_here(&url, true, stop).await;
         });
-        Ok(())
+        Ok(d)
     }
 
     /// Runs transport set-up on the socket's runtime, so that sockets work
@@ -381,20 +548,19 @@ impl Socket {
         }
     }
 
-    async fn dial_inner(&self, url: &str, nonblocking: bool) -> Result<(), Error> {
-        let url = url.to_string();
-        self.on_runtime(move |s| async move { s.dial_here(&url, nonblocking).await })
-            .await
-    }
-
-    async fn dial_here(&self, url: &str, nonblocking: bool) -> Result<(), Error> {
+    async fn dial_here(&self, url: &str, nonblocking: bool, stop: DialerStop) -> Result<(), Error> {
         let u = Url::parse(url)?;
+        if self.is_closed() {
+            return Err(Error::Closed);
+        }
         use nanosp::Scheme as S;
         match u.scheme {
             S::Inproc if nonblocking => self.sh.sock.dial_nonblocking(url),
             S::Inproc => self.sh.sock.dial(url),
-            S::Ws | S::Ws4 | S::Ws6 => ws::dial(&self.sh, u, url.to_string(), nonblocking).await,
-            _ => stream::dial(&self.sh, u, url.to_string(), nonblocking).await,
+            S::Ws | S::Ws4 | S::Ws6 => {
+                ws::dial(&self.sh, u, url.to_string(), nonblocking, stop).await
+            }
+            _ => stream::dial(&self.sh, u, url.to_string(), nonblocking, stop).await,
         }
     }
 
@@ -409,6 +575,9 @@ impl Socket {
 
     async fn listen_here(&self, url: &str) -> Result<Listener, Error> {
         let u = Url::parse(url)?;
+        if self.is_closed() {
+            return Err(Error::Closed);
+        }
         use nanosp::Scheme as S;
         match u.scheme {
             S::Inproc => {
@@ -420,6 +589,10 @@ impl Socket {
             _ => stream::listen(&self.sh, u).await,
         }
     }
+}
+
+fn is_inproc(url: &str) -> bool {
+    url.starts_with("inproc://")
 }
 
 fn check_dialable(u: &Url) -> Result<(), Error> {

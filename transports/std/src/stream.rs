@@ -176,7 +176,15 @@ async fn unix_connect(u: &Url) -> Result<UnixStream, Error> {
             s.set_nonblocking(true).map_err(io_error)?;
             UnixStream::from_std(s).map_err(io_error)
         }
-        Scheme::Ipc | Scheme::Unix => UnixStream::connect(&u.path).await.map_err(io_error),
+        // No socket file (or no directory) is "nobody listens": nng's
+        // ECONNREFUSED, as for an abstract name or a TCP port.
+        Scheme::Ipc | Scheme::Unix => UnixStream::connect(&u.path).await.map_err(|e| {
+            if e.kind() == io::ErrorKind::NotFound {
+                Error::ConnectionRefused
+            } else {
+                io_error(e)
+            }
+        }),
         _ => Err(Error::TransportUnavailable),
     }
 }
@@ -216,7 +224,13 @@ where
 
 /// Starts a dialer: a synchronous first attempt (its error returned, no
 /// retry) unless `nonblocking`, then [`dialer_loop`] in the background.
-pub(crate) async fn dial(sh: &Shared, u: Url, url: String, nonblocking: bool) -> Result<(), Error> {
+pub(crate) async fn dial(
+    sh: &Shared,
+    u: Url,
+    url: String,
+    nonblocking: bool,
+    stop: crate::DialerStop,
+) -> Result<(), Error> {
     let sref = sh.sock.transport_ref();
     let rt = sh.sock.runtime().clone();
     match u.scheme {
@@ -227,7 +241,7 @@ pub(crate) async fn dial(sh: &Shared, u: Url, url: String, nonblocking: bool) ->
                 let (s, u, url, t) = (s2.clone(), u2.clone(), url2.clone(), tcp.get());
                 async move { tcp_pipe(&s, &u, &url, t).await }
             };
-            start_dialer!(rt, sref, connect, nonblocking, url)
+            start_dialer!(rt, sref, connect, nonblocking, url, stop)
         }
         Scheme::Ipc | Scheme::Unix | Scheme::Abstract => {
             let (s2, u2, url2) = (sref.clone(), u.clone(), url.clone());
@@ -235,7 +249,7 @@ pub(crate) async fn dial(sh: &Shared, u: Url, url: String, nonblocking: bool) ->
                 let (s, u, url) = (s2.clone(), u2.clone(), url2.clone());
                 async move { unix_pipe(&s, &u, &url).await }
             };
-            start_dialer!(rt, sref, connect, nonblocking, url)
+            start_dialer!(rt, sref, connect, nonblocking, url, stop)
         }
         _ => Err(Error::TransportUnavailable),
     }

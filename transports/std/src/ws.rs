@@ -245,7 +245,13 @@ async fn ws_pipe(sref: &Sref, u: &Url, url: &str, tcp: TcpTuning) -> Result<WsDr
 }
 
 /// Starts a WebSocket dialer (first attempt synchronous unless `nonblocking`).
-pub(crate) async fn dial(sh: &Shared, u: Url, url: String, nonblocking: bool) -> Result<(), Error> {
+pub(crate) async fn dial(
+    sh: &Shared,
+    u: Url,
+    url: String,
+    nonblocking: bool,
+    stop: crate::DialerStop,
+) -> Result<(), Error> {
     let sref = sh.sock.transport_ref();
     let rt = sh.sock.runtime().clone();
     let tcp = sh.tcp.clone();
@@ -254,7 +260,7 @@ pub(crate) async fn dial(sh: &Shared, u: Url, url: String, nonblocking: bool) ->
         let (s, u, url, t) = (s2.clone(), u.clone(), url2.clone(), tcp.get());
         async move { ws_pipe(&s, &u, &url, t).await }
     };
-    start_dialer!(rt, sref, connect, nonblocking, url)
+    start_dialer!(rt, sref, connect, nonblocking, url, stop)
 }
 
 /// One listening socket's entry on a shared HTTP server.

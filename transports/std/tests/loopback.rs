@@ -92,7 +92,7 @@ async fn first_dial_reports_errors_and_nonblocking_dial_retries() {
     let port = free_port();
     let url = format!("tcp://127.0.0.1:{port}");
     let p = Socket::new(Protocol::Push0);
-    assert_eq!(p.dial(&url).await, Err(Error::ConnectionRefused));
+    assert_eq!(p.dial(&url).await.map(drop), Err(Error::ConnectionRefused));
     assert!(matches!(
         p.dial("tcp://:5").await,
         Err(Error::AddressInvalid(_))
@@ -155,7 +155,7 @@ async fn listener_close_stops_accepting() {
         std::net::TcpStream::connect(url.trim_start_matches("tcp://")).is_err()
     })
     .await;
-    assert_eq!(p.dial(&url).await, Err(Error::ConnectionRefused));
+    assert_eq!(p.dial(&url).await.map(drop), Err(Error::ConnectionRefused));
 }
 
 #[tokio::test]
@@ -208,7 +208,9 @@ async fn ws_sockets_share_a_port_unknown_path_is_refused() {
 
     let lost = Socket::new(Protocol::Push0);
     assert_eq!(
-        lost.dial(&format!("ws://127.0.0.1:{port}/nowhere")).await,
+        lost.dial(&format!("ws://127.0.0.1:{port}/nowhere"))
+            .await
+            .map(drop),
         Err(Error::ConnectionRefused)
     );
     // A PUSH offering "pull" at a PAIR1 path: wrong subprotocol.

@@ -62,6 +62,18 @@ pub enum DialMode {
     NonBlocking,
 }
 
+/// Starts `sock`'s timer task on the page's event loop, so REQ resends and
+/// SURVEYOR deadlines fire on time even while nobody waits in `recv` (as
+/// nng's timers do). Call it once per socket, after [`Socket::new`]; without
+/// it those timers run only while a `recv` waits. A no-op for protocols
+/// without timers; the task ends when the socket closes.
+pub fn start_timers(sock: &Socket) {
+    let sref = sock.transport_ref();
+    if sref.has_timers() {
+        wasm_bindgen_futures::spawn_local(sref.run_timers());
+    }
+}
+
 /// Checks that `url` is a WebSocket URL a browser can open.
 fn check_url(url: &str) -> Result<(), Error> {
     let u = Url::parse(url)?;

@@ -17,8 +17,9 @@ cargo clippy --workspace --all-targets -- -D warnings
 step "clippy (nanosp-std without its default feature 'tracing')"
 cargo clippy -p nanosp-std --no-default-features --all-targets -- -D warnings
 
-step "docs (warnings are errors)"
-RUSTDOCFLAGS="-D warnings" cargo doc -p nanosp -p nanosp-embassy --no-deps --quiet
+step "docs of every host crate (warnings are errors), and no link that breaks across crates"
+RUSTDOCFLAGS="-D warnings" cargo doc -p nanosp -p nanosp-std -p nanosp-embassy -p nanosp-cli --no-deps --quiet
+python3 tools/check-doc-links.py target/doc
 
 step "tests: core alone (critical-section lock, no std)"
 cargo test -p nanosp

@@ -109,7 +109,7 @@ pub struct Stats {
     /// Redials made by dialers.
     pub reconnects: u64,
     /// Failed accepts of listeners (e.g. out of file descriptors); each is
-    /// followed by a pause, see [`accept_loop`](crate::transport::accept_loop).
+    /// followed by a pause, see [`crate::transport::accept_loop`].
     pub accept_errors: u64,
 }
 

@@ -31,6 +31,32 @@
 //! assert_eq!(pull.recv().await.unwrap().body(), b"job");
 //! # }
 //! ```
+//!
+//! **Options** are the core's [`SockOpt`], with nng's names and defaults:
+//! the table is in [`options`]. **Errors** are one [`Error`] enum with nng's
+//! meanings (`ECLOSED`, `ETIMEDOUT`, `ESTATE`, ...; see its variants). Each
+//! protocol's rules (who receives, what is dropped, what is retried) are on
+//! its module in [`nanosp::proto`], e.g. [`nanosp::proto::reqrep0`].
+//!
+//! **Call for call like nng** (checked by a differential test against
+//! nng through pynng): a REQ or SURVEYOR `recv` that times out or is
+//! dropped ends the request or survey (the next `recv` without a `send` is
+//! [`Error::ProtocolState`]; the next `send` + `recv` works); one `recv` at a
+//! time waits on a REQ or REP socket or context; a closed socket refuses
+//! everything with [`Error::Closed`]; a context takes the socket's timeouts
+//! when opened. Where nanosp differs on purpose:
+//!
+//! * [`Socket::try_recv`] on REQ or SURVEYOR leaves the request or survey
+//!   running when nothing is there (nng's non-blocking receive ends it), so
+//!   a polling loop works;
+//! * several tasks waiting in `recv` on one PULL, SUB, PAIR or BUS socket:
+//!   which one gets the next message is not specified (nng: the one that
+//!   waited longest);
+//! * PAIR v1 notices a peer that closed with a message unread and takes the
+//!   next peer, where nng silently loses later sends;
+//! * [`Socket::close`] may be called again (nng: `ECLOSED`), and a closed
+//!   socket's linger ([`SockOpt::Linger`]) is nanosp's and mangos' (nng has
+//!   none).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -499,7 +525,8 @@ impl Socket {
 
     /// Dials `url`. The first attempt is made now and its error returned (no
     /// retry, as nng's `nng_dial`); once connected, the dialer redials in the
-    /// background with back-off whenever the connection drops.
+    /// background with back-off whenever the connection drops. The returned
+    /// [`Dialer`] closes this dialer alone ([`Dialer::close`]).
     pub async fn dial(&self, url: &str) -> Result<Dialer, Error> {
         let (d, stop) = Dialer::new(url, is_inproc(url));
         let url = url.to_string();

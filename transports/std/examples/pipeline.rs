@@ -32,9 +32,7 @@ fn main() -> Result<(), nanosp_std::Error> {
             });
         }
     }
-    while jobs.pipes().len() < 3 {
-        std::thread::yield_now();
-    }
+    jobs.wait_for_pipes(3, std::time::Duration::from_secs(10))?;
     for n in 1..=9 {
         jobs.send(Message::from(n.to_string().as_str()))
             .map_err(|e| e.error)?;

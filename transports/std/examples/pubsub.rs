@@ -28,9 +28,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         subs.push((sub, url, topic));
     }
     // PUB sends only to connected subscribers: wait until all three are in.
-    while publ.pipes().len() < subs.len() {
-        tokio::task::yield_now().await;
-    }
+    publ.wait_for_pipes(subs.len()).await?;
     for m in ["weather: sunny", "sport: 2-1", "weather: rain"] {
         publ.send(Message::from(m)).await?;
     }

@@ -24,9 +24,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
         });
     }
-    while surveyor.pipes().len() < 3 {
-        tokio::task::yield_now().await;
-    }
+    surveyor.wait_for_pipes(3).await?;
     surveyor.send(Message::from("lunch?")).await?;
     loop {
         match surveyor.recv().await {

@@ -15,9 +15,7 @@ fn text(m: &Message) -> String {
 }
 
 async fn until_pipes(s: &Socket, n: usize) {
-    while s.pipes().len() < n {
-        tokio::time::sleep(Duration::from_millis(1)).await;
-    }
+    s.wait_for_pipes(n).await.expect("socket open");
 }
 
 fn ipc(name: &str) -> String {

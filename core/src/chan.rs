@@ -10,11 +10,18 @@
 use alloc::collections::VecDeque;
 use core::task::{Context, Poll, Waker};
 
+use portable_atomic::{AtomicBool, Ordering};
+
 use crate::sync::Mutex;
 use crate::Message;
 
 pub(crate) struct Chan {
     st: Mutex<State>,
+    /// A task consumer popped messages and has not said it wrote them.
+    /// Outside the lock: the writer clears it after every write, and takes
+    /// the lock only when someone waits for the flush (linger).
+    busy: AtomicBool,
+    flush_wanted: AtomicBool,
 }
 
 struct State {
@@ -37,8 +44,6 @@ struct State {
     /// not wake it (it waits its turn), but closure does, so a dead pipe is
     /// removed at once rather than at the application's next receive.
     park_waker: Option<Waker>,
-    /// A task consumer popped messages and has not said it wrote them.
-    busy: bool,
     /// Someone waits until everything queued was written (linger).
     flush_waker: Option<Waker>,
 }
@@ -64,9 +69,10 @@ impl Chan {
                 held: false,
                 close_waker: None,
                 park_waker: None,
-                busy: false,
                 flush_waker: None,
             }),
+            busy: AtomicBool::new(false),
+            flush_wanted: AtomicBool::new(false),
         }
     }
 
@@ -162,7 +168,9 @@ impl Chan {
     /// consumer reports writes with [`Chan::written`]), or the channel closed.
     pub(crate) fn poll_flushed(&self, cx: &mut Context<'_>) -> Poll<()> {
         self.st.lock(|s| {
-            if s.closed || (s.q.is_empty() && !s.busy) {
+            // Announced before `busy` is read: a writer finishing now sees it.
+            self.flush_wanted.store(true, Ordering::SeqCst);
+            if s.closed || (s.q.is_empty() && !self.busy.load(Ordering::SeqCst)) {
                 Poll::Ready(())
             } else {
                 s.flush_waker = Some(cx.waker().clone());
@@ -173,8 +181,11 @@ impl Chan {
 
     /// Task consumer: what it popped last has been written.
     pub(crate) fn written(&self) {
+        self.busy.store(false, Ordering::SeqCst);
+        if !self.flush_wanted.load(Ordering::SeqCst) {
+            return;
+        }
         let w = self.st.lock(|s| {
-            s.busy = false;
             if s.q.is_empty() {
                 s.flush_waker.take()
             } else {
@@ -270,7 +281,7 @@ impl Chan {
             }
             let n = s.q.len().min(max);
             out.extend(s.q.drain(..n));
-            s.busy = true;
+            self.busy.store(true, Ordering::Relaxed);
             Poll::Ready(Ok(s.tx_waker.take()))
         });
         match r {

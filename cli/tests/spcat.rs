@@ -285,3 +285,132 @@ fn bad_command_lines_fail_clearly() {
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
+
+/// Kills the child when dropped, so a failed assertion leaves no peer behind.
+struct Peer(Child);
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Waits (bounded) until `ready` holds.
+fn wait_until(what: &str, ready: impl Fn() -> bool) {
+    let t0 = Instant::now();
+    while !ready() {
+        assert!(t0.elapsed() < LIMIT, "{what}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// nngcat answering every request (survey) with "pong", listening on IPC in
+/// a fresh folder; returned once it completes an SP handshake, so that a
+/// dial connects at once (a survey sent before that would reach nobody).
+fn pong_peer(proto: &str) -> (Peer, String) {
+    use std::io::{Read, Write};
+    // The protocol number the probe announces: the peer of `proto`.
+    let probe: u8 = match proto {
+        "--rep0" => 0x30,        // req0
+        "--respondent0" => 0x62, // surveyor0
+        _ => unreachable!(),
+    };
+    let path = tmpdir().join("pong.ipc");
+    let u = format!("ipc://{}", path.display());
+    let peer = Peer(spawn("nngcat", &[proto, "--listen", &u, "--data", "pong"]));
+    // A complete handshake, not a bare connect: nngcat 1.5.2 stops serving
+    // its IPC listener after a connection that closes before the handshake.
+    wait_until("nngcat did not listen", || {
+        let Ok(mut c) = std::os::unix::net::UnixStream::connect(&path) else {
+            return false;
+        };
+        let _ = c.set_read_timeout(Some(LIMIT));
+        let mut theirs = [0u8; 8];
+        c.write_all(&[0, b'S', b'P', 0, 0, probe, 0, 0]).is_ok()
+            && c.read_exact(&mut theirs).is_ok()
+            && theirs[..4] == [0, b'S', b'P', 0]
+    });
+    (peer, u)
+}
+
+/// Runs a requester (`prog`: spcat or nngcat) against `url`; its output.
+fn ask(prog: &str, proto: &str, url: &str, extra: &[&str]) -> Output {
+    let mut args = vec![proto, "--dial", url, "--data", "ping", "--quoted"];
+    args.extend_from_slice(extra);
+    finish(spawn(prog, &args))
+}
+
+fn pongs(o: &Output) -> usize {
+    let s = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        s.lines().all(|l| l == "\"pong\""),
+        "stdout {s:?}, stderr {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    s.lines().count()
+}
+
+/// Issue 12: with `--count N` the Nth request's reply was never awaited
+/// (`--count 1` printed nothing). `--count` counts requests; each one's reply
+/// is printed, the last one's awaited.
+#[test]
+fn req_count_prints_every_reply() {
+    if !have_nngcat() {
+        return;
+    }
+    let (_rep, u) = pong_peer("--rep0");
+    for (extra, want) in [
+        (&["--count", "1"][..], 1),
+        (&["--count", "3"][..], 3),
+        (&["--count", "3", "--interval", "1"][..], 3),
+    ] {
+        let o = ask(SPCAT, "--req0", &u, extra);
+        assert_eq!(o.status.code(), Some(0), "{extra:?}: {o:?}");
+        assert_eq!(pongs(&o), want, "{extra:?}");
+        assert!(o.stderr.is_empty(), "{extra:?}: {o:?}");
+    }
+    // With an interval nngcat receives for the whole interval after each
+    // request, the last one included: the same output.
+    let extra = ["--count", "3", "--interval", "1"];
+    let theirs = ask("nngcat", "--req0", &u, &extra);
+    let ours = ask(SPCAT, "--req0", &u, &extra);
+    assert_eq!(ours.stdout, theirs.stdout);
+    // Back to back: each request abandons the one before (REQ keeps one),
+    // so how many earlier replies make it depends on timing; the last is
+    // awaited. The zero-length receive windows time out, and the receive
+    // after that must not fail (it did: "Cannot receive: Operation
+    // canceled", exit 1).
+    for _ in 0..3 {
+        let o = ask(SPCAT, "--req0", &u, &["--count", "3", "--interval", "0"]);
+        assert_eq!(o.status.code(), Some(0), "{o:?}");
+        assert!(o.stderr.is_empty(), "{o:?}");
+        assert!((1..=3).contains(&pongs(&o)), "{o:?}");
+    }
+}
+
+/// The same for SURVEYOR: `--count` counts surveys, and each one collects
+/// until the survey time (1 s) is over, so the later surveys follow
+/// receives that timed out.
+#[test]
+fn surveyor_count_prints_every_survey() {
+    if !have_nngcat() {
+        return;
+    }
+    let (_resp, u) = pong_peer("--respondent0");
+    for (extra, want) in [(&["--count", "1"][..], 1), (&["--count", "2"][..], 2)] {
+        let o = ask(SPCAT, "--surveyor0", &u, extra);
+        assert_eq!(o.status.code(), Some(0), "{extra:?}: {o:?}");
+        assert!(o.stderr.is_empty(), "{extra:?}: {o:?}");
+        assert_eq!(pongs(&o), want, "{extra:?}");
+    }
+    let o = ask(
+        SPCAT,
+        "--surveyor0",
+        &u,
+        &["--count", "3", "--interval", "0"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    assert!(o.stderr.is_empty(), "{o:?}");
+    assert!((1..=3).contains(&pongs(&o)), "{o:?}");
+}

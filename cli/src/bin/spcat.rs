@@ -25,8 +25,9 @@ Receivers (--pull, --sub, --rep/--respondent without data, --pair/--bus without
 data) print each message in the chosen format until --count messages or until
 --recv-timeout passes with nothing. Senders (--push, --pub) send the data once,
 --count times, or every --interval seconds. --req/--surveyor (and --pair/--bus
-with data) send, then print what comes back. --rep/--respondent with data answer
-every request with it. Formats: no (default, print nothing), ascii (unprintable
+with data) send, then print what comes back: once, or --count times, each send
+after the previous reply (survey) or every --interval seconds; the last reply is
+always awaited. --rep/--respondent with data answer every request with it. Formats: no (default, print nothing), ascii (unprintable
 bytes as '.'), quoted (C string + newline), hex (\"\\x..\" + newline), msgpack (bin
 header + bytes), raw (bytes as they are). Times are whole seconds.
 URLs: tcp://host:port, tcp://*:port, ipc:///path, abstract://name, ws://host:port/path, inproc://name.";
@@ -289,6 +290,14 @@ impl Run {
         }
     }
 
+    /// REQ, SURVEYOR (and PAIR, BUS with data): send, then print what comes
+    /// back. With `--interval`, what comes back before the next send is due;
+    /// without it, everything until the reply or survey is complete (REQ's
+    /// next receive is a protocol-state error, a survey times out) or
+    /// `--recv-timeout` passes. `--count` counts sends, and the last send's
+    /// replies are always awaited that way: there is no next send to make
+    /// way for (nngcat 1.5 stops after the last interval instead, and fails
+    /// with `--count` and no `--interval`).
     fn send_recv(&mut self) {
         if let Some(d) = self.delay {
             std::thread::sleep(d);
@@ -298,25 +307,44 @@ impl Run {
             let start = Instant::now();
             self.send();
             n += 1;
-            if self.count.is_some_and(|c| n >= c) {
-                return;
-            }
-            let Some(iv) = self.interval else {
-                self.recv_loop();
-                return;
+            let last = match self.count {
+                Some(c) => n >= c,
+                None => self.interval.is_none(),
             };
-            // Receive until the interval (or the receive timeout) is over.
-            loop {
-                let left = iv.saturating_sub(start.elapsed());
-                let t = self.recv_timeout.map_or(left, |r| r.min(left));
-                let _ = self.sock.set_opt(SockOpt::RecvTimeout(Some(t)));
-                match self.sock.recv() {
-                    Ok(m) => self.print(&m),
-                    Err(Error::TimedOut | Error::ProtocolState) => break,
-                    Err(e) => fatal(format!("Cannot receive: {}", strerror(&e))),
+            match self.interval.filter(|_| !last) {
+                Some(iv) => {
+                    self.recv_until(Some(start + iv));
+                    std::thread::sleep(iv.saturating_sub(start.elapsed()));
                 }
+                None => self.recv_until(None),
             }
-            std::thread::sleep(iv.saturating_sub(start.elapsed()));
+            if last {
+                return;
+            }
+        }
+    }
+
+    /// Receives and prints until `deadline` (if any), `--recv-timeout`, or
+    /// the end of the exchange (a protocol-state error).
+    fn recv_until(&mut self, deadline: Option<Instant>) {
+        let single = self.count.is_none() && self.interval.is_none();
+        loop {
+            let t = match deadline {
+                Some(d) => {
+                    let left = d.saturating_duration_since(Instant::now());
+                    Some(self.recv_timeout.map_or(left, |r| r.min(left)))
+                }
+                None => self.recv_timeout.filter(|t| !t.is_zero()),
+            };
+            let _ = self.sock.set_opt(SockOpt::RecvTimeout(t));
+            match self.sock.recv() {
+                Ok(m) => self.print(&m),
+                Err(Error::TimedOut | Error::ProtocolState) => return,
+                // nngcat's two wordings: its plain receive loop, then the
+                // loop it uses with --count or --interval.
+                Err(e) if single => fatal(format!("Receive error: {}", strerror(&e))),
+                Err(e) => fatal(format!("Cannot receive: {}", strerror(&e))),
+            }
         }
     }
 
@@ -533,8 +561,8 @@ fn main() {
                 sock.dial(url)
             };
             match r {
-                Ok(()) if verbose => println!("Connected to: {url}"),
-                Ok(()) => {}
+                Ok(_) if verbose => println!("Connected to: {url}"),
+                Ok(_) => {}
                 Err(e) => fatal(format!("Unable to dial on {url}: {}", strerror(&e))),
             }
         } else {

@@ -4,6 +4,10 @@
 #![warn(missing_docs)]
 
 use std::io::{self, Write};
+use std::path::Path;
+
+use embedded_io_async::ErrorKind;
+use nanosp_std::{Error, Url};
 
 /// How received messages are printed (`--format`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -125,13 +129,63 @@ pub const PROTOCOLS: &[(&str, Option<&str>, &str, Role)] = &[
 ];
 
 /// The text of an error as nng's `nng_strerror` writes it (capitalised).
-pub fn strerror(e: &nanosp_std::Error) -> String {
-    let s = e.to_string();
+/// Operating-system errors the core passes on as they are
+/// ([`Error::Io`]) get nng's words for them too.
+pub fn strerror(e: &Error) -> String {
+    let s = match e {
+        Error::Io(k) => match k {
+            ErrorKind::NotFound => "Entry not found",
+            ErrorKind::PermissionDenied => "Permission denied",
+            ErrorKind::AlreadyExists => "Resource already exists",
+            ErrorKind::AddrNotAvailable => "Address invalid",
+            ErrorKind::InvalidInput => "Invalid argument",
+            ErrorKind::OutOfMemory => "Out of memory",
+            ErrorKind::Unsupported => "Not supported",
+            _ => "",
+        }
+        .to_string(),
+        _ => String::new(),
+    };
+    let s = if s.is_empty() { e.to_string() } else { s };
     let mut c = s.chars();
     match c.next() {
         Some(f) => f.to_uppercase().collect::<String>() + c.as_str(),
         None => s,
     }
+}
+
+/// [`strerror`] for a `dial` (`dialing`) or `listen` on `url` that failed,
+/// saying what is missing where nng only says `Entry not found` (listen)
+/// or `Connection refused` (dial): an IPC path's directory, or (dialing)
+/// its socket file.
+pub fn addr_strerror(e: &Error, url: &str, dialing: bool) -> String {
+    let plain = strerror(e);
+    // A missing path is `Io(NotFound)`, or (dialing) the "nobody listens"
+    // it amounts to.
+    let not_found = matches!(e, Error::Io(ErrorKind::NotFound));
+    if !(not_found || dialing && *e == Error::ConnectionRefused) {
+        return plain;
+    }
+    let Ok(u) = Url::parse(url) else {
+        return plain;
+    };
+    if !matches!(u.scheme.as_str(), "ipc" | "unix") {
+        return plain;
+    }
+    let path = Path::new(&u.path);
+    let missing = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() && !d.is_dir() => {
+            format!("no such directory: {}", d.display())
+        }
+        _ if dialing && !path.exists() => format!("no such file: {}", path.display()),
+        _ => return plain,
+    };
+    let nng = if dialing {
+        "Connection refused"
+    } else {
+        "Entry not found"
+    };
+    format!("{nng} ({missing})")
 }
 
 #[cfg(test)]
@@ -142,6 +196,53 @@ mod tests {
         let mut v = Vec::new();
         f.write(&mut v, b).unwrap();
         v
+    }
+
+    #[test]
+    fn missing_ipc_paths_are_named() {
+        let dir = std::env::temp_dir().join(format!("spcat-lib-{}", std::process::id()));
+        let url = format!("ipc://{}/x.ipc", dir.join("no-such").display());
+        let nf = Error::Io(ErrorKind::NotFound);
+        let listen = addr_strerror(&nf, &url, false);
+        assert_eq!(
+            listen,
+            format!(
+                "Entry not found (no such directory: {})",
+                dir.join("no-such").display()
+            )
+        );
+        let dial = addr_strerror(&nf, &url, true);
+        assert!(
+            dial.starts_with("Connection refused (no such directory: "),
+            "{dial}"
+        );
+        // The folder exists, the socket file does not.
+        let tmp = std::env::temp_dir();
+        let url = format!("ipc://{}/spcat-no-such.ipc", tmp.display());
+        assert!(addr_strerror(&nf, &url, true).contains("(no such file: "));
+        assert_eq!(addr_strerror(&nf, &url, false), "Entry not found");
+        // The transport may call a missing path what it amounts to.
+        let refused = Error::ConnectionRefused;
+        assert!(addr_strerror(&refused, &url, true).contains("(no such file: "));
+        // A socket file nobody listens on: nothing to add.
+        let stale = std::env::temp_dir().join(format!("spcat-lib-{}.ipc", std::process::id()));
+        std::fs::write(&stale, b"").unwrap();
+        let url = format!("ipc://{}", stale.display());
+        assert_eq!(addr_strerror(&refused, &url, true), "Connection refused");
+        std::fs::remove_file(&stale).unwrap();
+        // Other errors and schemes: nng's words only.
+        assert_eq!(
+            addr_strerror(&Error::AddressInUse, &url, false),
+            "Address in use"
+        );
+        assert_eq!(
+            addr_strerror(&nf, "tcp://127.0.0.1:1", true),
+            "Entry not found"
+        );
+        assert_eq!(
+            strerror(&Error::Io(ErrorKind::PermissionDenied)),
+            "Permission denied"
+        );
     }
 
     #[test]

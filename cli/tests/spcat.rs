@@ -414,3 +414,71 @@ fn surveyor_count_prints_every_survey() {
     assert!(o.stderr.is_empty(), "{o:?}");
     assert!((1..=3).contains(&pongs(&o)), "{o:?}");
 }
+
+/// Issue 12: `--version`, ambiguous prefixes and a missing IPC directory,
+/// worded as nngcat words them (its messages where it has them).
+#[test]
+fn version_ambiguity_and_missing_ipc_paths() {
+    let run = |args: &[&str]| Command::new(SPCAT).args(args).output().unwrap();
+    for v in ["--version", "-V", "--vers"] {
+        let o = run(&[v]);
+        assert!(o.status.success(), "{v}: {o:?}");
+        // nngcat prints its library's version number alone: "1.5.2\n".
+        assert_eq!(
+            String::from_utf8_lossy(&o.stdout),
+            format!("{}\n", env!("CARGO_PKG_VERSION")),
+            "{v}"
+        );
+    }
+
+    // --re: --req, --rep, --recv-timeout, --recv-maxsz, --respondent...;
+    // --ver: --verbose, --version; --pai: --pair, --pair0, --pair1.
+    for prefix in ["--re", "--ver", "--pai"] {
+        let args = [prefix, "--dial", "tcp://127.0.0.1:1"];
+        let o = run(&args);
+        assert_eq!(o.status.code(), Some(1), "{prefix}");
+        let want = format!("Option {prefix} is ambiguous (specify in full).\n");
+        assert_eq!(String::from_utf8_lossy(&o.stderr), want);
+        if have_nngcat() {
+            let n = Command::new("nngcat").args(args).output().unwrap();
+            assert_eq!(n.status.code(), Some(1), "{prefix}");
+            assert_eq!(String::from_utf8_lossy(&n.stderr), want, "nngcat");
+        }
+    }
+
+    // nngcat: "Unable to listen on URL: Entry not found" and "Unable to
+    // dial on URL: Connection refused"; spcat adds what is missing.
+    let dir = tmpdir().join("no").join("such");
+    let u = format!("ipc://{}/x.ipc", dir.display());
+    for (verb, head) in [
+        ("--listen", "Unable to listen on"),
+        ("--dial", "Unable to dial on"),
+    ] {
+        let o = run(&["--pull0", verb, &u]);
+        assert_eq!(o.status.code(), Some(1), "{verb}");
+        let e = String::from_utf8_lossy(&o.stderr);
+        let nng = if verb == "--dial" {
+            "Connection refused"
+        } else {
+            "Entry not found"
+        };
+        assert_eq!(
+            e,
+            format!("{head} {u}: {nng} (no such directory: {})\n", dir.display()),
+            "{verb}"
+        );
+    }
+    // The folder is there, the socket file is not.
+    let f = tmpdir().join("x.ipc");
+    let u = format!("ipc://{}", f.display());
+    let o = run(&["--pull0", "--dial", &u]);
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        e,
+        format!(
+            "Unable to dial on {u}: Connection refused (no such file: {})\n",
+            f.display()
+        )
+    );
+}

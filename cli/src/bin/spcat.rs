@@ -9,7 +9,7 @@ use std::process::exit;
 use std::time::{Duration, Instant};
 
 use clap::{Arg, ArgAction, ArgMatches, Command};
-use nanosp_cli::{strerror, Format, Role, PROTOCOLS};
+use nanosp_cli::{addr_strerror, strerror, Format, Role, PROTOCOLS};
 use nanosp_std::blocking::Socket;
 use nanosp_std::{Error, Message, Protocol, SockOpt};
 
@@ -121,6 +121,11 @@ fn command() -> Command {
         .arg(flag("hex").help_heading(fmt).help("--format hex"))
         .arg(flag("msgpack").help_heading(fmt).help("--format msgpack"))
         .arg(flag("raw").help_heading(fmt).help("--format raw"));
+    c = c.arg(
+        flag("version")
+            .short('V')
+            .help("print the version and exit (as nngcat)"),
+    );
     c.arg(value("subscribe", "TOPIC").help("SUB: subscribe to TOPIC (default: everything)"))
         .arg(flag("silent").short('q').help("print no status messages"))
         .arg(
@@ -357,10 +362,40 @@ impl Run {
     }
 }
 
+/// nngcat's message for a long option given as a prefix of several
+/// (`--re`: `--req`, `--rep`, `--recv-timeout`, ...), which clap reports as
+/// an unknown argument.
+fn ambiguous(cmd: &Command, e: &clap::Error) -> Option<String> {
+    if e.kind() != clap::error::ErrorKind::UnknownArgument {
+        return None;
+    }
+    let Some(clap::error::ContextValue::String(given)) =
+        e.get(clap::error::ContextKind::InvalidArg)
+    else {
+        return None;
+    };
+    let prefix = given.strip_prefix("--")?.split('=').next()?;
+    let matching = cmd
+        .get_arguments()
+        .filter(|a| {
+            a.get_long()
+                .into_iter()
+                .chain(a.get_all_aliases().unwrap_or_default())
+                .any(|n| n.starts_with(prefix))
+        })
+        .count();
+    (!prefix.is_empty() && matching > 1)
+        .then(|| format!("Option {given} is ambiguous (specify in full)."))
+}
+
 fn main() {
-    let m = match command().try_get_matches() {
+    let cmd = command();
+    let m = match cmd.clone().try_get_matches() {
         Ok(m) => m,
         Err(e) => {
+            if let Some(msg) = ambiguous(&cmd, &e) {
+                fatal(msg);
+            }
             let _ = e.print();
             exit(match e.kind() {
                 clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => 0,
@@ -368,6 +403,12 @@ fn main() {
             });
         }
     };
+
+    if m.get_flag("version") {
+        // nngcat prints its library's version number, alone.
+        println!("{}", env!("CARGO_PKG_VERSION"));
+        exit(0);
+    }
 
     // Protocol: exactly one.
     let given: Vec<_> = PROTOCOLS.iter().filter(|p| m.get_flag(p.0)).collect();
@@ -563,13 +604,19 @@ fn main() {
             match r {
                 Ok(_) if verbose => println!("Connected to: {url}"),
                 Ok(_) => {}
-                Err(e) => fatal(format!("Unable to dial on {url}: {}", strerror(&e))),
+                Err(e) => fatal(format!(
+                    "Unable to dial on {url}: {}",
+                    addr_strerror(&e, url, true)
+                )),
             }
         } else {
             match sock.listen(url) {
                 Ok(l) if verbose => println!("Listening at: {}", l.url()),
                 Ok(_) => {}
-                Err(e) => fatal(format!("Unable to listen on {url}: {}", strerror(&e))),
+                Err(e) => fatal(format!(
+                    "Unable to listen on {url}: {}",
+                    addr_strerror(&e, url, false)
+                )),
             }
         }
     }

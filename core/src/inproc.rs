@@ -25,7 +25,7 @@ use alloc::vec::Vec;
 use portable_atomic::{AtomicBool, Ordering};
 
 use crate::chan::Chan;
-use crate::socket::{Core, PIPE_QUEUE};
+use crate::engine::{Core, PIPE_QUEUE};
 use crate::sync::{Arc, Mutex, Weak};
 use crate::{Error, PipeId, ProtocolError, Runtime};
 
@@ -128,6 +128,7 @@ pub(crate) fn listen<R: Runtime>(core: &Arc<Core<R>>, name: &str) -> Result<(), 
     if core.is_closed() {
         return Err(Error::Closed);
     }
+    forget_on_close(core);
     REG.lock(|r| {
         if let Some(l) = r.listeners.get(name) {
             if l.alive() {
@@ -149,6 +150,7 @@ pub(crate) fn dial<R: Runtime>(
     if core.is_closed() {
         return Err(Error::Closed);
     }
+    forget_on_close(core);
     let me = end_of(core);
     me.busy().store(true, Ordering::Release);
     let r = connect(&*me, name);
@@ -261,8 +263,14 @@ fn retry_waiting(name: &str) {
     }
 }
 
+/// Has the socket drop its names from the registry when it closes.
+fn forget_on_close<R: Runtime>(core: &Arc<Core<R>>) {
+    let id = core.id;
+    core.on_close("inproc", Box::new(move || forget_socket(id)));
+}
+
 /// Drops a closed socket's listeners and waiting dialers.
-pub(crate) fn forget_socket(id: u64) {
+fn forget_socket(id: u64) {
     let dropped = REG.lock(|r| {
         let names: Vec<String> = r
             .listeners

@@ -17,7 +17,8 @@ use core::future::{poll_fn, Future};
 use core::time::Duration;
 
 use crate::chan::Chan;
-use crate::socket::{SocketRef, PIPE_QUEUE};
+use crate::engine::PIPE_QUEUE;
+use crate::socket::SocketRef;
 use crate::sync::Arc;
 use crate::util::{select, Either};
 use crate::{Error, Message, PipeId, Runtime};

@@ -10,7 +10,10 @@ use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::task::Waker;
 
-use crate::socket::{PipeSlot, Stats};
+use crate::chan::Chan;
+pub use crate::protocol::{name_of, Protocol};
+use crate::stats::PipeStats;
+pub use crate::stats::{DropReason, Stats};
 use crate::{Error, Instant, Message, PipeId, SendError, SockOpt};
 
 mod backtrace;
@@ -23,177 +26,22 @@ pub mod reqrep0;
 pub mod star;
 pub mod survey0;
 
-/// The socket types nanosp speaks, cooked or raw.
-///
-/// ```
-/// use nanosp::Protocol;
-/// assert_eq!(Protocol::Pub0.number(), 0x20);
-/// assert_eq!(Protocol::Pub0.peer_number(), 0x21);
-/// assert_eq!(Protocol::Sub0.name(), "sub");
-/// assert_eq!(Protocol::from_name("pull").unwrap(), Protocol::Pull0);
-/// ```
-#[non_exhaustive]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Protocol {
-    /// PAIR v0: one peer, no header.
-    Pair0,
-    /// PAIR v1 (monogamous): one peer, hop-count header.
-    Pair1,
-    /// PUB: fan-out to every subscriber.
-    Pub0,
-    /// SUB: prefix-filtered receive.
-    Sub0,
-    /// PUSH: load-balanced send.
-    Push0,
-    /// PULL: fair-queued receive.
-    Pull0,
-    /// REQ: requests with retries, one reply each.
-    Req0,
-    /// REP: answers requests, lock-step.
-    Rep0,
-    /// SURVEYOR: asks everyone, collects answers until a deadline.
-    Surveyor0,
-    /// RESPONDENT: answers surveys.
-    Respondent0,
-    /// BUS: everyone hears everyone.
-    Bus0,
-    /// STAR (mangos, experimental): forwarding with a hop count.
-    Star0,
-}
-
-impl Protocol {
-    /// Every protocol, for tests and tools.
-    pub const ALL: [Protocol; 12] = [
-        Protocol::Pair0,
-        Protocol::Pair1,
-        Protocol::Pub0,
-        Protocol::Sub0,
-        Protocol::Push0,
-        Protocol::Pull0,
-        Protocol::Req0,
-        Protocol::Rep0,
-        Protocol::Surveyor0,
-        Protocol::Respondent0,
-        Protocol::Bus0,
-        Protocol::Star0,
-    ];
-
-    /// Our 16-bit protocol number (SP-WIRE §1).
-    pub const fn number(self) -> u16 {
-        match self {
-            Protocol::Pair0 => 0x10,
-            Protocol::Pair1 => 0x11,
-            Protocol::Pub0 => 0x20,
-            Protocol::Sub0 => 0x21,
-            Protocol::Push0 => 0x50,
-            Protocol::Pull0 => 0x51,
-            Protocol::Req0 => 0x30,
-            Protocol::Rep0 => 0x31,
-            Protocol::Surveyor0 => 0x62,
-            Protocol::Respondent0 => 0x63,
-            Protocol::Bus0 => 0x70,
-            Protocol::Star0 => 0x640,
-        }
+/// The machine of protocol `p`, cooked or raw; `seed` picks the first
+/// request or survey id.
+pub(crate) fn machine(p: Protocol, raw: bool, seed: u32) -> Box<dyn Machine> {
+    match p {
+        Protocol::Req0 => Box::new(reqrep0::Req0::new(raw, seed)),
+        Protocol::Rep0 | Protocol::Respondent0 => Box::new(reqrep0::Rep0::new(raw)),
+        Protocol::Surveyor0 => Box::new(survey0::Surveyor0::new(raw, seed)),
+        Protocol::Bus0 => Box::new(bus0::Bus0::new(raw)),
+        Protocol::Star0 => Box::new(star::Star0::new(raw)),
+        Protocol::Pair0 => Box::new(pair0::Pair0::new(raw)),
+        Protocol::Pair1 => Box::new(pair1::Pair1::new(raw)),
+        Protocol::Pub0 => Box::new(pubsub0::Pub0::new(raw)),
+        Protocol::Sub0 => Box::new(pubsub0::Sub0::new(raw)),
+        Protocol::Push0 => Box::new(pipeline0::Push0::new(raw)),
+        Protocol::Pull0 => Box::new(pipeline0::Pull0::new(raw)),
     }
-
-    /// The protocol number a peer must have.
-    pub const fn peer_number(self) -> u16 {
-        match self {
-            Protocol::Pair0 => 0x10,
-            Protocol::Pair1 => 0x11,
-            Protocol::Pub0 => 0x21,
-            Protocol::Sub0 => 0x20,
-            Protocol::Push0 => 0x51,
-            Protocol::Pull0 => 0x50,
-            Protocol::Req0 => 0x31,
-            Protocol::Rep0 => 0x30,
-            Protocol::Surveyor0 => 0x63,
-            Protocol::Respondent0 => 0x62,
-            Protocol::Bus0 => 0x70,
-            Protocol::Star0 => 0x640,
-        }
-    }
-
-    /// The name used in WebSocket subprotocols and by nngcat (`"pair1"`, `"sub"`...).
-    pub const fn name(self) -> &'static str {
-        name_of(self.number())
-    }
-
-    /// The peer's name.
-    pub const fn peer_name(self) -> &'static str {
-        name_of(self.peer_number())
-    }
-
-    /// Looks a protocol up by name (`"pair"` is PAIR v1 as in nngcat).
-    pub fn from_name(name: &str) -> Result<Protocol, Error> {
-        Ok(match name {
-            "pair0" => Protocol::Pair0,
-            "pair1" | "pair" => Protocol::Pair1,
-            "pub" | "pub0" => Protocol::Pub0,
-            "sub" | "sub0" => Protocol::Sub0,
-            "push" | "push0" => Protocol::Push0,
-            "pull" | "pull0" => Protocol::Pull0,
-            "req" | "req0" => Protocol::Req0,
-            "rep" | "rep0" => Protocol::Rep0,
-            "surveyor" | "surveyor0" => Protocol::Surveyor0,
-            "respondent" | "respondent0" => Protocol::Respondent0,
-            "bus" | "bus0" => Protocol::Bus0,
-            "star" => Protocol::Star0,
-            _ => return Err(Error::InvalidArgument),
-        })
-    }
-
-    pub(crate) fn machine(self, raw: bool, seed: u32) -> Box<dyn Machine> {
-        match self {
-            Protocol::Req0 => Box::new(reqrep0::Req0::new(raw, seed)),
-            Protocol::Rep0 | Protocol::Respondent0 => Box::new(reqrep0::Rep0::new(raw)),
-            Protocol::Surveyor0 => Box::new(survey0::Surveyor0::new(raw, seed)),
-            Protocol::Bus0 => Box::new(bus0::Bus0::new(raw)),
-            Protocol::Star0 => Box::new(star::Star0::new(raw)),
-            Protocol::Pair0 => Box::new(pair0::Pair0::new(raw)),
-            Protocol::Pair1 => Box::new(pair1::Pair1::new(raw)),
-            Protocol::Pub0 => Box::new(pubsub0::Pub0::new(raw)),
-            Protocol::Sub0 => Box::new(pubsub0::Sub0::new(raw)),
-            Protocol::Push0 => Box::new(pipeline0::Push0::new(raw)),
-            Protocol::Pull0 => Box::new(pipeline0::Pull0::new(raw)),
-        }
-    }
-}
-
-/// The name of a protocol number, or `"unknown"`.
-pub const fn name_of(n: u16) -> &'static str {
-    match n {
-        0x10 => "pair",
-        0x11 => "pair1",
-        0x20 => "pub",
-        0x21 => "sub",
-        0x30 => "req",
-        0x31 => "rep",
-        0x50 => "push",
-        0x51 => "pull",
-        0x62 => "surveyor",
-        0x63 => "respondent",
-        0x70 => "bus",
-        0x640 => "star",
-        _ => "unknown",
-    }
-}
-
-/// Why a protocol dropped a message (counted in [`crate::Stats`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DropReason {
-    /// A queue was full (a slow subscriber, a full receive queue).
-    QueueFull,
-    /// More hops than `ttl-max`.
-    HopLimit,
-    /// A reply or response for an old, finished or unknown request or survey.
-    Stale,
-    /// A raw send naming no pipe, or a pipe that is gone or full.
-    Unroutable,
-    /// A header this protocol drops rather than closing the pipe for.
-    Malformed,
-    /// A message this protocol never receives (e.g. anything sent to PUSH).
-    Unwanted,
 }
 
 /// What a machine did with a message from a pipe.
@@ -330,7 +178,7 @@ impl Notify {
 
 /// A machine's window on the pipes: queue, evict, close, notify.
 pub struct Io<'a> {
-    pub(crate) pipes: &'a mut dyn PipeTable,
+    pub(crate) pipes: &'a mut dyn Pipes,
     pub(crate) wakes: &'a mut Wakes,
     pub(crate) closes: &'a mut Vec<(PipeId, Error)>,
     pub(crate) stats: &'a mut Stats,
@@ -340,20 +188,30 @@ pub struct Io<'a> {
     pub(crate) armed: Option<Instant>,
 }
 
-/// Lookup of pipes by id (the engine's table, or a test's).
-pub(crate) trait PipeTable {
-    fn slot(&mut self, p: PipeId) -> Option<&mut PipeSlot>;
+/// A machine's pipes as the engine (or a test) keeps them: the only way a
+/// machine reaches a pipe, so machines know nothing of the engine.
+pub(crate) trait Pipes {
+    /// Pipe `p`'s outgoing queue, if `p` is attached.
+    fn tx(&mut self, p: PipeId) -> Option<PipeTx<'_>>;
+}
+
+/// One pipe's outgoing side: its queue, the waker that tells the machine
+/// it has room again, and its counters.
+pub(crate) struct PipeTx<'a> {
+    pub(crate) chan: &'a Chan,
+    pub(crate) refill: &'a Waker,
+    pub(crate) stats: &'a mut PipeStats,
 }
 
 impl Io<'_> {
     /// Queues `m` on pipe `p` if it has room; else hands it back (and the
     /// machine's `pipe_writable` is called when room appears).
     pub fn try_send(&mut self, p: PipeId, m: Message) -> Result<(), Message> {
-        let Some(slot) = self.pipes.slot(p) else {
+        let Some(slot) = self.pipes.tx(p) else {
             return Err(m);
         };
         let len = m.len() as u64;
-        match slot.tx.try_push(m, Some(&slot.refill)) {
+        match slot.chan.try_push(m, Some(slot.refill)) {
             Ok(w) => {
                 self.stats.msgs_out += 1;
                 self.stats.bytes_out += len;
@@ -371,11 +229,11 @@ impl Io<'_> {
     /// Queues `m` on `p`, evicting the oldest queued message if full. Returns
     /// the message that did not make it (evicted, or `m` if the pipe is gone).
     pub fn send_evict(&mut self, p: PipeId, m: Message) -> Option<Message> {
-        let Some(slot) = self.pipes.slot(p) else {
+        let Some(slot) = self.pipes.tx(p) else {
             return Some(m);
         };
         let len = m.len() as u64;
-        let (old, w) = slot.tx.push_evict(m);
+        let (old, w) = slot.chan.push_evict(m);
         if let Some(w) = w {
             self.wakes.push(w);
         }
@@ -395,18 +253,18 @@ impl Io<'_> {
 
     /// True if pipe `p` is attached.
     pub fn has_pipe(&mut self, p: PipeId) -> bool {
-        self.pipes.slot(p).is_some()
+        self.pipes.tx(p).is_some()
     }
 
     /// True if `p` exists and its queue has room.
     pub fn writable(&mut self, p: PipeId) -> bool {
-        self.pipes.slot(p).is_some_and(|s| s.tx.has_room())
+        self.pipes.tx(p).is_some_and(|s| s.chan.has_room())
     }
 
     /// Sets how many messages `p`'s outgoing queue holds.
     pub fn set_pipe_queue(&mut self, p: PipeId, n: usize) {
-        if let Some(s) = self.pipes.slot(p) {
-            s.tx.set_capacity(n);
+        if let Some(s) = self.pipes.tx(p) {
+            s.chan.set_capacity(n);
         }
     }
 
@@ -448,15 +306,7 @@ impl Io<'_> {
 
     /// Counts a message dropped by the protocol, and why.
     pub fn count_drop(&mut self, why: DropReason) {
-        self.stats.drops += 1;
-        match why {
-            DropReason::QueueFull => self.stats.drops_queue_full += 1,
-            DropReason::HopLimit => self.stats.drops_hop_limit += 1,
-            DropReason::Stale => self.stats.drops_stale += 1,
-            DropReason::Unroutable => self.stats.drops_unroutable += 1,
-            DropReason::Malformed => self.stats.drops_malformed += 1,
-            DropReason::Unwanted => self.stats.drops_unwanted += 1,
-        }
+        self.stats.count_drop(why);
     }
 }
 
@@ -492,16 +342,19 @@ impl Wakes {
 #[doc(hidden)]
 pub mod testing {
     use super::*;
-    #[cfg(test)]
-    use crate::chan::Chan;
-    #[cfg(test)]
     use crate::sync::Arc;
     use alloc::collections::{BTreeMap, VecDeque};
+
+    /// A test pipe: an outgoing queue and its counters.
+    pub(crate) struct TestPipe {
+        tx: Arc<Chan>,
+        stats: PipeStats,
+    }
 
     /// One machine, its pipes (each an outgoing queue) and its counters.
     pub struct Harness {
         pub m: Box<dyn Machine>,
-        pub(crate) pipes: BTreeMap<PipeId, PipeSlot>,
+        pub(crate) pipes: BTreeMap<PipeId, TestPipe>,
         pub stats: Stats,
         pub closes: Vec<(PipeId, Error)>,
         pub recv_ready: bool,
@@ -509,10 +362,14 @@ pub mod testing {
         pub now: Instant,
     }
 
-    struct Table<'a>(&'a mut BTreeMap<PipeId, PipeSlot>);
-    impl PipeTable for Table<'_> {
-        fn slot(&mut self, p: PipeId) -> Option<&mut PipeSlot> {
-            self.0.get_mut(&p)
+    struct Table<'a>(&'a mut BTreeMap<PipeId, TestPipe>);
+    impl Pipes for Table<'_> {
+        fn tx(&mut self, p: PipeId) -> Option<PipeTx<'_>> {
+            self.0.get_mut(&p).map(|t| PipeTx {
+                chan: &t.tx,
+                refill: Waker::noop(),
+                stats: &mut t.stats,
+            })
         }
     }
 
@@ -520,7 +377,7 @@ pub mod testing {
         /// `p`'s machine, cooked or raw, with a fixed id seed.
         pub fn new(p: Protocol, raw: bool) -> Self {
             Harness {
-                m: p.machine(raw, 0x1234_5678),
+                m: machine(p, raw, 0x1234_5678),
                 pipes: BTreeMap::new(),
                 stats: Stats::default(),
                 closes: Vec::new(),
@@ -553,7 +410,13 @@ pub mod testing {
         /// Adds pipe `id` with an outgoing queue of `cap` messages.
         pub fn add(&mut self, id: u32, cap: usize) -> Result<(), Error> {
             let p = PipeId(id);
-            self.pipes.insert(p, PipeSlot::detached(p, cap));
+            self.pipes.insert(
+                p,
+                TestPipe {
+                    tx: Arc::new(Chan::new(cap)),
+                    stats: PipeStats::default(),
+                },
+            );
             let r = self.with(|m, io| m.add_pipe(io, p));
             if r.is_err() {
                 self.pipes.remove(&p);

@@ -468,6 +468,12 @@ struct RepCtx {
     pending: Option<(PipeId, heapless::Vec<u8, HEADER_CAPACITY>)>,
 }
 
+impl RepCtx {
+    fn new() -> Self {
+        RepCtx { pending: None }
+    }
+}
+
 /// The REP machine (and RESPONDENT's: the two behave alike), cooked or raw.
 pub struct Rep0 {
     raw: bool,
@@ -477,13 +483,16 @@ pub struct Rep0 {
     ctxs: BTreeMap<CtxId, RepCtx>,
     /// Contexts waiting in `recv`, oldest first: each request wakes one.
     waiting: VecDeque<CtxId>,
+    /// Requests handed to a waiting context's `recv`, not yet taken (kept
+    /// apart from the contexts so that an idle socket stays small).
+    handed: alloc::vec::Vec<(CtxId, Message)>,
 }
 
 impl Rep0 {
     /// A new machine.
     pub fn new(raw: bool) -> Self {
         let mut ctxs = BTreeMap::new();
-        ctxs.insert(CtxId::SOCKET, RepCtx { pending: None });
+        ctxs.insert(CtxId::SOCKET, RepCtx::new());
         Rep0 {
             raw,
             ttl: 8,
@@ -491,13 +500,29 @@ impl Rep0 {
             recv_cap: 128,
             ctxs,
             waiting: VecDeque::new(),
+            handed: alloc::vec::Vec::new(),
         }
     }
 
-    /// Wakes the oldest waiting context, if any (one per queued request).
-    fn wake_one(&mut self, io: &mut Io<'_>) {
-        if let Some(c) = self.waiting.pop_front() {
-            io.notify_recv_ctx(c);
+    fn take_handed(&mut self, c: CtxId) -> Option<Message> {
+        let i = self.handed.iter().position(|h| h.0 == c)?;
+        Some(self.handed.swap_remove(i).1)
+    }
+
+    /// Hands request `m` to the context that has waited longest (as nng:
+    /// receivers are served in order), or queues it when nobody waits.
+    fn deliver(&mut self, io: &mut Io<'_>, m: Message, front: bool) {
+        while let Some(c) = self.waiting.pop_front() {
+            if self.ctxs.contains_key(&c) {
+                self.handed.push((c, m));
+                io.notify_recv_ctx(c);
+                return;
+            }
+        }
+        if front {
+            self.recvq.push_front(m);
+        } else {
+            self.recvq.push_back(m);
         }
     }
 }
@@ -537,8 +562,7 @@ impl Machine for Rep0 {
                     m.set_header(&h).expect("fits by construction");
                 }
                 m.set_pipe(Some(p));
-                self.recvq.push_back(m);
-                self.wake_one(io);
+                self.deliver(io, m, false);
                 Delivery::Taken
             }
             Backtrace::TooManyHops => {
@@ -585,7 +609,7 @@ impl Machine for Rep0 {
         if !self.ctxs.contains_key(&c) {
             return Err(Error::Closed);
         }
-        let Some(mut m) = self.recvq.pop_front() else {
+        let Some(mut m) = self.take_handed(c).or_else(|| self.recvq.pop_front()) else {
             return Err(Error::WouldBlock);
         };
         self.waiting.retain(|&x| x != c);
@@ -618,21 +642,23 @@ impl Machine for Rep0 {
         if self.raw {
             return Err(Error::NotSupported);
         }
-        self.ctxs.insert(c, RepCtx { pending: None });
+        self.ctxs.insert(c, RepCtx::new());
         Ok(())
     }
 
     fn close_ctx(&mut self, io: &mut Io<'_>, c: CtxId) {
-        self.ctxs.remove(&c);
         self.recv_cancelled(io, c);
+        self.ctxs.remove(&c);
     }
 
     fn recv_begin(&mut self, _io: &mut Io<'_>, c: CtxId) -> Result<(), Error> {
-        match self.ctxs.contains_key(&c) {
-            false => Err(Error::Closed),
+        match self.ctxs.get(&c) {
+            None => Err(Error::Closed),
             // One waiting recv per context, as nng.
-            true if self.waiting.contains(&c) => Err(Error::ProtocolState),
-            true => Ok(()),
+            Some(_) if self.waiting.contains(&c) || self.handed.iter().any(|h| h.0 == c) => {
+                Err(Error::ProtocolState)
+            }
+            Some(_) => Ok(()),
         }
     }
 
@@ -643,15 +669,11 @@ impl Machine for Rep0 {
     }
 
     fn recv_cancelled(&mut self, io: &mut Io<'_>, c: CtxId) {
-        let before = self.waiting.len();
         self.waiting.retain(|&x| x != c);
-        if self.waiting.len() != before {
-            // Other receivers on the same context (several tasks on the
-            // socket) re-register; a queued request goes to the next context.
-            io.notify_recv_ctx(c);
-            if !self.recvq.is_empty() {
-                self.wake_one(io);
-            }
+        // A request handed to the abandoned recv goes to the next waiting
+        // context, or back to the front of the queue.
+        if let Some(m) = self.take_handed(c) {
+            self.deliver(io, m, true);
         }
     }
 }

@@ -3,11 +3,11 @@
 // `node --experimental-websocket` and no `ws`. Both talk REQ to nngcat REP
 // and PAIR1 bytes. With neither, `dial` must reject saying what is missing.
 // Prints `N passed, N failed`.
-import { execFileSync, execFile } from "node:child_process";
+import { execFileSync, execFile, spawn } from "node:child_process";
 import { mkdtempSync, writeFileSync, cpSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { nngcat, packAndInstall, runTests, assertEq } from "./harness.mjs";
+import { nngcat, packAndInstall, runTests, assertEq, freePort } from "./harness.mjs";
 
 const { tarball } = packAndInstall();
 const wsDir = new URL("./node_modules/ws", import.meta.url).pathname;
@@ -47,6 +47,58 @@ console.log(JSON.stringify(out));
 process.exit(0);
 `;
 
+// Issue 12, bug 1 in the npm package: REQ with recv-timeout, a request the
+// server ignores times out; recv again without a send is ESTATE (nng); the
+// next send + recv gets the reply (was: ECANCELED at once).
+const RETRY_CLIENT = `
+const { Socket } = await import("nanosp");
+const [url] = process.argv.slice(2);
+const req = new Socket("req");
+req.setOption("recv-timeout", 300);
+await req.dial(url);
+const codes = [];
+for (const round of [1, 2]) {
+  await req.send("drop " + round);
+  try { await req.recvText(); codes.push("ok"); } catch (e) { codes.push(e.code); }
+  try { await req.recvText(); codes.push("ok"); } catch (e) { codes.push(e.code); }
+  await req.send("again " + round);
+  codes.push(await req.recvText());
+}
+console.log(JSON.stringify(codes));
+req.close();
+process.exit(0);
+`;
+
+// A pynng REP on ws that ignores requests starting with "drop" and answers
+// the others with "re:" + the request.
+const PYNNG_REP = `
+import sys, pynng
+with pynng.Rep0(listen=sys.argv[1]) as rep:
+    print("ready", flush=True)
+    while True:
+        q = rep.recv()
+        if not q.startswith(b"drop"):
+            rep.send(b"re:" + q)
+`;
+
+async function runRetry(dir) {
+  const port = await freePort();
+  const url = `ws://127.0.0.1:${port}/sp`;
+  const py = spawn("python3", ["-c", PYNNG_REP, url], { stdio: ["ignore", "pipe", "inherit"] });
+  try {
+    await new Promise((resolve, reject) => {
+      py.stdout.on("data", (d) => { if (String(d).includes("ready")) resolve(); });
+      py.once("exit", (c) => reject(new Error(`pynng REP exited with ${c}`)));
+    });
+    const out = await new Promise((resolve, reject) =>
+      execFile(process.execPath, ["retry.mjs", url], { cwd: dir, timeout: 20000 }, (err, stdout, stderr) =>
+        err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout)));
+    assertEq(JSON.parse(out.trim().split("\n").pop()), ["ETIMEDOUT", "ESTATE", "re:again 1", "ETIMEDOUT", "ESTATE", "re:again 2"]);
+  } finally {
+    py.kill("SIGTERM");
+  }
+}
+
 /** A folder with nanosp installed from the tarball (and `ws` if asked) and the client script. */
 function install(withWs) {
   const dir = mkdtempSync(join(tmpdir(), "nanosp-node-"));
@@ -55,6 +107,7 @@ function install(withWs) {
   if (withWs) cpSync(wsDir, join(dir, "node_modules", "ws"), { recursive: true });
   writeFileSync(join(dir, "client.mjs"), CLIENT);
   writeFileSync(join(dir, "no-websocket.mjs"), NO_WEBSOCKET_CLIENT);
+  writeFileSync(join(dir, "retry.mjs"), RETRY_CLIENT);
   return dir;
 }
 
@@ -90,5 +143,6 @@ const failed = await runTests([
   ["Node 20 with the ws package", () => run(install(true), [])],
   ["Node 20 with --experimental-websocket", () => run(install(false), ["--experimental-websocket", "--no-warnings"])],
   ["Node without ws or a global WebSocket: dial says what is missing", () => runWithoutWebSocket(install(false))],
+  ["REQ retries after a timed-out recv (ETIMEDOUT, ESTATE, then the reply), against pynng", () => runRetry(install(true))],
 ]);
 process.exit(failed ? 1 : 0);

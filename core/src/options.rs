@@ -4,7 +4,7 @@
 //! |---|---|---|---|
 //! | [`SockOpt::RecvTimeout`] | `recv-timeout` | none (wait forever) | -1 (forever) |
 //! | [`SockOpt::SendTimeout`] | `send-timeout` | none (wait forever) | -1 (forever) |
-//! | [`SockOpt::RecvMaxSize`] | `recv-size-max` | 1 MiB (0 = unlimited) | 0 in nng 1.2–1.12, 1 GiB in 2.0; mangos 1 MiB |
+//! | [`SockOpt::RecvMaxSize`] | `recv-size-max` | 1 MiB of body (0 = unlimited) | 0 in nng 1.2–1.12, 1 GiB in 2.0; mangos 1 MiB |
 //! | [`SockOpt::SendBuffer`] | `send-buffer` | per protocol (PUB 16 per pipe, PUSH 0) | same |
 //! | [`SockOpt::RecvBuffer`] | `recv-buffer` | per protocol (SUB 128, others 16) | SUB 128 |
 //! | [`SockOpt::TtlMax`] | `ttl-max` | 8 (1–15) | 8 (1–15) |
@@ -31,7 +31,13 @@ pub enum SockOpt {
     RecvTimeout(Option<Duration>),
     /// `send-timeout`: how long `send` waits; `None` = forever.
     SendTimeout(Option<Duration>),
-    /// `recv-size-max`: largest accepted message (header + body); 0 = unlimited.
+    /// `recv-size-max`: largest accepted message body; 0 = unlimited. The
+    /// protocol header (request ids, backtraces: at most
+    /// [`crate::HEADER_CAPACITY`] bytes) comes on top, so the default admits
+    /// a 1 MiB body from an nng peer, whose frames carry that header too (nng
+    /// and mangos count header + body; a peer's frame over the limit closes
+    /// that pipe with [`crate::Error::MessageTooLong`], counted in
+    /// [`crate::Stats::oversized`]).
     RecvMaxSize(usize),
     /// `send-buffer`: messages queued by the protocol (0–8192).
     SendBuffer(usize),
@@ -156,7 +162,10 @@ pub struct Options {
     pub linger: Duration,
 }
 
-/// Default `recv-size-max`: 1 MiB, as mangos and nanomsg.
+/// Default `recv-size-max`: 1 MiB of body (mangos and nanomsg: 1 MiB of
+/// header + body; nng 1.x: unlimited). Unlimited would let any peer make
+/// us buffer whatever it sends; 1 MiB of body still takes what nng's and
+/// mangos' tools send by default.
 pub const DEFAULT_RECV_MAX_SIZE: usize = 1 << 20;
 
 impl Default for Options {
@@ -175,6 +184,20 @@ impl Default for Options {
 }
 
 impl Options {
+    /// The largest frame (SP header + body) a transport accepts:
+    /// `recv-size-max` plus room for the largest header, 0 if unlimited.
+    ///
+    /// ```
+    /// use nanosp::{Options, HEADER_CAPACITY};
+    /// assert_eq!(Options::default().frame_limit(), (1 << 20) + HEADER_CAPACITY);
+    /// ```
+    pub fn frame_limit(&self) -> usize {
+        match self.recv_max_size {
+            0 => 0,
+            n => n.saturating_add(crate::HEADER_CAPACITY),
+        }
+    }
+
     /// Applies an engine-level option; returns false if it is not one.
     pub(crate) fn apply(&mut self, o: &SockOpt) -> Result<bool, Error> {
         match *o {

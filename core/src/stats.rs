@@ -40,6 +40,9 @@ pub struct Stats {
     pub handshake_failures: u64,
     /// Pipes closed because the peer broke the protocol or a limit.
     pub protocol_errors: u64,
+    /// ... of which because a message was larger than `recv-size-max`
+    /// (the pipe's close reason is [`crate::Error::MessageTooLong`]).
+    pub oversized: u64,
     /// Redials made by dialers.
     pub reconnects: u64,
     /// Failed accepts of listeners (e.g. out of file descriptors); each is

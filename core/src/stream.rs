@@ -130,7 +130,7 @@ pub async fn establish_with<R: Runtime, Rd: Read, Wr: Write>(
             return Err(Error::TimedOut);
         }
     };
-    let limit = o.recv_max_size as u64;
+    let limit = o.frame_limit() as u64;
     let r = attach(
         sock,
         peer,

@@ -177,7 +177,11 @@ impl<R: Runtime, Rd: PipeRead, Wr: PipeWrite> PipeDriver<R, Rd, Wr> {
             Either::Right(()) => Error::Closed,
         };
         if matches!(why, Error::Protocol(_) | Error::MessageTooLong { .. }) {
-            guard.sock.count(|s| s.protocol_errors += 1);
+            let big = matches!(why, Error::MessageTooLong { .. });
+            guard.sock.count(|s| {
+                s.protocol_errors += 1;
+                s.oversized += u64::from(big);
+            });
         }
         guard.why = why;
         drop(guard);

@@ -66,7 +66,7 @@ use std::time::Duration;
 
 pub use nanosp::{
     options, CtxId, DropReason, Error, Message, Options, PipeEvent, PipeId, PipeInfo, PipeStats,
-    Protocol, ProtocolError, Scheme, SendError, SockOpt, Stats, Url, UrlError,
+    Protocol, ProtocolError, Scheme, SendError, SockOpt, Stats, Url, UrlError, HEADER_CAPACITY,
 };
 
 /// A context of a [`Socket`] (REQ, REP, SURVEYOR, RESPONDENT, SUB): its own

@@ -209,7 +209,7 @@ async fn ws_pipe(sref: &Sref, u: &Url, url: &str, tcp: TcpTuning) -> Result<WsDr
             HeaderValue::from_str(&want).map_err(|_| Error::InvalidArgument)?,
         );
         let (ws, resp) =
-            tokio_tungstenite::client_async_with_config(req, tcp, Some(config(o.recv_max_size)))
+            tokio_tungstenite::client_async_with_config(req, tcp, Some(config(o.frame_limit())))
                 .await
                 .map_err(ws_error)?;
         let echoed = resp
@@ -240,7 +240,7 @@ async fn ws_pipe(sref: &Sref, u: &Url, url: &str, tcp: TcpTuning) -> Result<WsDr
             return Err(Error::TimedOut);
         }
     };
-    let (rd, wr) = halves(ws, o.recv_max_size);
+    let (rd, wr) = halves(ws, o.frame_limit());
     attach(sref, proto.peer_number(), url, true, rd, wr)
 }
 
@@ -433,7 +433,7 @@ pub(crate) async fn listen(sh: &Shared, u: Url) -> Result<Listener, Error> {
     let (tx, rx) = mpsc::unbounded_channel();
     let route = Route {
         token: token(sref.protocol().name()),
-        limit: o.recv_max_size,
+        limit: o.frame_limit(),
         tx,
     };
     // Join an existing server of this address, or bind a new one.
@@ -508,7 +508,7 @@ pub(crate) async fn listen(sh: &Shared, u: Url) -> Result<Listener, Error> {
             move |sref: Sref, ws: Ws| {
                 let url = url2.clone();
                 async move {
-                    let (rd, wr) = halves(ws, sref.options().recv_max_size);
+                    let (rd, wr) = halves(ws, sref.options().frame_limit());
                     let peer = sref.protocol().peer_number();
                     match attach(&sref, peer, &url, false, rd, wr) {
                         Ok(p) => {

@@ -125,10 +125,34 @@ async fn length_prefix_of_two_to_the_63() {
 
 #[tokio::test]
 async fn length_over_recv_size_max() {
+    // The limit is 1 MiB of body plus room for the largest SP header.
     let mut b = PUSH_HEADER.to_vec();
-    b.extend_from_slice(&((1u64 << 20) + 1).to_be_bytes());
+    let over = (1u64 << 20) + nanosp_std::HEADER_CAPACITY as u64 + 1;
+    b.extend_from_slice(&over.to_be_bytes());
     b.extend_from_slice(&[0; 100]);
-    bad_bytes(&b).await;
+    let (s, url) = listener().await;
+    let closed = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let c2 = closed.clone();
+    s.set_pipe_hook(move |ev, info| {
+        if ev == nanosp_std::PipeEvent::RemPost {
+            *c2.lock().unwrap() = info.closed;
+        }
+        true
+    });
+    let mut c = connect(&url).await;
+    c.write_all(&b).await.unwrap();
+    expect_closed(c).await;
+    until("oversized counted", || s.stats().oversized == 1).await;
+    assert_eq!(s.stats().protocol_errors, 1);
+    assert!(
+        matches!(
+            *closed.lock().unwrap(),
+            Some(nanosp_std::Error::MessageTooLong { len, .. }) if len == over
+        ),
+        "close reason: {:?}",
+        closed.lock().unwrap()
+    );
+    good_peer_is_served(&s, &url).await;
 }
 
 #[tokio::test]

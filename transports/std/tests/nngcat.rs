@@ -537,3 +537,30 @@ async fn nng_req_through_our_device_to_nng_rep() {
         let _ = dev.await;
     }
 }
+
+/// Issue 13, item 5: with default options a 1 MiB body from nng is
+/// received, over tcp, ipc and ws (nng's frame carries the 4-byte request
+/// id on top: the limit counts the body, with room for the header).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_one_mib_reply_from_nngcat_is_received_with_default_options() {
+    if !have_nngcat() {
+        return;
+    }
+    let big = binary(1 << 20);
+    let f = tmpdir().join("mib.bin");
+    std::fs::write(&f, &big).unwrap();
+    for kind in ["tcp", "ipc", "ws"] {
+        let url = peer_url(kind);
+        let _rep = nngcat(&["--rep0", "--listen", &url, "--file", f.to_str().unwrap()]);
+        let req = Socket::new(Protocol::Req0);
+        dial_soon(&req, &url);
+        req.wait_for_pipes(1).await.unwrap();
+        req.send(Message::from("big one, please")).await.unwrap();
+        let m = tokio::time::timeout(LIMIT, req.recv())
+            .await
+            .expect("reply in time")
+            .unwrap();
+        assert!(m.body() == &big[..], "{kind}: 1 MiB body");
+        assert_eq!(req.stats().oversized, 0);
+    }
+}

@@ -201,7 +201,7 @@ pub async fn connect(sock: SocketRef<WebRuntime>, url: String) -> Result<WsPipe,
         opened: false,
         end: None,
         waker: None,
-        limit: opts.recv_max_size,
+        limit: opts.frame_limit(),
     }));
 
     let ib = inbox.clone();

@@ -18,7 +18,8 @@
 //!   an SP pipe (handshake, framing, write coalescing).
 //!
 //! ```
-//! use nanosp::{Socket, Protocol, VirtualRuntime, Message};
+//! use nanosp::{Socket, Protocol, Message};
+//! use nanosp::testing::VirtualRuntime;
 //! # futures::executor::block_on(async {
 //! let rt = VirtualRuntime::new(1);
 //! let pull = Socket::new(Protocol::Pull0, rt.clone());
@@ -43,7 +44,7 @@ mod engine;
 mod error;
 pub mod frame;
 pub mod inproc;
-pub mod mem;
+mod mem;
 mod message;
 pub mod options;
 mod pipe;
@@ -54,6 +55,7 @@ mod socket;
 mod stats;
 pub mod stream;
 mod sync;
+pub mod testing;
 mod time;
 pub mod transport;
 pub mod url;
@@ -69,5 +71,5 @@ pub use proto::CtxId;
 pub use protocol::Protocol;
 pub use socket::{Socket, SocketContext, SocketRef};
 pub use stats::{DropReason, PipeStats, Stats};
-pub use time::{Instant, Runtime, VirtualRuntime};
+pub use time::{Instant, Runtime};
 pub use url::{Scheme, Url, UrlError};

@@ -147,7 +147,7 @@ pub(crate) fn put(mut buf: Buf) {
 }
 
 /// How many idle buffers each class holds now (for tests and statistics).
-pub fn idle_counts() -> [usize; CLASSES.len()] {
+pub(crate) fn idle_counts() -> [usize; CLASSES.len()] {
     let mut out = [0; CLASSES.len()];
     for (i, f) in FREE.iter().enumerate() {
         out[i] = f.lock(|v| v.len());

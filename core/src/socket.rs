@@ -35,7 +35,7 @@ impl<R: Runtime> Drop for Handle<R> {
 /// closes when [`Socket::close`] is called or the last clone is dropped.
 ///
 /// ```
-/// use nanosp::{Socket, Protocol, VirtualRuntime, Message};
+/// use nanosp::{Socket, Protocol, testing::VirtualRuntime, Message};
 /// # futures::executor::block_on(async {
 /// let rt = VirtualRuntime::new(1);
 /// let a = Socket::new(Protocol::Pair1, rt.clone());
@@ -126,7 +126,7 @@ impl<R: Runtime> Socket<R> {
     ///
     /// ```
     /// use core::time::Duration;
-    /// use nanosp::{Error, Message, Protocol, Socket, VirtualRuntime};
+    /// use nanosp::{Error, Message, Protocol, Socket, testing::VirtualRuntime};
     /// # futures::executor::block_on(async {
     /// let push = Socket::new(Protocol::Push0, VirtualRuntime::new(1));
     /// // No peer: nothing can take it; a zero timeout gives up at once.
@@ -164,7 +164,7 @@ impl<R: Runtime> Socket<R> {
     ///
     /// ```
     /// use core::time::Duration;
-    /// use nanosp::{Error, Protocol, Socket, VirtualRuntime};
+    /// use nanosp::{Error, Protocol, Socket, testing::VirtualRuntime};
     /// # futures::executor::block_on(async {
     /// let pull = Socket::new(Protocol::Pull0, VirtualRuntime::new(1));
     /// assert_eq!(pull.recv_timeout(Duration::ZERO).await.unwrap_err(), Error::TimedOut);
@@ -272,7 +272,7 @@ impl<R: Runtime> Socket<R> {
     ///
     /// ```
     /// use core::time::Duration;
-    /// use nanosp::{Message, Protocol, Socket, SockOpt, VirtualRuntime};
+    /// use nanosp::{Message, Protocol, Socket, SockOpt, testing::VirtualRuntime};
     /// # futures::executor::block_on(async {
     /// let rt = VirtualRuntime::new(1);
     /// let pull = Socket::new(Protocol::Pull0, rt.clone());
@@ -309,7 +309,7 @@ impl<R: Runtime> Socket<R> {
     /// subscribers that are still connecting.
     ///
     /// ```
-    /// use nanosp::{Protocol, Socket, VirtualRuntime};
+    /// use nanosp::{Protocol, Socket, testing::VirtualRuntime};
     /// # futures::executor::block_on(async {
     /// let rt = VirtualRuntime::new(1);
     /// let publisher = Socket::new(Protocol::Pub0, rt.clone());
@@ -429,7 +429,7 @@ impl<R: Runtime> SocketContext<R> {
     ///
     /// ```
     /// use core::time::Duration;
-    /// use nanosp::{Error, Protocol, Socket, SockOpt, VirtualRuntime};
+    /// use nanosp::{Error, Protocol, Socket, SockOpt, testing::VirtualRuntime};
     /// # futures::executor::block_on(async {
     /// let rep = Socket::new(Protocol::Rep0, VirtualRuntime::new(1));
     /// let ctx = rep.context().unwrap();

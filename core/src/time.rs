@@ -45,7 +45,8 @@ impl core::ops::Add<Duration> for Instant {
 /// an instant, and randomness (request ids, back-off jitter).
 ///
 /// `nanosp-std` implements it on tokio, `nanosp-embassy` on embassy-time, the
-/// browser crate on `setTimeout`; [`VirtualRuntime`] is a manual clock for tests.
+/// browser crate on `setTimeout`; [`crate::testing::VirtualRuntime`] is a manual
+/// clock for tests.
 pub trait Runtime: Clone + Send + Sync + 'static {
     /// The future returned by [`Runtime::sleep_until`].
     type Sleep: Future<Output = ()>;
@@ -60,7 +61,8 @@ pub trait Runtime: Clone + Send + Sync + 'static {
 /// A clock that moves only when told to: deterministic tests with no sleeps.
 ///
 /// ```
-/// use nanosp::{Runtime, VirtualRuntime};
+/// use nanosp::Runtime;
+/// use nanosp::testing::VirtualRuntime;
 /// use core::time::Duration;
 /// let rt = VirtualRuntime::new(7);
 /// let t0 = rt.now();

@@ -12,7 +12,8 @@ use common::{pool, rt, url};
 use futures::executor::block_on;
 use futures::task::LocalSpawnExt;
 use nanosp::{
-    Error, Message, PipeEvent, Protocol, ProtocolError, Runtime, SockOpt, Socket, VirtualRuntime,
+    testing::VirtualRuntime, Error, Message, PipeEvent, Protocol, ProtocolError, Runtime, SockOpt,
+    Socket,
 };
 
 type Sock = Socket<VirtualRuntime>;

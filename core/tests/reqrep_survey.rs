@@ -12,7 +12,7 @@ use std::time::Duration;
 use common::{linked, pool, rt, url};
 use futures::executor::block_on;
 use futures::task::LocalSpawnExt;
-use nanosp::{device, Error, Message, Protocol, SockOpt, Socket, VirtualRuntime};
+use nanosp::{device, testing::VirtualRuntime, Error, Message, Protocol, SockOpt, Socket};
 
 type Sock = Socket<VirtualRuntime>;
 

@@ -15,10 +15,12 @@ use embedded_io_async::{ErrorType, Read, Write};
 use futures::executor::LocalPool;
 use futures::task::LocalSpawnExt;
 use nanosp::frame::Framing;
-use nanosp::mem::{duplex, MemReader, MemWriter};
 use nanosp::stream::establish;
+use nanosp::testing::{duplex, MemReader, MemWriter};
 use nanosp::transport::{accept_loop, dialer_loop, Spawner};
-use nanosp::{Error, Message, Protocol, ProtocolError, Runtime, SockOpt, Socket, VirtualRuntime};
+use nanosp::{
+    testing::VirtualRuntime, Error, Message, Protocol, ProtocolError, Runtime, SockOpt, Socket,
+};
 
 type Sock = Socket<VirtualRuntime>;
 
@@ -109,14 +111,19 @@ fn bad_frame_closes_only_that_pipe() {
         let mut b = [0u8; 1];
         assert_eq!(r2.read(&mut b).await.unwrap(), 0);
     });
-    // Pipe 3: over the receive limit (17 > 16), announced before any body byte.
+    // Pipe 3: over the receive limit (16 bytes of body + 64 of header room:
+    // 81 > 80), announced before any body byte.
+    let limit = 16 + nanosp::HEADER_CAPACITY as u64;
     run(&mut pool, async {
-        w3.write_all(&[0, 0, 0, 0, 0, 0, 0, 17]).await.unwrap();
+        w3.write_all(&(limit + 1).to_be_bytes()).await.unwrap();
     });
     pool.run_until_stalled();
     assert_eq!(
         *why3.borrow(),
-        Some(Error::MessageTooLong { len: 17, limit: 16 })
+        Some(Error::MessageTooLong {
+            len: limit + 1,
+            limit
+        })
     );
     // Pipe 1 carries on.
     run(&mut pool, async {

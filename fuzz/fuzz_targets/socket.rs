@@ -9,9 +9,9 @@ use futures::executor::LocalPool;
 use futures::task::LocalSpawnExt;
 use libfuzzer_sys::fuzz_target;
 use nanosp::frame::{handshake, Framing};
-use nanosp::mem::duplex;
+use nanosp::testing::duplex;
 use nanosp::stream::establish;
-use nanosp::{Message, Protocol, Runtime, Socket, VirtualRuntime};
+use nanosp::{Message, Protocol, Runtime, Socket, testing::VirtualRuntime};
 use std::time::Duration;
 
 fuzz_target!(|data: &[u8]| {

@@ -6,7 +6,7 @@ use std::future::Future;
 use futures::executor::{LocalPool, LocalSpawner};
 use futures::task::LocalSpawnExt;
 use nanosp::transport::Spawner;
-use nanosp::{Protocol, Socket, VirtualRuntime};
+use nanosp::{testing::VirtualRuntime, Protocol, Socket};
 
 pub struct Local(pub LocalSpawner);
 

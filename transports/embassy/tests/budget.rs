@@ -10,9 +10,9 @@ use embedded_io_async::{Read, Write};
 use futures::executor::block_on;
 use futures::join;
 use nanosp::frame::Framing;
-use nanosp::mem::duplex;
 use nanosp::stream::{establish_with, StreamConfig};
-use nanosp::{Message, Protocol, Socket, VirtualRuntime};
+use nanosp::testing::duplex;
+use nanosp::{testing::VirtualRuntime, Message, Protocol, Socket};
 
 struct Counting;
 thread_local! {

@@ -353,12 +353,14 @@ impl Run {
         }
     }
 
-    /// Gives the transport a moment to write what was sent last: the process
-    /// exits right after, and the core has no linger (nor a "written" signal).
+    /// Lets what was sent last be written before the process exits: the
+    /// socket lingers (up to 2 s, for a peer that stopped reading) until its
+    /// queues are written, then closes.
     fn linger(&self) {
         if self.sock.stats().msgs_out > 0 {
-            std::thread::sleep(Duration::from_millis(100));
+            let _ = self.sock.set_opt(SockOpt::Linger(Duration::from_secs(2)));
         }
+        self.sock.close();
     }
 }
 

@@ -46,17 +46,16 @@
 //! everything with [`Error::Closed`]; a context takes the socket's timeouts
 //! when opened. Where nanosp differs on purpose:
 //!
-//! * [`Socket::try_recv`] on REQ or SURVEYOR leaves the request or survey
-//!   running when nothing is there (nng's non-blocking receive ends it), so
-//!   a polling loop works;
-//! * several tasks waiting in `recv` on one PULL, SUB, PAIR or BUS socket:
-//!   which one gets the next message is not specified (nng: the one that
-//!   waited longest);
-//! * PAIR v1 notices a peer that closed with a message unread and takes the
-//!   next peer, where nng silently loses later sends;
-//! * [`Socket::close`] may be called again (nng: `ECLOSED`), and a closed
-//!   socket's linger ([`SockOpt::Linger`]) is nanosp's and mangos' (nng has
-//!   none).
+//! * [`Socket::try_recv`] on SURVEYOR leaves the survey running when
+//!   nothing is there (nng's non-blocking receive ends it), so a polling
+//!   loop gets the responses (REQ keeps its request in both);
+//! * [`Socket::close`] may be called again (nng: `ECLOSED`);
+//! * the `linger` option ([`SockOpt::Linger`]) is nanosp's and mangos' (nng
+//!   1.x has none);
+//! * `recv-size-max` counts the body, not the header (see [`SockOpt::RecvMaxSize`]).
+//!
+//! Several receives waiting on one socket or context are served in the
+//! order they began to wait, as in nng.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

@@ -5,9 +5,10 @@
 #
 #   tools/fuzz-all.sh [SECONDS] [--grow] [TARGET...]
 #
-# Without --grow, new inputs go to a scratch directory and the committed
-# corpus stays as it is (what CI does). With --grow they are added to
-# fuzz/corpus/<target>, which is then minimised with `cargo fuzz cmin`:
+# Without --grow (what CI does) each target runs on a temporary copy of its
+# committed corpus plus a scratch directory for new inputs, so nothing under
+# fuzz/ changes, whatever libFuzzer writes or reduces. With --grow new inputs
+# are added to fuzz/corpus/<target>, which is then minimised on edges:
 # commit the result. Needs cargo-fuzz (see fuzz/README.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,13 +32,15 @@ export RUSTC_BOOTSTRAP=1
 failed=()
 summary=()
 for t in "${targets[@]}"; do
-  mkdir -p "fuzz/corpus/$t"
   log=$(mktemp)
   if [ $grow = 1 ]; then
+    mkdir -p "fuzz/corpus/$t"
     dirs=("fuzz/corpus/$t")
   else
     scratch=$(mktemp -d)
-    dirs=("$scratch" "fuzz/corpus/$t")
+    mkdir "$scratch/new" "$scratch/seed"
+    if [ -d "fuzz/corpus/$t" ]; then cp -R "fuzz/corpus/$t/." "$scratch/seed/"; fi
+    dirs=("$scratch/new" "$scratch/seed")
   fi
   echo "==> fuzz $t for ${secs}s"
   if cargo fuzz run --fuzz-dir fuzz "$t" "${dirs[@]}" -- \

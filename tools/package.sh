@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Packages every publishable crate and the npm package the way a release
+# would, without publishing anything:
+#
+#   * `cargo package` (with its verify build) of nanosp, nanosp-std,
+#     nanosp-embassy and nanosp-cli. Cargo packages them in dependency order
+#     and builds each against the packages made before it (a local registry
+#     in target/package), so none has to be on crates.io yet.
+#   * nanosp-web, which lives in the wasm workspace (bindings/wasm): its
+#     `nanosp` dependency is patched to core/ for the verify build, as the
+#     host workspace's local registry cannot be reached from there.
+#   * `npm pack --dry-run` of bindings/wasm/pkg (run bindings/wasm/build.sh
+#     first), checking that every file the package needs is in it.
+#
+# --allow-dirty lets contributors run it with work in progress; CI's last
+# step separately fails on a dirty tree. Output goes to target/package.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf -- '--> %s\n' "$*"; }
+
+rm -f target/package/*.crate
+step "cargo package: nanosp, nanosp-std, nanosp-embassy, nanosp-cli"
+cargo package --locked --allow-dirty --quiet \
+  -p nanosp -p nanosp-std -p nanosp-embassy -p nanosp-cli
+
+step "cargo package: nanosp-web (wasm workspace)"
+(cd bindings/wasm && cargo package --locked --allow-dirty --quiet -p nanosp-web \
+  --config 'patch.crates-io.nanosp.path="../../core"')
+
+for c in target/package/*.crate; do
+  list=$(tar tzf "$c")
+  for f in LICENSE-MIT LICENSE-APACHE README.md Cargo.toml; do
+    grep -q "^[^/]*/$f\$" <<<"$list" || { echo "$c lacks $f" >&2; exit 1; }
+  done
+done
+ls target/package/*.crate
+
+step "npm pack --dry-run: bindings/wasm/pkg"
+if [ ! -f bindings/wasm/pkg/package.json ]; then
+  echo "bindings/wasm/pkg is missing: run bindings/wasm/build.sh first" >&2
+  exit 1
+fi
+files=$(cd bindings/wasm/pkg && npm pack --dry-run --json 2>/dev/null |
+  python3 -c 'import json, sys; print("\n".join(f["path"] for f in json.load(sys.stdin)[0]["files"]))')
+for f in package.json README.md LICENSE-MIT LICENSE-APACHE nanosp.js nanosp.d.ts \
+  nanosp_bg.wasm nanosp_bg.wasm.d.ts node.js; do
+  grep -qx "$f" <<<"$files" || { echo "npm package lacks $f" >&2; exit 1; }
+done
+echo "npm package nanosp: $(wc -l <<<"$files") files, all expected ones present"

@@ -15,4 +15,4 @@ cargo build --release --quiet
 rm -rf pkg
 wasm-bindgen --target web --out-dir pkg --out-name nanosp --remove-name-section \
   ../../target/wasm32-unknown-unknown/release/nanosp_wasm.wasm
-cp npm/package.json npm/node.js npm/README.md pkg/
+cp npm/package.json npm/node.js npm/README.md ../../LICENSE-MIT ../../LICENSE-APACHE pkg/

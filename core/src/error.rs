@@ -58,7 +58,7 @@ pub enum Error {
     Io(embedded_io_async::ErrorKind),
 }
 
-/// How a peer broke the wire protocol (SP-WIRE §2, §4).
+/// How a peer broke the wire protocol (docs/wire.md §2, §4).
 #[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProtocolError {

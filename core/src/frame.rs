@@ -1,4 +1,4 @@
-//! Sans-IO SP framing for byte-stream transports (SP-WIRE §2).
+//! Sans-IO SP framing for byte-stream transports (docs/wire.md §2).
 //!
 //! Three pieces, none of which does I/O:
 //!
@@ -26,11 +26,11 @@ pub const HANDSHAKE_LEN: usize = 8;
 /// Longest length prefix (IPC: type byte + 8).
 pub const MAX_PREFIX: usize = 9;
 
-/// The only IPC message type on the wire: an in-band message (SP-WIRE §2.3).
+/// The only IPC message type on the wire: an in-band message (docs/wire.md §2.3).
 pub const IPC_MSG_TYPE: u8 = 0x01;
 
 /// Length bits that must be zero: the top four (nng rejects lengths above
-/// 2^60 − 1, SP-WIRE §2.2).
+/// 2^60 − 1, docs/wire.md §2.2).
 pub const RESERVED_LENGTH_BITS: u64 = 0xF000_0000_0000_0000;
 
 /// The most the [`Decoder`] reserves for a message before its bytes arrive.
@@ -63,7 +63,7 @@ impl Framing {
 
 /// Our 8-byte connection header announcing protocol number `proto`.
 ///
-/// `00 'S' 'P' 00 | proto (u16 BE) | 00 00` (SP-WIRE §2.1).
+/// `00 'S' 'P' 00 | proto (u16 BE) | 00 00` (docs/wire.md §2.1).
 pub fn handshake(proto: u16) -> [u8; HANDSHAKE_LEN] {
     let p = proto.to_be_bytes();
     [0, b'S', b'P', 0, p[0], p[1], 0, 0]
@@ -418,7 +418,7 @@ mod tests {
 
     #[test]
     fn spec_examples() {
-        // SP-WIRE §2.1, §2.2, §2.3.
+        // docs/wire.md §2.1, §2.2, §2.3.
         assert_eq!(handshake(0x30), [0, 0x53, 0x50, 0, 0, 0x30, 0, 0]);
         let payload = [0x80, 0, 0, 1, b'h', b'i'];
         assert_eq!(

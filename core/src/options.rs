@@ -1,4 +1,4 @@
-//! Socket options, named and defaulted as in nng (SP-WIRE §5).
+//! Socket options, named and defaulted as in nng (docs/wire.md §5).
 //!
 //! | option | nng name | nanosp default | nng default |
 //! |---|---|---|---|

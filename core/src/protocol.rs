@@ -58,7 +58,7 @@ impl Protocol {
         Protocol::Star0,
     ];
 
-    /// Our 16-bit protocol number (SP-WIRE §1).
+    /// Our 16-bit protocol number (docs/wire.md §1).
     pub const fn number(self) -> u16 {
         match self {
             Protocol::Pair0 => 0x10,

@@ -2,7 +2,7 @@
 //! IPC, embassy-net TCP) becomes an SP pipe through one adapter.
 //!
 //! [`establish`] writes our 8-byte header first, then reads the peer's
-//! (SP-WIRE gotcha 20), all within the socket's handshake timeout, then
+//! (docs/wire.md §7, item 20), all within the socket's handshake timeout, then
 //! attaches the pipe. [`StreamReader`] parses every message one read brought
 //! in; [`StreamWriter`] gathers every queued message into as few writes as
 //! possible.

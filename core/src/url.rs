@@ -1,4 +1,4 @@
-//! SP URLs: `tcp://`, `ipc://`, `inproc://`, `ws://` and friends (SP-WIRE §2.4).
+//! SP URLs: `tcp://`, `ipc://`, `inproc://`, `ws://` and friends (docs/wire.md §2.4).
 //!
 //! The accepted forms, as nng spells them:
 //!

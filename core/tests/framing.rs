@@ -1,4 +1,4 @@
-//! Property tests of the SP stream framing (SP-WIRE §2.1–2.3, §2.5): the
+//! Property tests of the SP stream framing (docs/wire.md §2.1–2.3, §2.5): the
 //! handshake, the encoder and the incremental decoder, through the public API.
 
 use nanosp::frame::{
@@ -266,7 +266,7 @@ proptest! {
 
 #[test]
 fn handshake_examples() {
-    // SP-WIRE §2.1: a REQ socket.
+    // docs/wire.md §2.1: a REQ socket.
     assert_eq!(
         handshake(0x30),
         [0x00, 0x53, 0x50, 0x00, 0x00, 0x30, 0x00, 0x00]
@@ -307,7 +307,7 @@ fn handshake_examples() {
 
 #[test]
 fn wire_examples() {
-    // SP-WIRE §2.2 and §2.3: REQ sends "hi" with request id 0x80000001.
+    // docs/wire.md §2.2 and §2.3: REQ sends "hi" with request id 0x80000001.
     let mut m = Message::from("hi");
     m.set_header(&[0x80, 0, 0, 1]).unwrap();
     let mut tcp = Vec::new();

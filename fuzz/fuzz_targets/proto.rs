@@ -83,7 +83,7 @@ enum Verdict {
     Unknown,
 }
 
-/// The backtrace rule (SP-WIRE §4.0): words until one with bit 31, at most
+/// The backtrace rule (docs/wire.md §4.0): words until one with bit 31, at most
 /// `ttl` of them; `None` = malformed (close), `Some(None)` = too many hops.
 fn backtrace_len(wire: &[u8], ttl: u8) -> Option<Option<usize>> {
     let words: Vec<u32> = wire

@@ -1,4 +1,4 @@
-//! Backtraces (SP-WIRE §4.0): 32-bit big-endian words at the front of a
+//! Backtraces (docs/wire.md §4.0): 32-bit big-endian words at the front of a
 //! request or survey; every word but the last has bit 31 clear (a hop's pipe
 //! id), the last has it set (the request or survey id).
 

@@ -2,7 +2,7 @@
 //!
 //! * **Who receives**: the one connected peer; a second pipe is refused with
 //!   [`Error::Busy`] as in PAIR v0.
-//! * **Header** (SP-WIRE §4.6): one big-endian 32-bit word, the hop count.
+//! * **Header** (docs/wire.md §4.6): one big-endian 32-bit word, the hop count.
 //!   As nng does, a cooked send puts 1 on the wire (the count is incremented
 //!   as the message leaves); mangos puts 0, and both are accepted.
 //! * **What is dropped**: a message whose hop count exceeds `ttl-max`

@@ -1,7 +1,7 @@
 //! STAR (0x640, mangos only, experimental): every node forwards to every
 //! other, with a hop count.
 //!
-//! * **Header** (SP-WIRE §4.7): 4 bytes `00 00 00 hh`, hh = hops so far. A
+//! * **Header** (docs/wire.md §4.7): 4 bytes `00 00 00 hh`, hh = hops so far. A
 //!   cooked send puts `00 00 00 00`.
 //! * **Who receives**: a send goes to every pipe. A message received with a
 //!   valid header and hh below `ttl-max` (default 8) gets hh + 1 and is both

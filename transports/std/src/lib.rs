@@ -6,9 +6,9 @@
 //! | URL | transport |
 //! |---|---|
 //! | `tcp://host:port`, `tcp://*:port`, `tcp://[::1]:port`, `tcp4://`, `tcp6://` | TCP, TCP_NODELAY on, keepalive optional ([`Socket::set_tcp_keepalive`], [`Socket::set_tcp_keepalive_timings`], [`Socket::set_tcp_user_timeout`]) |
-//! | `ipc:///path`, `unix:///path` | Unix domain sockets, stale socket files replaced (SP-WIRE §2.3) |
+//! | `ipc:///path`, `unix:///path` | Unix domain sockets, stale socket files replaced (docs/wire.md §2.3) |
 //! | `abstract://name` | Linux abstract Unix sockets |
-//! | `ws://host:port/path`, `ws4://`, `ws6://` | WebSocket client and server (SP-WIRE §3); sockets may share a port on different paths |
+//! | `ws://host:port/path`, `ws4://`, `ws6://` | WebSocket client and server (docs/wire.md §3); sockets may share a port on different paths |
 //! | `inproc://name` | the core's in-process transport |
 //!
 //! Two APIs over the same sockets:

@@ -340,7 +340,7 @@ impl Drop for RemoveOnDrop {
     }
 }
 
-/// Binds a Unix listener. For a path that is in use, SP-WIRE §2.3: if the
+/// Binds a Unix listener. For a path that is in use, docs/wire.md §2.3: if the
 /// file is a socket nobody answers on (connect refused), it is stale: remove
 /// it and bind again; if someone answers, the address is in use.
 fn unix_bind(u: &Url) -> Result<(UnixListener, RemoveOnDrop), Error> {

@@ -1,4 +1,4 @@
-//! WebSocket transport (`ws://`), SP-WIRE §3.
+//! WebSocket transport (`ws://`), docs/wire.md §3.
 //!
 //! * No SP header: the subprotocol `<name>.sp.nanomsg.org` names the
 //!   listener's protocol. A dialer offers its peer's name and checks that the

@@ -1,4 +1,4 @@
-//! One SP pipe over one browser `WebSocket` (SP-WIRE §3).
+//! One SP pipe over one browser `WebSocket` (docs/wire.md §3).
 //!
 //! Each SP message is one binary WebSocket message: the protocol header then
 //! the body, no length prefix. The dialer offers exactly one subprotocol,
@@ -176,7 +176,7 @@ impl PipeWrite for WsWrite {
     }
 }
 
-/// The subprotocol a dialer of `sock`'s protocol offers (SP-WIRE §3):
+/// The subprotocol a dialer of `sock`'s protocol offers (docs/wire.md §3):
 /// the *peer's* name, e.g. `rep.sp.nanomsg.org` for a REQ socket.
 pub fn subprotocol(sock: &SocketRef<WebRuntime>) -> String {
     format!("{}.sp.nanomsg.org", sock.protocol().peer_name())

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 mkdir -p target/bench
 cc -O2 -o target/bench/nngperf bench/c/nngperf.c -lnng -lpthread
 cc -O2 -o target/bench/rawperf bench/c/rawperf.c
-cargo build -q --release -p nanosp-cli --bin spperf
+cargo build --locked -q --release -p nanosp-cli --bin spperf
 if [ "${1:-}" = "--smoke" ]; then
   shift
   exec python3 bench/compare.py --reps 1 --div 20 --sizes 64,64k --pin no \

@@ -4,7 +4,7 @@
 # server over the same board + network baseline.
 set -euo pipefail
 cd "$(dirname "$0")/../examples/firmware-stm32"
-cargo build --release --quiet
+cargo build --locked --release --quiet
 dir=../../target/thumbv7em-none-eabihf/release
 size_of() { llvm-size "$dir/$1" | awk 'NR==2 {print $1+$2, $2+$3}'; }
 printf '%-24s %10s %10s\n' binary "flash B" "RAM B"

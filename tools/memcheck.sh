@@ -34,7 +34,7 @@ elif [ $# -gt 0 ]; then
 fi
 
 # name<TAB>path of each test binary, from cargo's own report.
-list=$(cargo test -p nanosp -p nanosp-std --no-run --message-format=json 2>/dev/null |
+list=$(cargo test --locked -p nanosp -p nanosp-std --no-run --message-format=json 2>/dev/null |
   python3 -c '
 import json, sys
 for line in sys.stdin:

@@ -10,8 +10,9 @@
 #     embassy-net 0.9's smoltcp 0.13 needs it.
 #
 # Installs a missing toolchain with rustup (minimal profile, plus the two
-# cross targets for the workspace one). Output goes to target/msrv, so the
-# ordinary builds are not disturbed.
+# cross targets for the workspace one); `tools/msrv.sh --install-only` does
+# only that (.ci/run calls it). Output goes to target/msrv, so the ordinary
+# builds are not disturbed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,6 +31,8 @@ for t in thumbv7em-none-eabihf wasm32-unknown-unknown; do
   rustup target list --installed --toolchain "$ws" | grep -qx "$t" ||
     rustup target add --toolchain "$ws" "$t"
 done
+
+[ "${1:-}" = "--install-only" ] && exit 0
 
 dir="$PWD/target/msrv"
 run() { echo "+ $*"; "$@"; }

@@ -2,40 +2,61 @@
 # Runs every test and check of the repository. Needs the toolchain set up
 # (see .ci/run, which installs what is missing and then calls this).
 # FUZZ_SECONDS (default 30) sets the length of each fuzz target's smoke run;
-# 0 skips it. MEMCHECK=0 skips the valgrind subset.
+# 0 skips it. MEMCHECK=0 skips the valgrind subset. Cargo runs with --locked:
+# a lock file that does not match its manifests fails instead of being
+# rewritten. The run must leave the work tree as it found it (checked last).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 step() { printf '\n==> %s\n' "$*"; }
 
+tree_before=$(git status --porcelain --untracked-files=all)
+
+step "lock files current (host, wasm, fuzz, firmware and demo-server workspaces)"
+for m in Cargo.toml bindings/wasm/Cargo.toml fuzz/Cargo.toml \
+  examples/firmware-stm32/Cargo.toml examples/browser/server/Cargo.toml; do
+  cargo metadata --locked --format-version 1 --manifest-path "$m" >/dev/null \
+    || { echo "$m: Cargo.lock is not current (run cargo metadata --manifest-path $m and commit it)"; exit 1; }
+done
+
 step "format"
 cargo fmt --all -- --check
 
 step "clippy (host, all targets)"
-cargo clippy --workspace --all-targets -- -D warnings
+cargo clippy --locked --workspace --all-targets -- -D warnings
 
 step "clippy (nanosp-std without its default feature 'tracing')"
-cargo clippy -p nanosp-std --no-default-features --all-targets -- -D warnings
+cargo clippy --locked -p nanosp-std --no-default-features --all-targets -- -D warnings
 
-step "docs of every host crate (warnings are errors), and no link that breaks across crates"
-RUSTDOCFLAGS="-D warnings" cargo doc -p nanosp -p nanosp-std -p nanosp-embassy -p nanosp-cli --no-deps --quiet
+step "docs of every crate (warnings are errors), and no link that breaks across crates"
+RUSTDOCFLAGS="-D warnings" cargo doc --locked --workspace --no-deps --quiet
 python3 tools/check-doc-links.py target/doc
+# The wasm crates, for wasm32 as docs.rs builds nanosp-web (core beside them
+# so their links to it resolve).
+(cd bindings/wasm && RUSTDOCFLAGS="-D warnings" cargo doc --locked --no-deps --quiet \
+  -p nanosp -p nanosp-web -p nanosp-wasm)
+python3 tools/check-doc-links.py target/wasm32-unknown-unknown/doc
+# Every section of docs/wire.md that the code cites exists.
+python3 tools/check-wire-refs.py
+
+step "MSRV: every crate checked with the rust-version its manifest declares (tools/msrv.sh)"
+tools/msrv.sh
 
 step "tests: core alone (critical-section lock, no std)"
-cargo test -p nanosp
+cargo test --locked -p nanosp
 
 # nanosp-std's reliability tests run here too: fd exhaustion, the 10-second
 # soaks (NANOSP_SOAK_SECS sets their length) and the network-namespace
 # partition test (root and iproute2; NANOSP_REQUIRE_PEERS=1 makes a missing
 # one a failure).
 step "tests: workspace (std lock; nanosp-std loopback, reliability, nngcat, pynng and nanocat interop; spcat)"
-cargo test --workspace
+cargo test --locked --workspace
 
 step "core builds for microcontrollers and the browser"
-cargo build -p nanosp --target thumbv7em-none-eabihf
-cargo build -p nanosp --target wasm32-unknown-unknown
-cargo build -p nanosp --target wasm32-unknown-unknown --features std
-cargo build -p nanosp --target thumbv6m-none-eabi --features portable-atomic/critical-section
+cargo build --locked -p nanosp --target thumbv7em-none-eabihf
+cargo build --locked -p nanosp --target wasm32-unknown-unknown
+cargo build --locked -p nanosp --target wasm32-unknown-unknown --features std
+cargo build --locked -p nanosp --target thumbv6m-none-eabi --features portable-atomic/critical-section
 
 step "firmware example (thumbv7em, release) and its size"
 tools/firmware-size.sh
@@ -45,7 +66,7 @@ sock="${TMPDIR:-/tmp}/nanosp-ci-$$.ipc"
 out_file=$(mktemp)
 # Built first; nngcat starts once spcat's socket file exists (a safety limit
 # of 30 s, not a sleep to wait on).
-cargo build -q -p nanosp-cli --bin spcat
+cargo build --locked -q -p nanosp-cli --bin spcat
 target/debug/spcat --pull0 --listen "ipc://$sock" --quoted --count 1 --recv-timeout 20 >"$out_file" &
 spcat_pid=$!
 for _ in $(seq 300); do [ -S "$sock" ] && break; sleep 0.1; done
@@ -83,25 +104,28 @@ for mode in lat thr; do
 done
 
 step "nanosp-std examples"
-timeout 300 cargo run -q -p nanosp-std --example pubsub >/dev/null
-timeout 300 cargo run -q -p nanosp-std --example pipeline >/dev/null
-timeout 300 cargo run -q -p nanosp-std --example reqrep >/dev/null
-timeout 300 cargo run -q -p nanosp-std --example survey >/dev/null
-timeout 300 cargo run -q --release -p nanosp-std --example tour >/dev/null
+timeout 300 cargo run --locked -q -p nanosp-std --example pubsub >/dev/null
+timeout 300 cargo run --locked -q -p nanosp-std --example pipeline >/dev/null
+timeout 300 cargo run --locked -q -p nanosp-std --example reqrep >/dev/null
+timeout 300 cargo run --locked -q -p nanosp-std --example survey >/dev/null
+timeout 300 cargo run --locked -q --release -p nanosp-std --example tour >/dev/null
 
 step "demo"
-timeout 300 cargo run --release -p nanosp-examples --bin demo >/dev/null
+timeout 300 cargo run --locked --release -p nanosp-examples --bin demo >/dev/null
 
 step "browser: nanosp-web and nanosp-wasm (wasm32 workspace in bindings/wasm): format, clippy"
-(cd bindings/wasm && cargo fmt --all -- --check && cargo clippy --all-targets -- -D warnings)
+(cd bindings/wasm && cargo fmt --all -- --check && cargo clippy --locked --all-targets -- -D warnings)
 
 step "browser: npm package build and .wasm size"
 bindings/wasm/build.sh
 bindings/wasm/size.sh
 
+step "packages: cargo package (verified) of every publishable crate, npm pack --dry-run (tools/package.sh)"
+tools/package.sh
+
 if [ -d transports/std ]; then
   step "browser: the nanosp-std demo server (examples/browser/server)"
-  cargo build --release --manifest-path examples/browser/server/Cargo.toml --target-dir target
+  cargo build --locked --release --manifest-path examples/browser/server/Cargo.toml --target-dir target
 fi
 
 step "browser: headless Chromium and Node 20 against nngcat (and nanosp-std when built); demo page"
@@ -116,6 +140,14 @@ secs=${FUZZ_SECONDS:-30}
 if [ "$secs" != 0 ]; then
   step "fuzz smoke (${secs}s per target, every target; the committed corpora are not changed)"
   tools/fuzz-all.sh "$secs"
+fi
+
+step "the run left the work tree as it found it (in CI: clean)"
+tree_after=$(git status --porcelain --untracked-files=all)
+if [ "$tree_after" != "$tree_before" ]; then
+  echo "the run changed the work tree:"
+  diff <(echo "$tree_before") <(echo "$tree_after") | sed -n 's/^> /  /p'
+  exit 1
 fi
 
 step "all checks passed"

@@ -11,7 +11,7 @@ if [ "$want" != "$have" ]; then
   echo "wasm-bindgen CLI ${have:-missing}, crate pinned to $want: cargo install wasm-bindgen-cli --version $want" >&2
   exit 1
 fi
-cargo build --release --quiet
+cargo build --locked --release --quiet
 rm -rf pkg
 wasm-bindgen --target web --out-dir pkg --out-name nanosp --remove-name-section \
   ../../target/wasm32-unknown-unknown/release/nanosp_wasm.wasm

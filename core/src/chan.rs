@@ -131,10 +131,6 @@ impl Chan {
         })
     }
 
-    pub(crate) fn has_room(&self) -> bool {
-        self.st.lock(|s| !s.closed && !s.held && s.q.len() < s.cap)
-    }
-
     pub(crate) fn len(&self) -> usize {
         self.st.lock(|s| s.q.len())
     }

@@ -38,9 +38,8 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::Duration;
 
 use libfuzzer_sys::fuzz_target;
-use nanosp::proto::testing::Harness;
-use nanosp::proto::{CtxId, Delivery};
-use nanosp::{Error, Message, PipeId, Protocol, SockOpt, HEADER_CAPACITY};
+use nanosp::proto::testing::{Delivery, Harness};
+use nanosp::{CtxId, Error, Message, Protocol, SockOpt, HEADER_CAPACITY};
 
 /// Reads the input; past its end every read is 0.
 struct Input<'a>(&'a [u8]);
@@ -321,7 +320,7 @@ impl Run {
         } else {
             Verdict::Unknown
         };
-        let got = self.h.with(|mm, io| mm.pipe_recv(io, PipeId(p), msg));
+        let got = self.h.deliver_msg(p, msg);
         match got {
             Delivery::Full(back) => {
                 assert_eq!(
@@ -385,7 +384,7 @@ impl Run {
     }
 
     fn recv(&mut self, c: u32) {
-        let r = self.h.with(|mm, io| mm.recv(io, CtxId(c)));
+        let r = self.h.recv_on(CtxId(c));
         match r {
             Ok(msg) => {
                 if self.m.modelled() {
@@ -440,7 +439,7 @@ impl Run {
             return;
         }
         let hdr = msg.header().to_vec();
-        let r = self.h.with(|mm, io| mm.send(io, CtxId(c), msg));
+        let r = self.h.send_on(CtxId(c), msg);
         let proto = self.m.proto;
         match proto {
             Protocol::Rep0 | Protocol::Respondent0 if !self.m.raw => {
@@ -709,10 +708,7 @@ fuzz_target!(|data: &[u8]| {
                 // Time passes; due deadlines expire.
                 run.h.now = run.h.now + Duration::from_millis(u64::from(v) * 100);
                 for c in run.m.ctxs.clone() {
-                    let due = run.h.m.deadline(CtxId(c)).is_some_and(|d| d <= run.h.now);
-                    if due {
-                        run.h.with(|mm, io| mm.expire(io, CtxId(c)));
-                    }
+                    run.h.expire_due(CtxId(c));
                 }
             }
             10 => {
@@ -721,14 +717,14 @@ fuzz_target!(|data: &[u8]| {
                 if v & 0x80 != 0 {
                     let c = run.pick_ctx(v);
                     if c != 0 {
-                        run.h.with(|mm, io| mm.close_ctx(io, CtxId(c)));
+                        run.h.close_ctx(CtxId(c));
                         run.m.ctxs.remove(&c);
                         run.m.rep_pending.remove(&c);
                     }
                 } else if run.m.ctxs.len() < 5 {
                     next_ctx += 1;
                     let c = next_ctx;
-                    if run.h.with(|mm, io| mm.open_ctx(io, CtxId(c))).is_ok() {
+                    if run.h.open_ctx(CtxId(c)).is_ok() {
                         run.m.ctxs.insert(c);
                     }
                 }
@@ -754,13 +750,7 @@ fuzz_target!(|data: &[u8]| {
             }
             _ => {
                 let c = run.pick_ctx(v);
-                run.h.with(|mm, io| mm.recv_cancelled(io, CtxId(c)));
-            }
-        }
-        // Pipes a machine asked to close.
-        for (p, _) in std::mem::take(&mut run.h.closes) {
-            if run.h.has(p.0) {
-                run.close(p.0);
+                run.h.cancel_recv_on(CtxId(c));
             }
         }
         // Bounded state.
@@ -770,7 +760,7 @@ fuzz_target!(|data: &[u8]| {
     // Whatever is left to receive is bounded by the queues' limits.
     let mut left = 0usize;
     for c in run.m.ctxs.clone() {
-        while run.h.with(|mm, io| mm.recv(io, CtxId(c))).is_ok() {
+        while run.h.recv_on(CtxId(c)).is_ok() {
             left += 1;
             assert!(left <= 8192 * 5, "unbounded receive queue");
         }

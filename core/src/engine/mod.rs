@@ -36,7 +36,7 @@ use core::task::Waker;
 use portable_atomic::{AtomicU32, Ordering};
 
 use crate::options::Options;
-use crate::proto::{CtxId, Io, Machine, Notify, Wakes};
+use crate::proto::{CtxId, Io, Machine, Wakes};
 use crate::sync::{Arc, Mutex, Weak};
 use crate::{Error, Instant, PipeId, Protocol, Runtime, Stats};
 
@@ -80,7 +80,7 @@ pub(crate) struct State {
     next_ctx: u32,
     now: Instant,
     spare_wakes: Vec<Waker>,
-    /// Pipes the machine asked to close during this transaction.
+    /// Pipes to close once this transaction ends (a machine's `Delivery::Close`).
     closes: Vec<(PipeId, Error)>,
     closed: bool,
     opts: Options,
@@ -102,16 +102,7 @@ impl State {
             wakes.more = core::mem::take(&mut self.spare_wakes);
         }
         let mut table = pipes::Table(&mut self.pipes);
-        let mut io = Io {
-            pipes: &mut table,
-            wakes,
-            closes: &mut self.closes,
-            stats: &mut self.stats,
-            now: self.now,
-            recv_ready: Notify::default(),
-            send_ready: Notify::default(),
-            armed: None,
-        };
+        let mut io = Io::new(&mut table, wakes, &mut self.stats, self.now);
         let t = g(&mut *self.m, &mut io);
         let (rr, sr, armed) = (io.recv_ready, io.send_ready, io.armed);
         if let Some(at) = armed {

@@ -12,48 +12,41 @@
 //!   a pipe id skips that pipe, so a one-socket device rebroadcasts without
 //!   echoing a message back to its source. Cooked sends clear the header.
 
-use alloc::collections::VecDeque;
-use alloc::vec::Vec;
-
-use super::backtrace;
+use super::common::{Fanout, RecvQueue, WhenFull};
+use super::wire::PipeWord;
 use super::{CtxId, Delivery, DropReason, Io, Machine};
 use crate::{Error, Message, PipeId, SendError, SockOpt};
 
 /// The BUS machine.
-pub struct Bus0 {
+pub(crate) struct Bus0 {
     raw: bool,
-    pipes: Vec<PipeId>,
-    per_pipe: usize,
-    recvq: VecDeque<Message>,
-    recv_cap: usize,
+    pipes: Fanout,
+    recvq: RecvQueue,
 }
 
 impl Bus0 {
     /// A new machine.
-    pub fn new(raw: bool) -> Self {
+    pub(crate) fn new(raw: bool) -> Self {
         Bus0 {
             raw,
-            pipes: Vec::new(),
-            per_pipe: 16,
-            recvq: VecDeque::new(),
-            recv_cap: 16,
+            pipes: Fanout::with_pipe_queue(16),
+            recvq: RecvQueue::new(16),
         }
     }
 }
 
 impl Machine for Bus0 {
     fn add_pipe(&mut self, io: &mut Io<'_>, p: PipeId) -> Result<(), Error> {
-        io.set_pipe_queue(p, self.per_pipe);
-        self.pipes.push(p);
+        self.pipes.add(io, p);
         Ok(())
     }
 
     fn remove_pipe(&mut self, _io: &mut Io<'_>, p: PipeId) {
-        self.pipes.retain(|&q| q != p);
+        self.pipes.remove(p);
     }
 
     fn pipe_recv(&mut self, io: &mut Io<'_>, p: PipeId, mut m: Message) -> Delivery {
-        if self.recvq.len() >= self.recv_cap.max(1) {
+        if self.recvq.full() {
             io.count_drop(DropReason::QueueFull);
             return Delivery::Taken;
         }
@@ -62,58 +55,33 @@ impl Machine for Bus0 {
             if let Err(e) = m.move_wire_to_header(0) {
                 return Delivery::Close(e);
             }
-            m.set_header(&backtrace::pipe_word(p)).expect("4 bytes fit");
+            PipeWord(p).emit(&mut m);
         }
-        self.recvq.push_back(m);
+        self.recvq.push(m);
         io.notify_recv();
         Delivery::Taken
     }
 
     fn send(&mut self, io: &mut Io<'_>, _c: CtxId, mut m: Message) -> Result<(), SendError> {
         let skip = if self.raw {
-            backtrace::first_word(m.header()).map(PipeId)
+            PipeWord::parse(m.header()).map(|w| w.0)
         } else {
             None
         };
         m.clear_header();
         m.set_pipe(None);
-        let n = self.pipes.iter().filter(|&&p| Some(p) != skip).count();
-        let mut left = n;
-        for &p in &self.pipes {
-            if Some(p) == skip {
-                continue;
-            }
-            left -= 1;
-            let msg = if left == 0 {
-                core::mem::take(&mut m)
-            } else {
-                m.clone()
-            };
-            if io.try_send(p, msg).is_err() {
-                io.count_drop(DropReason::QueueFull);
-            }
-        }
+        self.pipes.send(io, m, skip, WhenFull::DropNew);
         Ok(())
     }
 
     fn recv(&mut self, _io: &mut Io<'_>, _c: CtxId) -> Result<Message, Error> {
-        self.recvq.pop_front().ok_or(Error::WouldBlock)
+        self.recvq.recv()
     }
 
     fn set_option(&mut self, io: &mut Io<'_>, _c: CtxId, o: &SockOpt) -> Result<(), Error> {
         match *o {
-            SockOpt::SendBuffer(n) if (1..=8192).contains(&n) => {
-                self.per_pipe = n;
-                for &p in &self.pipes {
-                    io.set_pipe_queue(p, n);
-                }
-                Ok(())
-            }
-            SockOpt::RecvBuffer(n) if n <= 8192 => {
-                self.recv_cap = n;
-                Ok(())
-            }
-            SockOpt::SendBuffer(_) | SockOpt::RecvBuffer(_) => Err(Error::InvalidArgument),
+            SockOpt::SendBuffer(n) => self.pipes.set_pipe_queue(io, n),
+            SockOpt::RecvBuffer(n) => self.recvq.set_cap(n),
             _ => Err(Error::NotSupported),
         }
     }

@@ -9,119 +9,57 @@
 //! * **What is dropped**: nothing. Back-pressure reaches the peer instead.
 //! * Raw mode behaves the same (there is no header to expose).
 
-use alloc::collections::VecDeque;
-
-use super::{CtxId, Delivery, Io, Machine};
+use super::common::{self, RecvQueue, SendQueue, TTL_DEFAULT};
+use super::{pair1, CtxId, Delivery, Io, Machine};
 use crate::{Error, Message, PipeId, SendError, SockOpt};
 
-/// Send and receive queues shared by the PAIR machines.
-pub(crate) struct Queues {
-    pub(crate) sendq: VecDeque<Message>,
-    pub(crate) send_cap: usize,
-    pub(crate) recvq: VecDeque<Message>,
-    pub(crate) recv_cap: usize,
-}
-
-impl Queues {
-    pub(crate) fn new(send_cap: usize, recv_cap: usize) -> Self {
-        Queues {
-            sendq: VecDeque::with_capacity(send_cap),
-            send_cap,
-            recvq: VecDeque::with_capacity(recv_cap.max(1)),
-            recv_cap,
-        }
-    }
-
-    /// True when the receive queue cannot take another message.
-    pub(crate) fn full(&self) -> bool {
-        self.recvq.len() >= self.recv_cap.max(1)
-    }
-
-    /// Queues for the application, or hands the message back when full.
-    pub(crate) fn deliver(&mut self, io: &mut Io<'_>, m: Message) -> Delivery {
-        if self.recvq.len() >= self.recv_cap.max(1) {
-            return Delivery::Full(m);
-        }
-        self.recvq.push_back(m);
-        io.notify_recv();
-        Delivery::Taken
-    }
-
-    pub(crate) fn recv(&mut self) -> Result<Message, Error> {
-        self.recvq.pop_front().ok_or(Error::WouldBlock)
-    }
-
-    /// Sends to `pipe` or queues; `WouldBlock` when both are full.
-    pub(crate) fn send(
-        &mut self,
-        io: &mut Io<'_>,
-        pipe: Option<PipeId>,
-        m: Message,
-    ) -> Result<(), SendError> {
-        let m = if self.sendq.is_empty() {
-            match pipe {
-                Some(p) => match io.try_send(p, m) {
-                    Ok(()) => return Ok(()),
-                    Err(m) => m,
-                },
-                None => m,
-            }
-        } else {
-            m
-        };
-        if self.sendq.len() < self.send_cap {
-            self.sendq.push_back(m);
-            Ok(())
-        } else {
-            Err(SendError::new(Error::WouldBlock, m))
-        }
-    }
-
-    /// Moves queued messages to `p` while it has room.
-    pub(crate) fn flush(&mut self, io: &mut Io<'_>, p: PipeId) {
-        while let Some(m) = self.sendq.pop_front() {
-            if let Err(m) = io.try_send(p, m) {
-                self.sendq.push_front(m);
-                break;
-            }
-        }
-        io.notify_send();
-    }
-
-    pub(crate) fn set_option(&mut self, o: &SockOpt) -> Result<(), Error> {
-        match *o {
-            SockOpt::SendBuffer(n) if n <= 8192 => self.send_cap = n,
-            SockOpt::RecvBuffer(n) if n <= 8192 => self.recv_cap = n,
-            SockOpt::SendBuffer(_) | SockOpt::RecvBuffer(_) => return Err(Error::InvalidArgument),
-            _ => return Err(Error::NotSupported),
-        }
-        Ok(())
-    }
-}
-
-/// The PAIR v0 machine.
-pub struct Pair0 {
+/// The PAIR machine: v0 (`V1 = false`, no header) or v1 (`V1 = true`, a hop
+/// count: [`super::pair1`]). Both versions are one peer, back-pressure both
+/// ways and no drops of valid traffic.
+pub(crate) struct Pair<const V1: bool> {
+    raw: bool,
+    ttl: u8,
     pipe: Option<PipeId>,
-    q: Queues,
+    sendq: SendQueue,
+    recvq: RecvQueue,
 }
 
-impl Pair0 {
-    /// A new machine (`raw` changes nothing for PAIR v0).
-    pub fn new(_raw: bool) -> Self {
-        Pair0 {
+/// The PAIR v0 machine (`raw` changes nothing).
+pub(crate) type Pair0 = Pair<false>;
+
+impl<const V1: bool> Pair<V1> {
+    /// A new machine.
+    pub(crate) fn new(raw: bool) -> Self {
+        Pair {
+            raw,
+            ttl: TTL_DEFAULT,
             pipe: None,
-            q: Queues::new(0, 0),
+            sendq: SendQueue::new(0),
+            recvq: RecvQueue::new(0),
         }
+    }
+
+    fn flush(&mut self, io: &mut Io<'_>) {
+        let pipe = self.pipe;
+        self.sendq.flush(io, |io, m| to_peer(io, pipe, m));
     }
 }
 
-impl Machine for Pair0 {
+/// Queues `m` on the peer's pipe, if there is one and it has room.
+fn to_peer(io: &mut Io<'_>, pipe: Option<PipeId>, m: Message) -> Result<(), Message> {
+    match pipe {
+        Some(p) => io.try_send(p, m),
+        None => Err(m),
+    }
+}
+
+impl<const V1: bool> Machine for Pair<V1> {
     fn add_pipe(&mut self, io: &mut Io<'_>, p: PipeId) -> Result<(), Error> {
         if self.pipe.is_some() {
             return Err(Error::Busy);
         }
         self.pipe = Some(p);
-        self.q.flush(io, p);
+        self.flush(io);
         Ok(())
     }
 
@@ -133,33 +71,56 @@ impl Machine for Pair0 {
 
     fn pipe_writable(&mut self, io: &mut Io<'_>, p: PipeId) {
         if self.pipe == Some(p) {
-            self.q.flush(io, p);
+            self.flush(io);
         }
     }
 
-    fn pipe_recv(&mut self, io: &mut Io<'_>, _p: PipeId, m: Message) -> Delivery {
-        self.q.deliver(io, m)
+    fn pipe_recv(&mut self, io: &mut Io<'_>, _p: PipeId, mut m: Message) -> Delivery {
+        if self.recvq.full() {
+            // Handed back untouched: it is parsed again when it is retried.
+            return Delivery::Full(m);
+        }
+        if V1 {
+            if let Err(d) = pair1::split_header(io, &mut m, self.raw, self.ttl) {
+                return d;
+            }
+        }
+        self.recvq.deliver(io, m)
     }
 
     fn send(&mut self, io: &mut Io<'_>, _ctx: CtxId, mut m: Message) -> Result<(), SendError> {
-        m.clear_header();
-        self.q.send(io, self.pipe, m)
+        if V1 {
+            if let Err(e) = pair1::put_header(&mut m, self.raw) {
+                return Err(SendError::new(e, m));
+            }
+        } else {
+            m.clear_header();
+        }
+        let pipe = self.pipe;
+        self.sendq.send(io, m, |io, m| to_peer(io, pipe, m))
     }
 
     fn recv(&mut self, _io: &mut Io<'_>, _ctx: CtxId) -> Result<Message, Error> {
-        self.q.recv()
+        self.recvq.recv()
     }
 
     fn set_option(&mut self, io: &mut Io<'_>, _ctx: CtxId, o: &SockOpt) -> Result<(), Error> {
         io.notify_send();
-        self.q.set_option(o)
+        match *o {
+            SockOpt::TtlMax(t) if V1 => {
+                self.ttl = common::ttl_max(t)?;
+                Ok(())
+            }
+            SockOpt::SendBuffer(n) => self.sendq.set_cap(n),
+            SockOpt::RecvBuffer(n) => self.recvq.set_cap(n),
+            _ => Err(Error::NotSupported),
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use crate::proto::testing::Harness;
-    use crate::proto::Delivery;
+    use crate::proto::testing::{Delivery, Harness};
     use crate::{Error, Protocol, SockOpt};
     use alloc::vec;
 

@@ -15,116 +15,53 @@
 //!   below 255, which is incremented on the way out (a forwarding device adds
 //!   its hop). Anything else is refused with a protocol error.
 
-use super::pair0::Queues;
-use super::{CtxId, Delivery, DropReason, Io, Machine};
-use crate::{Error, Message, PipeId, ProtocolError, SendError, SockOpt};
+use super::common;
+use super::wire::{HeaderError, HopCount};
+use super::{Delivery, DropReason, Io};
+use crate::{Error, Message, ProtocolError};
 
-/// The PAIR v1 machine.
-pub struct Pair1 {
+/// The PAIR v1 machine: PAIR v0's, with the hop count below.
+pub(crate) type Pair1 = super::pair0::Pair<true>;
+
+/// Splits the hop count off a received message (raw: into its header,
+/// cooked: away). `Err` is the answer to give the engine instead.
+pub(super) fn split_header(
+    io: &mut Io<'_>,
+    m: &mut Message,
     raw: bool,
-    pipe: Option<PipeId>,
     ttl: u8,
-    q: Queues,
-}
-
-impl Pair1 {
-    /// A new machine.
-    pub fn new(raw: bool) -> Self {
-        Pair1 {
-            raw,
-            pipe: None,
-            ttl: 8,
-            q: Queues::new(0, 0),
-        }
-    }
-}
-
-impl Machine for Pair1 {
-    fn add_pipe(&mut self, io: &mut Io<'_>, p: PipeId) -> Result<(), Error> {
-        if self.pipe.is_some() {
-            return Err(Error::Busy);
-        }
-        self.pipe = Some(p);
-        self.q.flush(io, p);
-        Ok(())
-    }
-
-    fn remove_pipe(&mut self, _io: &mut Io<'_>, p: PipeId) {
-        if self.pipe == Some(p) {
-            self.pipe = None;
-        }
-    }
-
-    fn pipe_writable(&mut self, io: &mut Io<'_>, p: PipeId) {
-        if self.pipe == Some(p) {
-            self.q.flush(io, p);
-        }
-    }
-
-    fn pipe_recv(&mut self, io: &mut Io<'_>, _p: PipeId, mut m: Message) -> Delivery {
-        if self.q.full() {
-            // Handed back untouched: it is parsed again when it is retried.
-            return Delivery::Full(m);
-        }
-        let Some(hops) = m.wire_word(0) else {
-            return Delivery::Close(ProtocolError::MalformedHeader.into());
-        };
-        if hops > 0xff {
-            return Delivery::Close(ProtocolError::MalformedHeader.into());
-        }
-        if hops > u32::from(self.ttl) {
+) -> Result<(), Delivery> {
+    match HopCount::parse(m, ttl) {
+        Ok(_) if raw => m
+            .move_wire_to_header(HopCount::LEN)
+            .map_err(|_| Delivery::malformed()),
+        Ok(_) => common::strip(m, HopCount::LEN),
+        Err(HeaderError::TooManyHops) => {
             io.count_drop(DropReason::HopLimit);
-            return Delivery::Taken;
+            Err(Delivery::Taken)
         }
-        if m.move_wire_to_header(4).is_err() {
-            return Delivery::Close(ProtocolError::MalformedHeader.into());
-        }
-        if !self.raw {
-            m.clear_header();
-        }
-        self.q.deliver(io, m)
+        Err(HeaderError::Malformed) => Err(Delivery::malformed()),
     }
+}
 
-    fn send(&mut self, io: &mut Io<'_>, _ctx: CtxId, mut m: Message) -> Result<(), SendError> {
-        let hops = if self.raw {
-            let h = m.header();
-            if h.len() != 4 {
-                return Err(SendError::new(ProtocolError::MalformedHeader.into(), m));
-            }
-            let v = u32::from_be_bytes([h[0], h[1], h[2], h[3]]);
-            if v >= 0xff {
-                return Err(SendError::new(ProtocolError::MalformedHeader.into(), m));
-            }
-            v + 1
-        } else {
-            1
-        };
-        m.clear_header();
-        m.push_header(&hops.to_be_bytes()).expect("4 bytes fit");
-        self.q.send(io, self.pipe, m)
-    }
-
-    fn recv(&mut self, _io: &mut Io<'_>, _ctx: CtxId) -> Result<Message, Error> {
-        self.q.recv()
-    }
-
-    fn set_option(&mut self, io: &mut Io<'_>, _ctx: CtxId, o: &SockOpt) -> Result<(), Error> {
-        io.notify_send();
-        match *o {
-            SockOpt::TtlMax(t) if (1..=15).contains(&t) => {
-                self.ttl = t;
-                Ok(())
-            }
-            SockOpt::TtlMax(_) => Err(Error::InvalidArgument),
-            _ => self.q.set_option(o),
-        }
-    }
+/// Puts the hop count on a message the application sends: 1 (cooked), or
+/// one more than the header it carries (raw; anything but one word below
+/// 255 is refused, the message untouched).
+pub(super) fn put_header(m: &mut Message, raw: bool) -> Result<(), Error> {
+    let hops = if raw {
+        HopCount::parse_outgoing(m.header())
+            .map_err(|_| Error::from(ProtocolError::MalformedHeader))?
+            .next()
+    } else {
+        HopCount(1)
+    };
+    hops.emit(m);
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
-    use crate::proto::testing::Harness;
-    use crate::proto::Delivery;
+    use crate::proto::testing::{Delivery, Harness};
     use crate::{Error, Message, Protocol, ProtocolError, SockOpt};
     use alloc::vec;
 

@@ -19,70 +19,44 @@
 //!
 //! Raw mode is the same for both (no header).
 
-use alloc::collections::VecDeque;
-
-use super::pair0::Queues;
+use super::common::{RecvQueue, RoundRobin, SendQueue};
 use super::{CtxId, Delivery, DropReason, Io, Machine};
 use crate::{Error, Message, PipeId, SendError, SockOpt};
 
 /// The PUSH machine.
-pub struct Push0 {
-    ready: VecDeque<PipeId>,
-    sendq: VecDeque<Message>,
-    send_cap: usize,
+pub(crate) struct Push0 {
+    rr: RoundRobin,
+    sendq: SendQueue,
 }
 
 impl Push0 {
     /// A new machine.
-    pub fn new(_raw: bool) -> Self {
+    pub(crate) fn new(_raw: bool) -> Self {
         Push0 {
-            ready: VecDeque::new(),
-            sendq: VecDeque::new(),
-            send_cap: 0,
+            rr: RoundRobin::default(),
+            sendq: SendQueue::new(0),
         }
-    }
-
-    /// Round-robin over ready pipes; the message back if none takes it.
-    fn place(&mut self, io: &mut Io<'_>, mut m: Message) -> Result<(), Message> {
-        while let Some(p) = self.ready.pop_front() {
-            match io.try_send(p, m) {
-                Ok(()) => {
-                    self.ready.push_back(p);
-                    return Ok(());
-                }
-                // Full: `pipe_writable` brings it back.
-                Err(back) => m = back,
-            }
-        }
-        Err(m)
     }
 
     fn flush(&mut self, io: &mut Io<'_>) {
-        while let Some(m) = self.sendq.pop_front() {
-            if let Err(m) = self.place(io, m) {
-                self.sendq.push_front(m);
-                break;
-            }
-        }
-        io.notify_send();
+        let rr = &mut self.rr;
+        self.sendq.flush(io, |io, m| rr.place(io, m).map(drop));
     }
 }
 
 impl Machine for Push0 {
     fn add_pipe(&mut self, io: &mut Io<'_>, p: PipeId) -> Result<(), Error> {
-        self.ready.push_back(p);
+        self.rr.add(p);
         self.flush(io);
         Ok(())
     }
 
     fn remove_pipe(&mut self, _io: &mut Io<'_>, p: PipeId) {
-        self.ready.retain(|&q| q != p);
+        self.rr.remove(p);
     }
 
     fn pipe_writable(&mut self, io: &mut Io<'_>, p: PipeId) {
-        if !self.ready.contains(&p) {
-            self.ready.push_back(p);
-        }
+        self.rr.writable(p);
         self.flush(io);
     }
 
@@ -93,20 +67,8 @@ impl Machine for Push0 {
 
     fn send(&mut self, io: &mut Io<'_>, _ctx: CtxId, mut m: Message) -> Result<(), SendError> {
         m.clear_header();
-        let m = if self.sendq.is_empty() {
-            match self.place(io, m) {
-                Ok(()) => return Ok(()),
-                Err(m) => m,
-            }
-        } else {
-            m
-        };
-        if self.sendq.len() < self.send_cap {
-            self.sendq.push_back(m);
-            Ok(())
-        } else {
-            Err(SendError::new(Error::WouldBlock, m))
-        }
+        let rr = &mut self.rr;
+        self.sendq.send(io, m, |io, m| rr.place(io, m).map(drop))
     }
 
     fn recv(&mut self, _io: &mut Io<'_>, _ctx: CtxId) -> Result<Message, Error> {
@@ -115,27 +77,26 @@ impl Machine for Push0 {
 
     fn set_option(&mut self, io: &mut Io<'_>, _ctx: CtxId, o: &SockOpt) -> Result<(), Error> {
         match *o {
-            SockOpt::SendBuffer(n) if n <= 8192 => {
-                self.send_cap = n;
+            SockOpt::SendBuffer(n) => {
+                self.sendq.set_cap(n)?;
                 io.notify_send();
                 Ok(())
             }
-            SockOpt::SendBuffer(_) => Err(Error::InvalidArgument),
             _ => Err(Error::NotSupported),
         }
     }
 }
 
 /// The PULL machine.
-pub struct Pull0 {
-    q: Queues,
+pub(crate) struct Pull0 {
+    recvq: RecvQueue,
 }
 
 impl Pull0 {
     /// A new machine.
-    pub fn new(_raw: bool) -> Self {
+    pub(crate) fn new(_raw: bool) -> Self {
         Pull0 {
-            q: Queues::new(0, 0),
+            recvq: RecvQueue::new(0),
         }
     }
 }
@@ -148,7 +109,7 @@ impl Machine for Pull0 {
     fn remove_pipe(&mut self, _io: &mut Io<'_>, _p: PipeId) {}
 
     fn pipe_recv(&mut self, io: &mut Io<'_>, _p: PipeId, m: Message) -> Delivery {
-        self.q.deliver(io, m)
+        self.recvq.deliver(io, m)
     }
 
     fn send(&mut self, _io: &mut Io<'_>, _ctx: CtxId, m: Message) -> Result<(), SendError> {
@@ -156,12 +117,12 @@ impl Machine for Pull0 {
     }
 
     fn recv(&mut self, _io: &mut Io<'_>, _ctx: CtxId) -> Result<Message, Error> {
-        self.q.recv()
+        self.recvq.recv()
     }
 
     fn set_option(&mut self, _io: &mut Io<'_>, _ctx: CtxId, o: &SockOpt) -> Result<(), Error> {
-        match o {
-            SockOpt::RecvBuffer(_) => self.q.set_option(o),
+        match *o {
+            SockOpt::RecvBuffer(n) => self.recvq.set_cap(n),
             _ => Err(Error::NotSupported),
         }
     }
@@ -169,8 +130,7 @@ impl Machine for Pull0 {
 
 #[cfg(test)]
 mod tests {
-    use crate::proto::testing::Harness;
-    use crate::proto::Delivery;
+    use crate::proto::testing::{Delivery, Harness};
     use crate::{Error, Protocol, SockOpt};
     use alloc::vec;
 

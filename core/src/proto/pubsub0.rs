@@ -26,37 +26,35 @@
 //! Raw PUB is the same as cooked. Raw SUB does no filtering and drops the new
 //! message when full.
 
-use alloc::collections::{BTreeMap, VecDeque};
+use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 
+use super::common::{self, Contexts, Ctx, Fanout, WhenFull};
 use super::{CtxId, Delivery, DropReason, Io, Machine};
 use crate::{Error, Message, PipeId, ProtocolError, SendError, SockOpt};
 
 /// The PUB machine.
-pub struct Pub0 {
-    pipes: Vec<PipeId>,
-    per_pipe: usize,
+pub(crate) struct Pub0 {
+    pipes: Fanout,
 }
 
 impl Pub0 {
     /// A new machine.
-    pub fn new(_raw: bool) -> Self {
+    pub(crate) fn new(_raw: bool) -> Self {
         Pub0 {
-            pipes: Vec::new(),
-            per_pipe: 16,
+            pipes: Fanout::with_pipe_queue(16),
         }
     }
 }
 
 impl Machine for Pub0 {
     fn add_pipe(&mut self, io: &mut Io<'_>, p: PipeId) -> Result<(), Error> {
-        io.set_pipe_queue(p, self.per_pipe);
-        self.pipes.push(p);
+        self.pipes.add(io, p);
         Ok(())
     }
 
     fn remove_pipe(&mut self, _io: &mut Io<'_>, p: PipeId) {
-        self.pipes.retain(|&q| q != p);
+        self.pipes.remove(p);
     }
 
     fn pipe_recv(&mut self, _io: &mut Io<'_>, _p: PipeId, _m: Message) -> Delivery {
@@ -66,16 +64,7 @@ impl Machine for Pub0 {
     fn send(&mut self, io: &mut Io<'_>, _ctx: CtxId, mut m: Message) -> Result<(), SendError> {
         m.clear_header();
         m.set_pipe(None);
-        if let Some((&last, rest)) = self.pipes.split_last() {
-            for &p in rest {
-                if io.send_evict(p, m.clone()).is_some() {
-                    io.count_drop(DropReason::QueueFull);
-                }
-            }
-            if io.send_evict(last, m).is_some() {
-                io.count_drop(DropReason::QueueFull);
-            }
-        }
+        self.pipes.send(io, m, None, WhenFull::DropOldest);
         Ok(())
     }
 
@@ -85,44 +74,53 @@ impl Machine for Pub0 {
 
     fn set_option(&mut self, io: &mut Io<'_>, _ctx: CtxId, o: &SockOpt) -> Result<(), Error> {
         match *o {
-            SockOpt::SendBuffer(n) if (1..=8192).contains(&n) => {
-                self.per_pipe = n;
-                for &p in &self.pipes {
-                    io.set_pipe_queue(p, n);
-                }
-                Ok(())
-            }
-            SockOpt::SendBuffer(_) => Err(Error::InvalidArgument),
+            SockOpt::SendBuffer(n) => self.pipes.set_pipe_queue(io, n),
             _ => Err(Error::NotSupported),
         }
     }
 }
 
-struct SubCtx {
-    topics: Vec<Vec<u8>>,
-    q: VecDeque<Message>,
+/// What a SUB context copies from the socket when it opens.
+#[derive(Clone)]
+struct SubSettings {
+    /// `recv-buffer`.
     cap: usize,
+    /// `sub:prefnew`.
     prefer_new: bool,
 }
 
-impl SubCtx {
-    fn new(cap: usize, prefer_new: bool) -> Self {
+struct SubCtx {
+    topics: Vec<Vec<u8>>,
+    q: VecDeque<Message>,
+    s: SubSettings,
+}
+
+impl Ctx for SubCtx {
+    type Settings = SubSettings;
+    fn open(s: &SubSettings) -> Self {
         SubCtx {
             topics: Vec::new(),
-            q: VecDeque::with_capacity(cap.min(128)),
-            cap,
-            prefer_new,
+            q: VecDeque::with_capacity(s.cap.min(128)),
+            s: s.clone(),
         }
     }
+}
 
+impl AsMut<SubSettings> for SubCtx {
+    fn as_mut(&mut self) -> &mut SubSettings {
+        &mut self.s
+    }
+}
+
+impl SubCtx {
     fn wants(&self, raw: bool, body: &[u8]) -> bool {
         raw || self.topics.iter().any(|t| body.starts_with(t))
     }
 
     /// Queues `m`; true if something was dropped.
     fn put(&mut self, raw: bool, m: Message) -> bool {
-        if self.q.len() >= self.cap.max(1) {
-            if raw || !self.prefer_new {
+        if self.q.len() >= self.s.cap.max(1) {
+            if raw || !self.s.prefer_new {
                 return true;
             }
             self.q.pop_front();
@@ -136,23 +134,20 @@ impl SubCtx {
 
 /// The SUB machine. Each context (and the socket itself) has its own topics
 /// and queue; a message is offered to each of them.
-pub struct Sub0 {
+pub(crate) struct Sub0 {
     raw: bool,
-    ctxs: BTreeMap<CtxId, SubCtx>,
-    cap: usize,
-    prefer_new: bool,
+    ctxs: Contexts<SubCtx>,
 }
 
 impl Sub0 {
     /// A new machine.
-    pub fn new(raw: bool) -> Self {
-        let mut ctxs = BTreeMap::new();
-        ctxs.insert(CtxId::SOCKET, SubCtx::new(128, true));
+    pub(crate) fn new(raw: bool) -> Self {
         Sub0 {
             raw,
-            ctxs,
-            cap: 128,
-            prefer_new: true,
+            ctxs: Contexts::new(SubSettings {
+                cap: 128,
+                prefer_new: true,
+            }),
         }
     }
 }
@@ -168,7 +163,7 @@ impl Machine for Sub0 {
         let raw = self.raw;
         let mut hits: heapless::Vec<CtxId, 4> = heapless::Vec::new();
         let mut many = false;
-        for (&c, ctx) in &self.ctxs {
+        for (c, ctx) in self.ctxs.iter() {
             if ctx.wants(raw, m.body()) && hits.push(c).is_err() {
                 many = true;
                 break;
@@ -176,7 +171,7 @@ impl Machine for Sub0 {
         }
         if many {
             // Many contexts: offer a shared copy to each that wants it.
-            for (&c, ctx) in self.ctxs.iter_mut() {
+            for (c, ctx) in self.ctxs.iter_mut() {
                 if ctx.wants(raw, m.body()) {
                     if ctx.put(raw, m.clone()) {
                         io.count_drop(DropReason::QueueFull);
@@ -194,7 +189,7 @@ impl Machine for Sub0 {
             } else {
                 m.as_ref().expect("kept").clone()
             };
-            if self.ctxs.get_mut(&c).expect("listed").put(raw, msg) {
+            if self.ctxs.get_mut(c).expect("listed").put(raw, msg) {
                 io.count_drop(DropReason::QueueFull);
             }
             io.notify_recv_ctx(c);
@@ -207,13 +202,13 @@ impl Machine for Sub0 {
     }
 
     fn recv(&mut self, _io: &mut Io<'_>, c: CtxId) -> Result<Message, Error> {
-        let ctx = self.ctxs.get_mut(&c).ok_or(Error::Closed)?;
+        let ctx = self.ctxs.get_mut(c).ok_or(Error::Closed)?;
         ctx.q.pop_front().ok_or(Error::WouldBlock)
     }
 
     fn set_option(&mut self, _io: &mut Io<'_>, c: CtxId, o: &SockOpt) -> Result<(), Error> {
         let raw = self.raw;
-        let ctx = self.ctxs.get_mut(&c).ok_or(Error::Closed)?;
+        let ctx = self.ctxs.get_mut(c).ok_or(Error::Closed)?;
         match o {
             SockOpt::Subscribe(t) if !raw => {
                 if !ctx.topics.contains(t) {
@@ -230,21 +225,15 @@ impl Machine for Sub0 {
                     .retain(|m| topics.iter().any(|t| m.body().starts_with(t)));
             }
             SockOpt::Subscribe(_) | SockOpt::Unsubscribe(_) => return Err(Error::NotSupported),
-            SockOpt::RecvBuffer(n) if *n <= 8192 => {
-                ctx.cap = *n;
-                while ctx.q.len() > ctx.cap.max(1) {
+            SockOpt::RecvBuffer(n) => {
+                let n = common::buffer(*n)?;
+                let ctx = self.ctxs.set(c, |s| s.cap = n)?;
+                while ctx.q.len() > n.max(1) {
                     ctx.q.pop_front();
                 }
-                if c == CtxId::SOCKET {
-                    self.cap = *n;
-                }
             }
-            SockOpt::RecvBuffer(_) => return Err(Error::InvalidArgument),
             SockOpt::SubPreferNew(b) => {
-                ctx.prefer_new = *b;
-                if c == CtxId::SOCKET {
-                    self.prefer_new = *b;
-                }
+                self.ctxs.set(c, |s| s.prefer_new = *b)?;
             }
             _ => return Err(Error::NotSupported),
         }
@@ -252,22 +241,17 @@ impl Machine for Sub0 {
     }
 
     fn open_ctx(&mut self, _io: &mut Io<'_>, c: CtxId) -> Result<(), Error> {
-        if self.raw {
-            return Err(Error::NotSupported);
-        }
-        self.ctxs.insert(c, SubCtx::new(self.cap, self.prefer_new));
-        Ok(())
+        self.ctxs.open(self.raw, c)
     }
 
     fn close_ctx(&mut self, _io: &mut Io<'_>, c: CtxId) {
-        self.ctxs.remove(&c);
+        self.ctxs.close(c);
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use crate::proto::testing::Harness;
-    use crate::proto::Delivery;
+    use crate::proto::testing::{Delivery, Harness};
     use crate::{Error, Protocol, SockOpt};
     use alloc::vec;
     use alloc::vec::Vec;

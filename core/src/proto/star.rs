@@ -14,68 +14,61 @@
 //!   without a 4-byte header is dropped silently, as mangos does.
 //! * **What blocks**: nothing.
 
-use alloc::collections::VecDeque;
-use alloc::vec::Vec;
-
+use super::common::{self, Fanout, RecvQueue, WhenFull, TTL_DEFAULT};
+use super::wire::{HeaderError, StarHeader};
 use super::{CtxId, Delivery, DropReason, Io, Machine};
 use crate::{Error, Message, PipeId, SendError, SockOpt};
 
 /// The STAR machine.
-pub struct Star0 {
+pub(crate) struct Star0 {
     raw: bool,
-    pipes: Vec<PipeId>,
-    recvq: VecDeque<Message>,
+    pipes: Fanout,
+    recvq: RecvQueue,
     ttl: u8,
 }
 
 impl Star0 {
     /// A new machine.
-    pub fn new(raw: bool) -> Self {
+    pub(crate) fn new(raw: bool) -> Self {
         Star0 {
             raw,
-            pipes: Vec::new(),
-            recvq: VecDeque::new(),
-            ttl: 8,
-        }
-    }
-
-    fn to_all_but(&self, io: &mut Io<'_>, skip: Option<PipeId>, m: &Message) {
-        for &p in &self.pipes {
-            if Some(p) != skip && io.try_send(p, m.clone()).is_err() {
-                io.count_drop(DropReason::QueueFull);
-            }
+            pipes: Fanout::new(),
+            recvq: RecvQueue::new(128),
+            ttl: TTL_DEFAULT,
         }
     }
 }
 
 impl Machine for Star0 {
-    fn add_pipe(&mut self, _io: &mut Io<'_>, p: PipeId) -> Result<(), Error> {
-        self.pipes.push(p);
+    fn add_pipe(&mut self, io: &mut Io<'_>, p: PipeId) -> Result<(), Error> {
+        self.pipes.add(io, p);
         Ok(())
     }
 
     fn remove_pipe(&mut self, _io: &mut Io<'_>, p: PipeId) {
-        self.pipes.retain(|&q| q != p);
+        self.pipes.remove(p);
     }
 
     fn pipe_recv(&mut self, io: &mut Io<'_>, p: PipeId, mut m: Message) -> Delivery {
-        let Some(w) = m.wire_word(0) else {
-            io.count_drop(DropReason::Malformed);
-            return Delivery::Taken;
+        let hdr = match StarHeader::parse(&m, self.ttl) {
+            Ok(h) => h,
+            Err(HeaderError::Malformed) => {
+                io.count_drop(DropReason::Malformed);
+                return Delivery::Taken;
+            }
+            Err(HeaderError::TooManyHops) => {
+                io.count_drop(DropReason::HopLimit);
+                return Delivery::Taken;
+            }
         };
-        let hops = w & 0xff;
-        if w >> 8 != 0 || m.move_wire_to_header(4).is_err() {
+        if m.move_wire_to_header(StarHeader::LEN).is_err() {
             io.count_drop(DropReason::Malformed);
             return Delivery::Taken;
         }
-        if hops >= u32::from(self.ttl) {
-            io.count_drop(DropReason::HopLimit);
-            return Delivery::Taken;
-        }
-        m.header_mut()[3] = hops as u8 + 1;
+        hdr.next().emit(&mut m);
         m.set_pipe(None);
-        self.to_all_but(io, Some(p), &m);
-        if self.recvq.len() >= 128 {
+        self.pipes.send(io, m.clone(), Some(p), WhenFull::DropNew);
+        if self.recvq.full() {
             io.count_drop(DropReason::QueueFull);
             return Delivery::Taken;
         }
@@ -83,36 +76,33 @@ impl Machine for Star0 {
             m.clear_header();
         }
         m.set_pipe(Some(p));
-        self.recvq.push_back(m);
+        self.recvq.push(m);
         io.notify_recv();
         Delivery::Taken
     }
 
     fn send(&mut self, io: &mut Io<'_>, _c: CtxId, mut m: Message) -> Result<(), SendError> {
-        if self.raw {
-            if m.header().len() != 4 {
-                io.count_drop(DropReason::Unroutable);
-                return Ok(());
-            }
-        } else {
-            m.set_header(&[0, 0, 0, 0]).expect("4 bytes fit");
+        if !self.raw {
+            StarHeader { hops: 0 }.emit(&mut m);
+        } else if m.header().len() != StarHeader::LEN {
+            io.count_drop(DropReason::Unroutable);
+            return Ok(());
         }
         m.set_pipe(None);
-        self.to_all_but(io, None, &m);
+        self.pipes.send(io, m, None, WhenFull::DropNew);
         Ok(())
     }
 
     fn recv(&mut self, _io: &mut Io<'_>, _c: CtxId) -> Result<Message, Error> {
-        self.recvq.pop_front().ok_or(Error::WouldBlock)
+        self.recvq.recv()
     }
 
     fn set_option(&mut self, _io: &mut Io<'_>, _c: CtxId, o: &SockOpt) -> Result<(), Error> {
         match *o {
-            SockOpt::TtlMax(t) if (1..=15).contains(&t) => {
-                self.ttl = t;
+            SockOpt::TtlMax(t) => {
+                self.ttl = common::ttl_max(t)?;
                 Ok(())
             }
-            SockOpt::TtlMax(_) => Err(Error::InvalidArgument),
             _ => Err(Error::NotSupported),
         }
     }

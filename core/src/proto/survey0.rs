@@ -18,110 +18,116 @@
 //! * **What is dropped**: responses after the deadline, with an old or unknown
 //!   id, or beyond 128 queued per survey.
 //! * **What closes a pipe**: a response shorter than 4 bytes (as nng).
-//! * **Contexts**: each runs its own survey with its own id and timer.
+//! * **Contexts**: each runs its own survey with its own id and timer (a
+//!   context opened later starts with the socket's survey time).
 //!
-//! **RESPONDENT** is REP's machine ([`crate::proto::reqrep0::Rep0`]): it keeps
+//! **RESPONDENT** is REP's machine ([`crate::proto::reqrep0`]): it keeps
 //! the backtrace of the survey it received and answers once, to that pipe.
 //!
 //! **Raw SURVEYOR** sends header + body as given to every pipe and puts the
 //! survey id (and any backtrace) of responses in the header.
 
-use alloc::collections::{BTreeMap, VecDeque};
-use alloc::vec::Vec;
+use alloc::collections::VecDeque;
 use core::time::Duration;
 
-use super::backtrace::{self, Backtrace};
+use super::common::{self, Contexts, Ctx, Fanout, Ids, RecvQueue, RecvWait, WhenFull, TTL_DEFAULT};
+use super::wire::RequestId;
 use super::{CtxId, Delivery, DropReason, Io, Machine};
-use crate::{Error, Instant, Message, PipeId, ProtocolError, SendError, SockOpt};
+use crate::{Error, Instant, Message, PipeId, SendError, SockOpt};
 
 /// Default `surveyor:survey-time`.
 pub const DEFAULT_SURVEY_TIME: Duration = Duration::from_secs(1);
+/// Responses kept per survey (raw: in all).
 const RESPONSES: usize = 128;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum State {
+    /// No survey: `recv` is [`Error::ProtocolState`].
     Idle,
+    /// Collecting responses until `deadline`.
     Active { id: u32, deadline: Instant },
+    /// Ended while a `recv` waited: that `recv` reports [`Error::TimedOut`].
     Expired,
 }
 
 struct SurvCtx {
     state: State,
     responses: VecDeque<Message>,
-    canceled: bool,
-    recv_waiting: bool,
+    /// The `recv` waiting on the survey (still waiting while `Expired`).
+    recv: RecvWait,
     time: Duration,
 }
 
 impl SurvCtx {
-    fn new(time: Duration) -> Self {
-        SurvCtx {
-            state: State::Idle,
-            responses: VecDeque::new(),
-            canceled: false,
-            recv_waiting: false,
-            time,
+    fn deadline(&self) -> Option<Instant> {
+        match self.state {
+            State::Active { deadline, .. } => Some(deadline),
+            _ => None,
         }
     }
 }
 
+impl Ctx for SurvCtx {
+    type Settings = Duration;
+    fn open(time: &Duration) -> Self {
+        SurvCtx {
+            state: State::Idle,
+            responses: VecDeque::new(),
+            recv: RecvWait::Idle,
+            time: *time,
+        }
+    }
+}
+
+impl AsMut<RecvWait> for SurvCtx {
+    fn as_mut(&mut self) -> &mut RecvWait {
+        &mut self.recv
+    }
+}
+
+impl AsMut<Duration> for SurvCtx {
+    fn as_mut(&mut self) -> &mut Duration {
+        &mut self.time
+    }
+}
+
 /// The SURVEYOR machine.
-pub struct Surveyor0 {
+pub(crate) struct Surveyor0 {
     raw: bool,
-    pipes: Vec<PipeId>,
-    next_id: u32,
-    ctxs: BTreeMap<CtxId, SurvCtx>,
-    by_id: BTreeMap<u32, CtxId>,
-    time: Duration,
-    recvq: VecDeque<Message>,
+    pipes: Fanout,
+    ids: Ids,
+    ctxs: Contexts<SurvCtx>,
+    /// Raw mode: responses (backtrace in the header) for the application.
+    recvq: RecvQueue,
     ttl: u8,
 }
 
 impl Surveyor0 {
     /// A new machine; `seed` picks the first survey id.
-    pub fn new(raw: bool, seed: u32) -> Self {
-        let mut ctxs = BTreeMap::new();
-        ctxs.insert(CtxId::SOCKET, SurvCtx::new(DEFAULT_SURVEY_TIME));
+    pub(crate) fn new(raw: bool, seed: u32) -> Self {
         Surveyor0 {
             raw,
-            pipes: Vec::new(),
-            next_id: seed,
-            ctxs,
-            by_id: BTreeMap::new(),
-            time: DEFAULT_SURVEY_TIME,
-            recvq: VecDeque::new(),
-            ttl: 8,
+            pipes: Fanout::new(),
+            ids: Ids::new(seed),
+            ctxs: Contexts::new(DEFAULT_SURVEY_TIME),
+            recvq: RecvQueue::new(RESPONSES),
+            ttl: TTL_DEFAULT,
         }
     }
 
-    fn broadcast(&self, io: &mut Io<'_>, m: Message) {
-        if let Some((&last, rest)) = self.pipes.split_last() {
-            for &p in rest {
-                if io.try_send(p, m.clone()).is_err() {
-                    io.count_drop(DropReason::QueueFull);
-                }
-            }
-            if io.try_send(last, m).is_err() {
-                io.count_drop(DropReason::QueueFull);
-            }
-        }
-    }
-
+    /// Ends `c`'s survey: cancelled by a new one (or the context closing),
+    /// or at its deadline.
     fn end(&mut self, io: &mut Io<'_>, c: CtxId, cancel: bool) {
-        let Some(ctx) = self.ctxs.get_mut(&c) else {
+        let Some(ctx) = self.ctxs.get_mut(c) else {
             return;
         };
         if let State::Active { id, .. } = ctx.state {
-            self.by_id.remove(&id);
+            self.ids.remove(id);
             ctx.responses.clear();
             if cancel {
                 ctx.state = State::Idle;
-                if ctx.recv_waiting {
-                    ctx.canceled = true;
-                    ctx.recv_waiting = false;
-                    io.notify_recv_ctx(c);
-                }
-            } else if ctx.recv_waiting {
+                ctx.recv.cancel(io, c);
+            } else if ctx.recv.is_waiting() {
                 // The waiting recv reports the end; later ones are
                 // ProtocolState until the next survey.
                 ctx.state = State::Expired;
@@ -132,49 +138,44 @@ impl Surveyor0 {
             }
         }
     }
+
+    fn recv_raw(&mut self, io: &mut Io<'_>, mut m: Message) -> Delivery {
+        if let Err(d) = common::split_backtrace(io, &mut m, self.ttl) {
+            return d;
+        }
+        if self.recvq.full() {
+            io.count_drop(DropReason::QueueFull);
+        } else {
+            self.recvq.push(m);
+            io.notify_recv();
+        }
+        Delivery::Taken
+    }
 }
 
 impl Machine for Surveyor0 {
-    fn add_pipe(&mut self, _io: &mut Io<'_>, p: PipeId) -> Result<(), Error> {
-        self.pipes.push(p);
+    fn add_pipe(&mut self, io: &mut Io<'_>, p: PipeId) -> Result<(), Error> {
+        self.pipes.add(io, p);
         Ok(())
     }
 
     fn remove_pipe(&mut self, _io: &mut Io<'_>, p: PipeId) {
-        self.pipes.retain(|&q| q != p);
+        self.pipes.remove(p);
     }
 
     fn pipe_recv(&mut self, io: &mut Io<'_>, _p: PipeId, mut m: Message) -> Delivery {
         if self.raw {
-            return match backtrace::parse(&m, self.ttl) {
-                Backtrace::Words(n) => match m.move_wire_to_header(4 * n) {
-                    Ok(()) => {
-                        if self.recvq.len() >= RESPONSES {
-                            io.count_drop(DropReason::QueueFull);
-                        } else {
-                            self.recvq.push_back(m);
-                            io.notify_recv();
-                        }
-                        Delivery::Taken
-                    }
-                    Err(e) => Delivery::Close(e),
-                },
-                Backtrace::TooManyHops => {
-                    io.count_drop(DropReason::HopLimit);
-                    Delivery::Taken
-                }
-                Backtrace::Malformed => Delivery::Close(ProtocolError::MalformedHeader.into()),
-            };
+            return self.recv_raw(io, m);
         }
-        let Some(id) = m.wire_word(0) else {
-            return Delivery::Close(ProtocolError::MalformedHeader.into());
+        let Ok(RequestId(id)) = RequestId::parse(&m) else {
+            return Delivery::malformed();
         };
-        let Some(&c) = self.by_id.get(&id) else {
+        let Some(c) = self.ids.get(id) else {
             io.count_drop(DropReason::Stale);
             return Delivery::Taken;
         };
-        let ctx = self.ctxs.get_mut(&c).expect("ids map to live contexts");
-        let live = matches!(ctx.state, State::Active { deadline, .. } if io.now() < deadline);
+        let ctx = self.ctxs.get_mut(c).expect("ids map to live contexts");
+        let live = ctx.deadline().is_some_and(|d| io.now() < d);
         if !live || ctx.responses.len() >= RESPONSES {
             io.count_drop(if live {
                 DropReason::QueueFull
@@ -183,10 +184,9 @@ impl Machine for Surveyor0 {
             });
             return Delivery::Taken;
         }
-        if m.move_wire_to_header(4).is_err() {
-            return Delivery::Close(ProtocolError::MalformedHeader.into());
+        if let Err(d) = common::strip(&mut m, RequestId::LEN) {
+            return d;
         }
-        m.clear_header();
         ctx.responses.push_back(m);
         io.notify_recv_ctx(c);
         Delivery::Taken
@@ -194,49 +194,40 @@ impl Machine for Surveyor0 {
 
     fn send(&mut self, io: &mut Io<'_>, c: CtxId, mut m: Message) -> Result<(), SendError> {
         if self.raw {
-            self.broadcast(io, m);
+            self.pipes.send(io, m, None, WhenFull::DropNew);
             return Ok(());
         }
-        if !self.ctxs.contains_key(&c) {
+        if !self.ctxs.contains(c) {
             return Err(SendError::new(Error::Closed, m));
         }
         self.end(io, c, true);
-        let id = loop {
-            self.next_id = self.next_id.wrapping_add(1);
-            let id = self.next_id | 0x8000_0000;
-            if !self.by_id.contains_key(&id) {
-                break id;
-            }
-        };
-        m.clear_header();
-        m.push_header(&id.to_be_bytes()).expect("4 bytes fit");
-        self.broadcast(io, m);
-        let ctx = self.ctxs.get_mut(&c).expect("checked");
+        let id = self.ids.fresh();
+        RequestId(id).emit(&mut m);
+        self.pipes.send(io, m, None, WhenFull::DropNew);
+        let ctx = self.ctxs.get_mut(c).expect("checked");
         let deadline = io.now() + ctx.time;
         io.arm(deadline);
         ctx.state = State::Active { id, deadline };
-        self.by_id.insert(id, c);
+        self.ids.insert(id, c);
         Ok(())
     }
 
     fn recv(&mut self, _io: &mut Io<'_>, c: CtxId) -> Result<Message, Error> {
         if self.raw {
-            return self.recvq.pop_front().ok_or(Error::WouldBlock);
+            return self.recvq.recv();
         }
-        let ctx = self.ctxs.get_mut(&c).ok_or(Error::Closed)?;
-        if core::mem::take(&mut ctx.canceled) {
-            return Err(Error::Canceled);
-        }
+        let ctx = self.ctxs.get_mut(c).ok_or(Error::Closed)?;
+        ctx.recv.check()?;
         if let Some(m) = ctx.responses.pop_front() {
             // Nobody waits any more: a new survey must not cancel a recv.
-            ctx.recv_waiting = false;
+            ctx.recv.done();
             return Ok(m);
         }
         match ctx.state {
             State::Active { .. } => Err(Error::WouldBlock),
             State::Expired => {
                 ctx.state = State::Idle;
-                ctx.recv_waiting = false;
+                ctx.recv.done();
                 Err(Error::TimedOut)
             }
             State::Idle => Err(Error::ProtocolState),
@@ -246,59 +237,44 @@ impl Machine for Surveyor0 {
     fn set_option(&mut self, _io: &mut Io<'_>, c: CtxId, o: &SockOpt) -> Result<(), Error> {
         match *o {
             SockOpt::SurveyTime(d) if !self.raw => {
-                if c == CtxId::SOCKET {
-                    self.time = d;
-                }
-                self.ctxs.get_mut(&c).ok_or(Error::Closed)?.time = d;
+                self.ctxs.set(c, |t| *t = d)?;
                 Ok(())
             }
-            SockOpt::TtlMax(t) if (1..=15).contains(&t) => {
-                self.ttl = t;
+            SockOpt::TtlMax(t) => {
+                self.ttl = common::ttl_max(t)?;
                 Ok(())
             }
-            SockOpt::TtlMax(_) => Err(Error::InvalidArgument),
             _ => Err(Error::NotSupported),
         }
     }
 
     fn recv_parked(&mut self, _io: &mut Io<'_>, c: CtxId) {
-        if let Some(ctx) = self.ctxs.get_mut(&c).filter(|_| !self.raw) {
-            ctx.recv_waiting = true;
+        if !self.raw {
+            self.ctxs.park(c);
         }
     }
 
     fn recv_cancelled(&mut self, _io: &mut Io<'_>, c: CtxId) {
-        if self.raw {
-            return;
-        }
-        let Some(ctx) = self.ctxs.get_mut(&c) else {
-            return;
-        };
-        ctx.canceled = false;
-        if !core::mem::take(&mut ctx.recv_waiting) {
-            return;
-        }
         // As nng: a recv that timed out or was dropped ends the survey; its
         // late responses are dropped and a recv without a new survey is
         // ProtocolState.
+        let Some(ctx) = self.ctxs.abandon(c).filter(|_| !self.raw) else {
+            return;
+        };
         if let State::Active { id, .. } = ctx.state {
-            self.by_id.remove(&id);
+            self.ids.remove(id);
         }
         ctx.responses.clear();
         ctx.state = State::Idle;
     }
 
     fn open_ctx(&mut self, _io: &mut Io<'_>, c: CtxId) -> Result<(), Error> {
-        if self.raw {
-            return Err(Error::NotSupported);
-        }
-        self.ctxs.insert(c, SurvCtx::new(self.time));
-        Ok(())
+        self.ctxs.open(self.raw, c)
     }
 
     fn close_ctx(&mut self, io: &mut Io<'_>, c: CtxId) {
         self.end(io, c, true);
-        self.ctxs.remove(&c);
+        self.ctxs.close(c);
     }
 
     fn uses_time(&self) -> bool {
@@ -306,10 +282,7 @@ impl Machine for Surveyor0 {
     }
 
     fn deadline(&self, c: CtxId) -> Option<Instant> {
-        match self.ctxs.get(&c)?.state {
-            State::Active { deadline, .. } => Some(deadline),
-            _ => None,
-        }
+        self.ctxs.get(c)?.deadline()
     }
 
     fn expire(&mut self, io: &mut Io<'_>, c: CtxId) {
@@ -317,24 +290,11 @@ impl Machine for Surveyor0 {
     }
 
     fn next_deadline(&self) -> Option<Instant> {
-        self.ctxs
-            .values()
-            .filter_map(|x| match x.state {
-                State::Active { deadline, .. } => Some(deadline),
-                _ => None,
-            })
-            .min()
+        self.ctxs.earliest(SurvCtx::deadline)
     }
 
     fn on_timer(&mut self, io: &mut Io<'_>) {
-        let now = io.now();
-        let due: Vec<CtxId> = self
-            .ctxs
-            .iter()
-            .filter(|(_, x)| matches!(x.state, State::Active { deadline, .. } if deadline <= now))
-            .map(|(&c, _)| c)
-            .collect();
-        for c in due {
+        for c in self.ctxs.due(io.now(), SurvCtx::deadline) {
             self.end(io, c, false);
         }
     }
@@ -364,12 +324,12 @@ mod tests {
         assert_eq!(h.recv().unwrap().body(), b"me");
         assert_eq!(h.wait_recv(), Err(Error::WouldBlock));
         assert_eq!(
-            h.m.deadline(CtxId::SOCKET),
+            h.deadline(CtxId::SOCKET),
             Some(Instant::from_micros(1_000_000))
         );
         h.now = Instant::from_micros(1_000_000);
         h.deliver(1, &resp); // late: dropped
-        h.with(|m, io| m.expire(io, CtxId::SOCKET));
+        h.expire_due(CtxId::SOCKET);
         assert_eq!(h.repoll(), Err(Error::TimedOut), "the waiting recv");
         assert_eq!(h.wait_recv(), Err(Error::ProtocolState));
     }
@@ -381,8 +341,8 @@ mod tests {
         // Expiry while nobody waits: the next recv is ProtocolState (nng).
         h.send(b"1").unwrap();
         let f = h.sent(1).remove(0);
-        h.now = h.m.deadline(CtxId::SOCKET).unwrap();
-        h.with(|m, io| m.expire(io, CtxId::SOCKET));
+        h.now = h.deadline(CtxId::SOCKET).unwrap();
+        h.expire_due(CtxId::SOCKET);
         assert_eq!(h.wait_recv(), Err(Error::ProtocolState));
         // A recv that timed out (recv-timeout < survey-time) ends it too.
         h.send(b"2").unwrap();

@@ -1,0 +1,273 @@
+//! The REP machine, also RESPONDENT's (semantics in the module above).
+
+use alloc::collections::VecDeque;
+use alloc::vec::Vec;
+
+use super::super::common::{self, Contexts, Ctx, RecvQueue, TTL_DEFAULT};
+use super::super::wire::{PipeWord, SavedBacktrace};
+use super::super::{CtxId, Delivery, DropReason, Io, Machine};
+use crate::{Error, Message, PipeId, SendError, SockOpt};
+
+struct RepCtx {
+    /// The request the next `send` answers: where it came from, and its
+    /// backtrace.
+    pending: Option<(PipeId, SavedBacktrace)>,
+}
+
+impl Ctx for RepCtx {
+    type Settings = ();
+    fn open(_: &()) -> Self {
+        RepCtx { pending: None }
+    }
+}
+
+/// The REP machine (and RESPONDENT's: the two behave alike), cooked or raw.
+pub(crate) struct Rep0 {
+    raw: bool,
+    ttl: u8,
+    recvq: RecvQueue,
+    ctxs: Contexts<RepCtx>,
+    /// Contexts waiting in `recv`, oldest first: each request wakes one.
+    waiting: VecDeque<CtxId>,
+    /// Requests handed to a waiting context's `recv`, not yet taken (kept
+    /// apart from the contexts so that an idle socket stays small).
+    handed: Vec<(CtxId, Message)>,
+}
+
+impl Rep0 {
+    /// A new machine.
+    pub(crate) fn new(raw: bool) -> Self {
+        Rep0 {
+            raw,
+            ttl: TTL_DEFAULT,
+            recvq: RecvQueue::new(128),
+            ctxs: Contexts::new(()),
+            waiting: VecDeque::new(),
+            handed: Vec::new(),
+        }
+    }
+
+    fn take_handed(&mut self, c: CtxId) -> Option<Message> {
+        let i = self.handed.iter().position(|h| h.0 == c)?;
+        Some(self.handed.swap_remove(i).1)
+    }
+
+    /// Hands request `m` to the context that has waited longest (as nng:
+    /// receivers are served in order), or queues it when nobody waits.
+    fn deliver(&mut self, io: &mut Io<'_>, m: Message, front: bool) {
+        while let Some(c) = self.waiting.pop_front() {
+            if self.ctxs.contains(c) {
+                self.handed.push((c, m));
+                io.notify_recv_ctx(c);
+                return;
+            }
+        }
+        if front {
+            self.recvq.push_front(m);
+        } else {
+            self.recvq.push(m);
+        }
+    }
+}
+
+impl Machine for Rep0 {
+    fn add_pipe(&mut self, _io: &mut Io<'_>, _p: PipeId) -> Result<(), Error> {
+        Ok(())
+    }
+
+    fn remove_pipe(&mut self, _io: &mut Io<'_>, _p: PipeId) {
+        // Requests already queued from a gone pipe stay: the application
+        // still receives them (as nng; a fire-and-forget request is not
+        // lost), and the reply is discarded.
+    }
+
+    fn pipe_writable(&mut self, io: &mut Io<'_>, _p: PipeId) {
+        io.notify_send();
+    }
+
+    fn pipe_recv(&mut self, io: &mut Io<'_>, p: PipeId, mut m: Message) -> Delivery {
+        if self.recvq.full() {
+            return Delivery::Full(m);
+        }
+        if let Err(d) = common::split_backtrace(io, &mut m, self.ttl) {
+            return d;
+        }
+        if self.raw && PipeWord(p).emit_front(&mut m).is_err() {
+            // The pipe word no longer fits in front of the backtrace.
+            io.count_drop(DropReason::HopLimit);
+            return Delivery::Taken;
+        }
+        m.set_pipe(Some(p));
+        self.deliver(io, m, false);
+        Delivery::Taken
+    }
+
+    fn send(&mut self, io: &mut Io<'_>, c: CtxId, mut m: Message) -> Result<(), SendError> {
+        if self.raw {
+            let Some(PipeWord(p)) = PipeWord::take_front(&mut m) else {
+                io.count_drop(DropReason::Unroutable);
+                return Ok(());
+            };
+            if io.try_send(p, m).is_err() {
+                io.count_drop(DropReason::Unroutable);
+            }
+            return Ok(());
+        }
+        let Some(ctx) = self.ctxs.get_mut(c) else {
+            return Err(SendError::new(Error::Closed, m));
+        };
+        let Some((p, bt)) = ctx.pending.take() else {
+            return Err(SendError::new(Error::ProtocolState, m));
+        };
+        m.set_header(&bt).expect("a stored backtrace fits");
+        match io.try_send(p, m) {
+            Ok(()) => Ok(()),
+            Err(mut m) if io.has_pipe(p) => {
+                m.clear_header();
+                ctx.pending = Some((p, bt));
+                Err(SendError::new(Error::WouldBlock, m))
+            }
+            Err(_) => Ok(()), // the requester is gone: the reply is discarded
+        }
+    }
+
+    fn recv(&mut self, _io: &mut Io<'_>, c: CtxId) -> Result<Message, Error> {
+        if !self.ctxs.contains(c) {
+            return Err(Error::Closed);
+        }
+        let Some(mut m) = self.take_handed(c).or_else(|| self.recvq.pop()) else {
+            return Err(Error::WouldBlock);
+        };
+        self.waiting.retain(|&x| x != c);
+        if !self.raw {
+            let p = m.pipe().expect("set on receipt");
+            let bt = SavedBacktrace::from_slice(m.header()).expect("same capacity");
+            self.ctxs.get_mut(c).expect("checked").pending = Some((p, bt));
+            m.clear_header();
+        }
+        Ok(m)
+    }
+
+    fn set_option(&mut self, _io: &mut Io<'_>, _c: CtxId, o: &SockOpt) -> Result<(), Error> {
+        match *o {
+            SockOpt::TtlMax(t) => {
+                self.ttl = common::ttl_max(t)?;
+                Ok(())
+            }
+            SockOpt::RecvBuffer(n) => self.recvq.set_cap(n),
+            _ => Err(Error::NotSupported),
+        }
+    }
+
+    fn open_ctx(&mut self, _io: &mut Io<'_>, c: CtxId) -> Result<(), Error> {
+        self.ctxs.open(self.raw, c)
+    }
+
+    fn close_ctx(&mut self, io: &mut Io<'_>, c: CtxId) {
+        self.recv_cancelled(io, c);
+        self.ctxs.close(c);
+    }
+
+    fn recv_begin(&mut self, _io: &mut Io<'_>, c: CtxId) -> Result<(), Error> {
+        if !self.ctxs.contains(c) {
+            return Err(Error::Closed);
+        }
+        // One waiting recv per context, as nng.
+        if self.waiting.contains(&c) || self.handed.iter().any(|h| h.0 == c) {
+            return Err(Error::ProtocolState);
+        }
+        Ok(())
+    }
+
+    fn recv_parked(&mut self, _io: &mut Io<'_>, c: CtxId) {
+        if !self.waiting.contains(&c) {
+            self.waiting.push_back(c);
+        }
+    }
+
+    fn recv_cancelled(&mut self, io: &mut Io<'_>, c: CtxId) {
+        self.waiting.retain(|&x| x != c);
+        // A request handed to the abandoned recv goes to the next waiting
+        // context, or back to the front of the queue.
+        if let Some(m) = self.take_handed(c) {
+            self.deliver(io, m, true);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use alloc::vec;
+
+    use crate::proto::testing::{Delivery, Harness};
+    use crate::{Error, Protocol};
+
+    #[test]
+    fn rep_keeps_requests_of_a_requester_that_left() {
+        let mut h = Harness::new(Protocol::Rep0, false);
+        h.add(1, 4).unwrap();
+        h.deliver(1, &[0x80, 0, 0, 1, b'a']);
+        h.remove(1);
+        assert_eq!(h.wait_recv().unwrap().body(), b"a", "as nng");
+        h.send(b"nobody hears").unwrap();
+        assert_eq!(h.wait_recv(), Err(Error::WouldBlock));
+        assert_eq!(h.wait_recv(), Err(Error::ProtocolState), "one recv waits");
+    }
+
+    #[test]
+    fn rep_lock_step_and_backtraces() {
+        let mut h = Harness::new(Protocol::Rep0, false);
+        h.add(1, 4).unwrap();
+        assert_eq!(h.send(b"x"), Err(Error::ProtocolState));
+        h.deliver(1, &[0, 0, 0, 7, 0x80, 0, 0, 9, b'h', b'i']);
+        let m = h.recv().unwrap();
+        assert_eq!(m.body(), b"hi");
+        assert!(m.header().is_empty());
+        h.send(b"ok").unwrap();
+        assert_eq!(h.sent(1), vec![vec![0, 0, 0, 7, 0x80, 0, 0, 9, b'o', b'k']]);
+        assert_eq!(h.send(b"again"), Err(Error::ProtocolState));
+        // Malformed: no word with the high bit.
+        assert!(matches!(
+            h.deliver(1, &[0, 0, 0, 1, 0, 0]),
+            Delivery::Close(_)
+        ));
+        // Too many hops: dropped, pipe kept.
+        let mut long = vec![];
+        for _ in 0..8 {
+            long.extend_from_slice(&[0, 0, 0, 1]);
+        }
+        long.extend_from_slice(&[0x80, 0, 0, 1]);
+        assert!(matches!(h.deliver(1, &long), Delivery::Taken));
+        assert_eq!(h.stats.drops, 1);
+        assert_eq!(h.recv(), Err(Error::WouldBlock));
+    }
+
+    #[test]
+    fn rep_second_recv_abandons_first_and_gone_pipe_discards() {
+        let mut h = Harness::new(Protocol::Rep0, false);
+        h.add(1, 4).unwrap();
+        h.add(2, 4).unwrap();
+        h.deliver(1, &[0x80, 0, 0, 1, b'a']);
+        h.deliver(2, &[0x80, 0, 0, 2, b'b']);
+        h.recv().unwrap();
+        h.recv().unwrap();
+        h.send(b"r").unwrap();
+        assert!(h.sent(1).is_empty());
+        assert_eq!(h.sent(2), vec![vec![0x80, 0, 0, 2, b'r']]);
+        h.deliver(1, &[0x80, 0, 0, 3, b'c']);
+        h.recv().unwrap();
+        h.remove(1);
+        h.send(b"late").unwrap();
+    }
+
+    #[test]
+    fn raw_rep_pushes_and_pops_the_pipe_id() {
+        let mut h = Harness::new(Protocol::Rep0, true);
+        h.add(5, 4).unwrap();
+        h.deliver(5, &[0x80, 0, 0, 1, b'q']);
+        let m = h.recv().unwrap();
+        assert_eq!(m.header(), &[0, 0, 0, 5, 0x80, 0, 0, 1]);
+        h.send_msg(m).unwrap();
+        assert_eq!(h.sent(5), vec![vec![0x80, 0, 0, 1, b'q']]);
+    }
+}

@@ -6,8 +6,7 @@
 use std::io::{self, Write};
 use std::path::Path;
 
-use embedded_io_async::ErrorKind;
-use nanosp_std::{Error, Url};
+use nanosp_std::{Error, IoErrorKind, Protocol, Url};
 
 /// How received messages are printed (`--format`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,43 +109,64 @@ pub enum Role {
     Both,
 }
 
-/// The protocol flags: (flag, alias, protocol name for
-/// `nanosp::Protocol::from_name`, role).
-pub const PROTOCOLS: &[(&str, Option<&str>, &str, Role)] = &[
-    ("req0", Some("req"), "req", Role::Request),
-    ("rep0", Some("rep"), "rep", Role::Reply),
-    ("pub0", Some("pub"), "pub", Role::SendOnly),
-    ("sub0", Some("sub"), "sub", Role::RecvOnly),
-    ("push0", Some("push"), "push", Role::SendOnly),
-    ("pull0", Some("pull"), "pull", Role::RecvOnly),
-    ("surveyor0", Some("surveyor"), "surveyor", Role::Request),
-    ("respondent0", Some("respondent"), "respondent", Role::Reply),
-    ("bus0", Some("bus"), "bus", Role::Both),
-    ("pair0", None, "pair0", Role::Both),
-    ("pair1", None, "pair1", Role::Both),
-    ("pair", None, "pair", Role::Both),
-    ("star", None, "star", Role::Both),
+/// One protocol flag of the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProtocolFlag {
+    /// The flag (`--req0`).
+    pub flag: &'static str,
+    /// Its alias (`--req`), if any.
+    pub alias: Option<&'static str>,
+    /// The protocol it opens (`--pair`: see [`PROTOCOLS`]).
+    pub protocol: Protocol,
+    /// What the main loop does with it.
+    pub role: Role,
+}
+
+const fn flag(protocol: Protocol, alias: bool, role: Role) -> ProtocolFlag {
+    ProtocolFlag {
+        flag: protocol.versioned_name(),
+        alias: if alias { Some(protocol.name()) } else { None },
+        protocol,
+        role,
+    }
+}
+
+/// The protocol flags, nngcat's: each protocol's versioned name
+/// (`--req0`, `--pair1`) with nng's name as an alias (`--req`), from the
+/// core's table ([`Protocol::name`]). Two are not names: nngcat's `--pair`
+/// is PAIR v1 (its newest PAIR; v0 with `--compat`), so PAIR v0's name
+/// `pair` is no alias of `--pair0`; and mangos' STAR is `--star`.
+pub const PROTOCOLS: &[ProtocolFlag] = &[
+    flag(Protocol::Req0, true, Role::Request),
+    flag(Protocol::Rep0, true, Role::Reply),
+    flag(Protocol::Pub0, true, Role::SendOnly),
+    flag(Protocol::Sub0, true, Role::RecvOnly),
+    flag(Protocol::Push0, true, Role::SendOnly),
+    flag(Protocol::Pull0, true, Role::RecvOnly),
+    flag(Protocol::Surveyor0, true, Role::Request),
+    flag(Protocol::Respondent0, true, Role::Reply),
+    flag(Protocol::Bus0, true, Role::Both),
+    flag(Protocol::Pair0, false, Role::Both),
+    flag(Protocol::Pair1, false, Role::Both),
+    ProtocolFlag {
+        flag: "pair",
+        alias: None,
+        protocol: Protocol::Pair1,
+        role: Role::Both,
+    },
+    ProtocolFlag {
+        flag: Protocol::Star0.name(),
+        alias: None,
+        protocol: Protocol::Star0,
+        role: Role::Both,
+    },
 ];
 
-/// The text of an error as nng's `nng_strerror` writes it (capitalised).
-/// Operating-system errors the core passes on as they are
-/// ([`Error::Io`]) get nng's words for them too.
+/// The text of an error as nng's `nng_strerror` writes it (capitalised):
+/// the core's `Display` uses nng's words, operating-system errors
+/// ([`Error::Io`]) included.
 pub fn strerror(e: &Error) -> String {
-    let s = match e {
-        Error::Io(k) => match k {
-            ErrorKind::NotFound => "Entry not found",
-            ErrorKind::PermissionDenied => "Permission denied",
-            ErrorKind::AlreadyExists => "Resource already exists",
-            ErrorKind::AddrNotAvailable => "Address invalid",
-            ErrorKind::InvalidInput => "Invalid argument",
-            ErrorKind::OutOfMemory => "Out of memory",
-            ErrorKind::Unsupported => "Not supported",
-            _ => "",
-        }
-        .to_string(),
-        _ => String::new(),
-    };
-    let s = if s.is_empty() { e.to_string() } else { s };
+    let s = e.to_string();
     let mut c = s.chars();
     match c.next() {
         Some(f) => f.to_uppercase().collect::<String>() + c.as_str(),
@@ -162,7 +182,7 @@ pub fn addr_strerror(e: &Error, url: &str, dialing: bool) -> String {
     let plain = strerror(e);
     // A missing path is `Io(NotFound)`, or (dialing) the "nobody listens"
     // it amounts to.
-    let not_found = matches!(e, Error::Io(ErrorKind::NotFound));
+    let not_found = matches!(e, Error::Io(IoErrorKind::NotFound));
     if !(not_found || dialing && *e == Error::ConnectionRefused) {
         return plain;
     }
@@ -202,7 +222,7 @@ mod tests {
     fn missing_ipc_paths_are_named() {
         let dir = std::env::temp_dir().join(format!("spcat-lib-{}", std::process::id()));
         let url = format!("ipc://{}/x.ipc", dir.join("no-such").display());
-        let nf = Error::Io(ErrorKind::NotFound);
+        let nf = Error::Io(IoErrorKind::NotFound);
         let listen = addr_strerror(&nf, &url, false);
         assert_eq!(
             listen,
@@ -240,9 +260,45 @@ mod tests {
             "Entry not found"
         );
         assert_eq!(
-            strerror(&Error::Io(ErrorKind::PermissionDenied)),
+            strerror(&Error::Io(IoErrorKind::PermissionDenied)),
             "Permission denied"
         );
+    }
+
+    #[test]
+    fn protocol_flags_are_nngcats() {
+        let flags: Vec<(&str, Option<&str>, Protocol)> = PROTOCOLS
+            .iter()
+            .map(|f| (f.flag, f.alias, f.protocol))
+            .collect();
+        assert_eq!(
+            flags,
+            [
+                ("req0", Some("req"), Protocol::Req0),
+                ("rep0", Some("rep"), Protocol::Rep0),
+                ("pub0", Some("pub"), Protocol::Pub0),
+                ("sub0", Some("sub"), Protocol::Sub0),
+                ("push0", Some("push"), Protocol::Push0),
+                ("pull0", Some("pull"), Protocol::Pull0),
+                ("surveyor0", Some("surveyor"), Protocol::Surveyor0),
+                ("respondent0", Some("respondent"), Protocol::Respondent0),
+                ("bus0", Some("bus"), Protocol::Bus0),
+                ("pair0", None, Protocol::Pair0),
+                ("pair1", None, Protocol::Pair1),
+                ("pair", None, Protocol::Pair1),
+                ("star", None, Protocol::Star0),
+            ]
+        );
+    }
+
+    #[test]
+    fn io_errors_in_nngs_words() {
+        assert_eq!(
+            strerror(&Error::Io(IoErrorKind::OutOfFiles)),
+            "Out of files"
+        );
+        assert_eq!(strerror(&Error::TimedOut), "Timed out");
+        assert_eq!(strerror(&Error::Closed), "Object closed");
     }
 
     #[test]

@@ -482,3 +482,37 @@ fn version_ambiguity_and_missing_ipc_paths() {
         )
     );
 }
+
+#[test]
+fn verbose_prints_why_a_connection_closed() {
+    // A listener whose receive limit the sender's message exceeds: the
+    // connection is closed for it, and -v says so (on stderr).
+    let u = url("tcp");
+    let l = spawn(
+        SPCAT,
+        &[
+            "--pull0",
+            "--listen",
+            &u,
+            "-v",
+            "--recv-maxsz",
+            "10",
+            "--recv-timeout",
+            "2",
+        ],
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let big = "x".repeat(100);
+    let p = spawn(SPCAT, &["--push0", "--dial", &u, "--data", &big]);
+    let _ = finish(p);
+    let o = finish(l);
+    let err = String::from_utf8(o.stderr).unwrap();
+    assert!(
+        err.contains(&format!("Disconnected: {u} (Message too long: 100 bytes")),
+        "{err}"
+    );
+    // Data on stdout is untouched by it.
+    let out = String::from_utf8(o.stdout).unwrap();
+    assert!(out.starts_with("Listening at: "), "{out}");
+    assert!(!out.contains("Disconnected"), "{out}");
+}

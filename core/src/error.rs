@@ -2,6 +2,7 @@
 
 use core::fmt;
 
+use crate::protocol::UnknownProtocol;
 use crate::url::UrlError;
 use crate::Message;
 
@@ -54,8 +55,89 @@ pub enum Error {
     NotFound,
     /// A pipe-event hook refused the pipe.
     Rejected,
-    /// An I/O error from the transport's byte stream.
-    Io(embedded_io_async::ErrorKind),
+    /// An operating-system or stream error with no nng meaning of its own
+    /// (the transport's byte stream failed); see [`IoErrorKind`].
+    Io(IoErrorKind),
+}
+
+/// What kind of I/O error [`Error::Io`] is: nanosp's own list, so that the
+/// public error does not expose a dependency's type. Stream transports give
+/// `embedded-io` error kinds; [`Error::from_io_kind`] converts them (kinds
+/// that have an nng meaning, such as a refused connection, become that
+/// [`Error`] variant instead).
+///
+/// Its `Display` is nng's `nng_strerror` text where nng has one.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum IoErrorKind {
+    /// No such file or directory, e.g. an IPC path's folder (nng: `ENOENT`).
+    NotFound,
+    /// Not allowed by the operating system (nng: `EPERM`).
+    PermissionDenied,
+    /// Something already exists there (nng: `EEXIST`).
+    AlreadyExists,
+    /// The local address cannot be used here (nng: `EADDRINVAL`).
+    AddressNotAvailable,
+    /// The operating system refused an argument (nng: `EINVAL`).
+    InvalidInput,
+    /// Data that is not valid for the operation.
+    InvalidData,
+    /// Out of memory or buffers (nng: `ENOMEM`).
+    OutOfMemory,
+    /// Out of file descriptors (nng: `ENOFILES`).
+    OutOfFiles,
+    /// The operating system does not support it (nng: `ENOTSUP`).
+    Unsupported,
+    /// A system call was interrupted (nng: `EINTR`).
+    Interrupted,
+    /// A write wrote nothing.
+    WriteZero,
+    /// The stream is not connected.
+    NotConnected,
+    /// Any other I/O error (nng: `ESYSERR`).
+    Other,
+}
+
+impl IoErrorKind {
+    /// The `embedded-io` kind's counterpart; kinds with an nng meaning of
+    /// their own are mapped by [`Error::from_io_kind`] before this.
+    fn from_embedded(kind: embedded_io_async::ErrorKind) -> Self {
+        use embedded_io_async::ErrorKind as K;
+        match kind {
+            K::NotFound => Self::NotFound,
+            K::PermissionDenied => Self::PermissionDenied,
+            K::AlreadyExists => Self::AlreadyExists,
+            K::AddrNotAvailable => Self::AddressNotAvailable,
+            K::InvalidInput => Self::InvalidInput,
+            K::InvalidData => Self::InvalidData,
+            K::OutOfMemory => Self::OutOfMemory,
+            K::Unsupported => Self::Unsupported,
+            K::Interrupted => Self::Interrupted,
+            K::WriteZero => Self::WriteZero,
+            K::NotConnected => Self::NotConnected,
+            _ => Self::Other,
+        }
+    }
+}
+
+impl fmt::Display for IoErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::NotFound => "entry not found",
+            Self::PermissionDenied => "permission denied",
+            Self::AlreadyExists => "resource already exists",
+            Self::AddressNotAvailable => "address invalid",
+            Self::InvalidInput => "invalid argument",
+            Self::InvalidData => "invalid data",
+            Self::OutOfMemory => "out of memory",
+            Self::OutOfFiles => "out of files",
+            Self::Unsupported => "not supported",
+            Self::Interrupted => "interrupted",
+            Self::WriteZero => "write returned zero bytes",
+            Self::NotConnected => "not connected",
+            Self::Other => "i/o error",
+        })
+    }
 }
 
 /// How a peer broke the wire protocol (docs/wire.md §2, §4).
@@ -83,8 +165,14 @@ pub enum ProtocolError {
     MalformedHeader,
     /// The peer sent something this protocol never receives (e.g. to PUB).
     UnexpectedMessage,
-    /// The peer closed the connection before the handshake completed.
+    /// The handshake did not complete: the peer closed the connection
+    /// first, or refused the WebSocket upgrade (an HTTP status other than
+    /// those [`crate::ws::upgrade_refused`] gives a meaning).
     HandshakeIncomplete,
+    /// A WebSocket handshake without the SP subprotocol expected (docs/wire.md
+    /// §3): a server that echoed another token or none, or a client that
+    /// offered none the listener speaks.
+    BadSubprotocol,
 }
 
 impl fmt::Display for ProtocolError {
@@ -96,8 +184,8 @@ impl fmt::Display for ProtocolError {
             Self::PeerMismatch { expected, got } => write!(
                 f,
                 "peer protocol {got:#x} ({}) is not the expected {expected:#x} ({})",
-                crate::proto::name_of(*got),
-                crate::proto::name_of(*expected)
+                crate::protocol::name_of(*got),
+                crate::protocol::name_of(*expected)
             ),
             Self::ReservedLengthBits => f.write_str("message length uses reserved top bits"),
             Self::BadIpcType(t) => write!(f, "IPC message type {t:#04x} is not 0x01"),
@@ -106,6 +194,9 @@ impl fmt::Display for ProtocolError {
                 f.write_str("peer sent a message this protocol never receives")
             }
             Self::HandshakeIncomplete => f.write_str("connection closed during the SP handshake"),
+            Self::BadSubprotocol => {
+                f.write_str("the WebSocket subprotocol is not the SP protocol expected")
+            }
         }
     }
 }
@@ -133,7 +224,7 @@ impl fmt::Display for Error {
             Self::InvalidArgument => f.write_str("invalid argument"),
             Self::NotFound => f.write_str("entry not found"),
             Self::Rejected => f.write_str("pipe rejected by the application"),
-            Self::Io(k) => write!(f, "i/o error: {k:?}"),
+            Self::Io(k) => write!(f, "{k}"),
         }
     }
 }
@@ -147,6 +238,12 @@ impl From<ProtocolError> for Error {
     }
 }
 
+impl From<UnknownProtocol> for Error {
+    fn from(_: UnknownProtocol) -> Self {
+        Error::InvalidArgument
+    }
+}
+
 impl From<UrlError> for Error {
     fn from(e: UrlError) -> Self {
         Error::AddressInvalid(e)
@@ -154,7 +251,16 @@ impl From<UrlError> for Error {
 }
 
 impl Error {
-    /// Maps an `embedded-io` error kind to the nng meaning where one exists.
+    /// Maps the error kind of an `embedded-io` stream (what
+    /// [`crate::stream`] reads and writes) to the nng meaning where one
+    /// exists, else to [`Error::Io`] with the matching [`IoErrorKind`].
+    ///
+    /// ```
+    /// use embedded_io_async::ErrorKind as K;
+    /// use nanosp::{Error, IoErrorKind};
+    /// assert_eq!(Error::from_io_kind(K::ConnectionRefused), Error::ConnectionRefused);
+    /// assert_eq!(Error::from_io_kind(K::NotFound), Error::Io(IoErrorKind::NotFound));
+    /// ```
     pub fn from_io_kind(kind: embedded_io_async::ErrorKind) -> Self {
         use embedded_io_async::ErrorKind as K;
         match kind {
@@ -162,8 +268,68 @@ impl Error {
             K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe => Error::ConnectionReset,
             K::AddrInUse => Error::AddressInUse,
             K::TimedOut => Error::TimedOut,
-            k => Error::Io(k),
+            k => Error::Io(IoErrorKind::from_embedded(k)),
         }
+    }
+
+    /// nng's name for this error (`"ECLOSED"`, `"ETIMEDOUT"`, ...), as in
+    /// `nng.h` without the `NNG_` prefix: the `code` of the npm package's
+    /// errors. Stable: a name never changes meaning. Errors nng has no
+    /// name of its own for take the nearest (a refusing pipe hook is
+    /// `ECONNREFUSED`, an unavailable transport `ENOTSUP`).
+    ///
+    /// ```
+    /// use nanosp::Error;
+    /// assert_eq!(Error::TimedOut.nng_name(), "ETIMEDOUT");
+    /// assert_eq!(Error::TimedOut.nng_code(), 5);
+    /// ```
+    pub const fn nng_name(&self) -> &'static str {
+        nng_error(self).0
+    }
+
+    /// nng's number for this error (`NNG_ETIMEDOUT` = 5, ...): the value
+    /// `nng_strerror` and nng's language bindings take. [`Error::Io`]
+    /// errors without an nng name are `NNG_ESYSERR` (0x1000_0000).
+    pub const fn nng_code(&self) -> u32 {
+        nng_error(self).1
+    }
+}
+
+/// The one table from nanosp's errors to nng's (name, number), as in
+/// `nng.h`'s `enum nng_errno_enum` (a test compares it with the installed one).
+const fn nng_error(e: &Error) -> (&'static str, u32) {
+    match e {
+        Error::Closed => ("ECLOSED", 7),
+        Error::TimedOut => ("ETIMEDOUT", 5),
+        Error::WouldBlock => ("EAGAIN", 8),
+        Error::ProtocolState => ("ESTATE", 11),
+        Error::NotSupported | Error::TransportUnavailable => ("ENOTSUP", 9),
+        Error::Canceled => ("ECANCELED", 20),
+        Error::MessageTooLong { .. } => ("EMSGSIZE", 17),
+        Error::Protocol(_) => ("EPROTO", 13),
+        Error::ConnectionRefused | Error::Rejected => ("ECONNREFUSED", 6),
+        Error::ConnectionReset => ("ECONNRESET", 19),
+        Error::ConnectionShutdown => ("ECONNSHUT", 31),
+        Error::AddressInUse => ("EADDRINUSE", 10),
+        Error::AddressInvalid(_) => ("EADDRINVAL", 15),
+        Error::Busy => ("EBUSY", 4),
+        Error::InvalidArgument => ("EINVAL", 3),
+        Error::NotFound => ("ENOENT", 12),
+        Error::Io(k) => match k {
+            IoErrorKind::NotFound => ("ENOENT", 12),
+            IoErrorKind::PermissionDenied => ("EPERM", 16),
+            IoErrorKind::AlreadyExists => ("EEXIST", 23),
+            IoErrorKind::AddressNotAvailable => ("EADDRINVAL", 15),
+            IoErrorKind::InvalidInput => ("EINVAL", 3),
+            IoErrorKind::OutOfMemory => ("ENOMEM", 2),
+            IoErrorKind::OutOfFiles => ("ENOFILES", 21),
+            IoErrorKind::Unsupported => ("ENOTSUP", 9),
+            IoErrorKind::Interrupted => ("EINTR", 1),
+            IoErrorKind::InvalidData
+            | IoErrorKind::WriteZero
+            | IoErrorKind::NotConnected
+            | IoErrorKind::Other => ("ESYSERR", 0x1000_0000),
+        },
     }
 }
 

@@ -38,6 +38,7 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+pub mod backoff;
 mod chan;
 mod device;
 mod engine;
@@ -60,15 +61,16 @@ mod time;
 pub mod transport;
 pub mod url;
 mod util;
+pub mod ws;
 
 pub use device::device;
-pub use error::{Error, ProtocolError, SendError};
+pub use error::{Error, IoErrorKind, ProtocolError, SendError};
 pub use message::{Message, HEADER_CAPACITY};
 pub use options::Options;
 pub use options::SockOpt;
 pub use pipe::{PipeEvent, PipeId, PipeInfo};
 pub use proto::CtxId;
-pub use protocol::Protocol;
+pub use protocol::{Protocol, UnknownProtocol};
 pub use socket::{Socket, SocketContext, SocketRef};
 pub use stats::{DropReason, PipeStats, Stats};
 pub use time::{Instant, Runtime};

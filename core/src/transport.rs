@@ -14,8 +14,8 @@
 use alloc::collections::VecDeque;
 use alloc::string::String;
 use core::future::{poll_fn, Future};
-use core::time::Duration;
 
+use crate::backoff::{AcceptPause, Redial};
 use crate::chan::Chan;
 use crate::engine::PIPE_QUEUE;
 use crate::socket::SocketRef;
@@ -44,7 +44,20 @@ pub trait PipeWrite {
     /// Sends every message in `batch` (draining it), in order, as few writes
     /// as the transport allows.
     fn send(&mut self, batch: &mut VecDeque<Message>) -> impl Future<Output = Result<(), Error>>;
+
+    /// Ends the connection because the pipe closed for `why` (once, after
+    /// the pipe has left its socket, and bounded by [`CLOSE_GRACE`]): a
+    /// transport that can say why does so here (WebSocket close codes,
+    /// [`crate::ws::close_code`]). The default does nothing: dropping the
+    /// halves closes the connection.
+    fn close(&mut self, why: &Error) -> impl Future<Output = ()> {
+        let _ = why;
+        core::future::ready(())
+    }
 }
+
+/// Longest a pipe's [`PipeWrite::close`] may take.
+pub const CLOSE_GRACE: core::time::Duration = core::time::Duration::from_millis(200);
 
 /// Something that can run a future in the background (a runtime's spawn).
 pub trait Spawner {
@@ -184,70 +197,15 @@ impl<R: Runtime, Rd: PipeRead, Wr: PipeWrite> PipeDriver<R, Rd, Wr> {
             });
         }
         guard.why = why;
+        let sock = guard.sock.clone();
         drop(guard);
+        let rt = sock.runtime();
+        let _ = select(wr.close(&why), rt.sleep_until(rt.now().plus(CLOSE_GRACE))).await;
         why
     }
 }
 
-/// Exponential back-off with nng's jitter: each wait is uniform in
-/// `[0, current)`; after each wait `current` doubles up to `max` (no growth
-/// when `max` is zero); it returns to `min` when a pipe attaches.
-///
-/// ```
-/// use nanosp::transport::Backoff;
-/// use core::time::Duration;
-/// let mut b = Backoff::new(Duration::from_millis(100), Duration::from_millis(400));
-/// assert!(b.next_wait(u32::MAX) < Duration::from_millis(100));
-/// assert!(b.next_wait(u32::MAX) < Duration::from_millis(200));
-/// assert!(b.next_wait(u32::MAX) < Duration::from_millis(400));
-/// assert!(b.next_wait(u32::MAX) < Duration::from_millis(400));
-/// b.reset();
-/// assert_eq!(b.current(), Duration::from_millis(100));
-/// ```
-#[derive(Debug, Clone)]
-pub struct Backoff {
-    cur: Duration,
-    min: Duration,
-    max: Duration,
-}
-
-impl Backoff {
-    /// Starts at `min`.
-    pub fn new(min: Duration, max: Duration) -> Self {
-        Backoff { cur: min, min, max }
-    }
-    /// The current upper bound of a wait.
-    pub fn current(&self) -> Duration {
-        self.cur
-    }
-    /// Back to `min` (a pipe attached).
-    pub fn reset(&mut self) {
-        self.cur = self.min;
-    }
-    /// The next wait, scaled by `rand / 2^32`, then grows the bound.
-    pub fn next_wait(&mut self, rand: u32) -> Duration {
-        let us = self.cur.as_micros() as u64;
-        let wait = Duration::from_micros(((us as u128 * rand as u128) >> 32) as u64);
-        if !self.max.is_zero() {
-            self.cur = self.cur.saturating_mul(2).min(self.max).max(self.min);
-        }
-        wait
-    }
-}
-
-/// What a dialer did, for logging ([`dialer_loop_observed`]).
-#[non_exhaustive]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DialEvent {
-    /// A connection was made and its pipe attached.
-    Connected,
-    /// An attempt failed (connect, handshake or attach) with this error.
-    Failed(Error),
-    /// The dialer's pipe closed, for this reason; it will redial.
-    PipeClosed(Error),
-    /// The dialer waits this long (back-off with jitter) before redialing.
-    Backoff(Duration),
-}
+pub use crate::backoff::{Backoff, DialEvent, ACCEPT_RETRY_MAX, ACCEPT_RETRY_MIN};
 
 /// A dialer's life after its first attempt: run the pipe (if the first dial
 /// made one), then redial with back-off whenever there is none, until the
@@ -267,7 +225,9 @@ pub async fn dialer_loop<R, F, Fut, Rd, Wr>(
 }
 
 /// [`dialer_loop`] telling `on` what happens: attempts that fail, pipes that
-/// close and why, and each back-off wait (a runtime crate logs them).
+/// close and why, and each back-off wait (a runtime crate logs them). The
+/// schedule, the events and the counters are [`Redial`]'s, as on every
+/// target.
 pub async fn dialer_loop_observed<R, F, Fut, Rd, Wr, O>(
     sock: SocketRef<R>,
     first: Option<PipeDriver<R, Rd, Wr>>,
@@ -281,50 +241,42 @@ pub async fn dialer_loop_observed<R, F, Fut, Rd, Wr, O>(
     Wr: PipeWrite,
     O: FnMut(DialEvent),
 {
-    let o = sock.options();
-    let mut backoff = Backoff::new(o.reconnect_min, o.reconnect_max);
-    let mut wait = first.is_some();
-    if let Some(p) = first {
-        on(DialEvent::Connected);
-        let why = p.run().await;
-        if !sock.is_closed() {
-            on(DialEvent::PipeClosed(why));
-        }
-    }
+    let mut redial = Redial::from_options(&sock.options());
+    let rt = sock.runtime();
+    let mut attempt = first.map(Ok);
     loop {
-        if sock.is_closed() {
+        let result = match attempt.take() {
+            Some(r) => r,
+            None => match select(connect(), sock.closed()).await {
+                Either::Left(r) => r,
+                Either::Right(()) => return,
+            },
+        };
+        let wait = match result {
+            Ok(p) => {
+                on(redial.attached());
+                let why = p.run().await;
+                if sock.is_closed() {
+                    return;
+                }
+                redial.pipe_closed(why, rt.now(), rt.random_u32())
+            }
+            Err(e) => {
+                if sock.is_closed() {
+                    return;
+                }
+                redial.failed(e, rt.now(), rt.random_u32())
+            }
+        };
+        for ev in wait.events() {
+            on(ev);
+        }
+        if let Either::Right(()) = select(rt.sleep_until(wait.until), sock.closed()).await {
             return;
         }
-        if wait {
-            let rt = sock.runtime();
-            let d = backoff.next_wait(rt.random_u32());
-            on(DialEvent::Backoff(d));
-            let deadline = rt.now().plus(d);
-            if let Either::Right(()) = select(rt.sleep_until(deadline), sock.closed()).await {
-                return;
-            }
-            sock.count(|s| s.reconnects += 1);
-        }
-        wait = true;
-        match select(connect(), sock.closed()).await {
-            Either::Left(Ok(p)) => {
-                backoff.reset();
-                on(DialEvent::Connected);
-                let why = p.run().await;
-                if !sock.is_closed() {
-                    on(DialEvent::PipeClosed(why));
-                }
-            }
-            Either::Left(Err(e)) => on(DialEvent::Failed(e)),
-            Either::Right(()) => return,
-        }
+        sock.count(|s| wait.counter().bump(s));
     }
 }
-
-/// First pause of [`accept_loop`] after an accept error.
-pub const ACCEPT_RETRY_MIN: Duration = Duration::from_millis(10);
-/// Longest pause of [`accept_loop`] after repeated accept errors.
-pub const ACCEPT_RETRY_MAX: Duration = Duration::from_millis(320);
 
 /// A listener's accept loop: each accepted connection is handed to `serve`
 /// and spawned, so its handshake runs in the background. Returns when the
@@ -332,10 +284,8 @@ pub const ACCEPT_RETRY_MAX: Duration = Duration::from_millis(320);
 ///
 /// Other accept errors (out of file descriptors, out of memory) are counted
 /// in [`Stats::accept_errors`](crate::Stats::accept_errors) and the loop
-/// pauses before retrying: [`ACCEPT_RETRY_MIN`] at first, doubling up to
-/// [`ACCEPT_RETRY_MAX`] while errors continue, back to the minimum after an
-/// accept succeeds. The waiting connection stays in the kernel's backlog
-/// and is taken once descriptors free up; the loop neither spins nor ends.
+/// pauses before retrying, as [`AcceptPause`] says (the same on every
+/// target).
 pub async fn accept_loop<R, S, A, AFut, C, F, CFut>(
     sock: SocketRef<R>,
     spawner: S,
@@ -349,21 +299,20 @@ pub async fn accept_loop<R, S, A, AFut, C, F, CFut>(
     F: FnMut(SocketRef<R>, C) -> CFut,
     CFut: Future<Output = ()> + Send + 'static,
 {
-    let mut pause = ACCEPT_RETRY_MIN;
+    let mut pause = AcceptPause::new();
     loop {
         match select(accept(), sock.closed()).await {
             Either::Right(()) => return,
             Either::Left(Ok(c)) => {
-                pause = ACCEPT_RETRY_MIN;
+                pause.accepted();
                 spawner.spawn(serve(sock.clone(), c))
             }
             Either::Left(Err(Error::Closed)) => return,
             Either::Left(Err(_)) => {
-                sock.count(|s| s.accept_errors += 1);
                 let rt = sock.runtime();
-                let t = rt.now().plus(pause);
-                pause = pause.saturating_mul(2).min(ACCEPT_RETRY_MAX);
-                if let Either::Right(()) = select(rt.sleep_until(t), sock.closed()).await {
+                let p = pause.failed(rt.now());
+                sock.count(|s| p.counter.bump(s));
+                if let Either::Right(()) = select(rt.sleep_until(p.until), sock.closed()).await {
                     return;
                 }
             }

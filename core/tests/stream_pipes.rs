@@ -467,7 +467,7 @@ fn accept_errors_back_off_and_the_loop_serves_again() {
             c2.borrow_mut().push(r2.now().as_micros());
             let n = c2.borrow().len();
             let next = if n <= 5 {
-                Err(Error::Io(embedded_io_async::ErrorKind::Other))
+                Err(Error::Io(nanosp::IoErrorKind::Other))
             } else {
                 conn.take().ok_or(Error::Closed)
             };

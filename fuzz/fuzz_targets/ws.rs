@@ -107,6 +107,7 @@ fn peer_caused(e: &Error) -> bool {
             ProtocolError::MalformedHeader
                 | ProtocolError::HandshakeIncomplete
                 | ProtocolError::UnexpectedMessage
+                | ProtocolError::BadSubprotocol
         ) | Error::ConnectionRefused
             | Error::ConnectionShutdown
             | Error::ConnectionReset

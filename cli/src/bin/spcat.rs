@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use clap::{Arg, ArgAction, ArgMatches, Command};
 use nanosp_cli::{addr_strerror, strerror, Format, Role, PROTOCOLS};
 use nanosp_std::blocking::Socket;
-use nanosp_std::{Error, Message, Protocol, SockOpt};
+use nanosp_std::{Error, Message, PipeEvent, Protocol, SockOpt};
 
 fn fatal(msg: impl std::fmt::Display) -> ! {
     eprintln!("{msg}");
@@ -48,15 +48,15 @@ fn command() -> Command {
         .infer_long_args(true)
         .disable_version_flag(true)
         .after_help(AFTER_HELP);
-    for (f, alias, name, _) in PROTOCOLS {
-        let mut a = flag(f)
+    for p in PROTOCOLS {
+        let mut a = flag(p.flag)
             .help_heading("Protocol (exactly one)")
-            .help(match *f {
+            .help(match p.flag {
                 "pair" => "PAIR v1 (v0 with --compat)".to_string(),
                 "star" => "STAR (mangos)".to_string(),
-                _ => format!("{} socket", name.to_uppercase()),
+                _ => format!("{} socket", p.protocol.name().to_uppercase()),
             });
-        if let Some(al) = alias {
+        if let Some(al) = p.alias {
             a = a.visible_alias(al);
         }
         c = c.arg(a);
@@ -128,11 +128,10 @@ fn command() -> Command {
     );
     c.arg(value("subscribe", "TOPIC").help("SUB: subscribe to TOPIC (default: everything)"))
         .arg(flag("silent").short('q').help("print no status messages"))
-        .arg(
-            flag("verbose")
-                .short('v')
-                .help("print \"Connected to\"/\"Listening at\" lines"),
-        )
+        .arg(flag("verbose").short('v').help(
+            "print \"Connected to\"/\"Listening at\" lines, and why each connection \
+                     closed (\"Disconnected: URL (reason)\", on stderr)",
+        ))
         .arg(
             value("count", "NUM")
                 .short('C')
@@ -413,16 +412,20 @@ fn main() {
     }
 
     // Protocol: exactly one.
-    let given: Vec<_> = PROTOCOLS.iter().filter(|p| m.get_flag(p.0)).collect();
-    let &&(flag, _, mut name, role) = match given.len() {
+    let given: Vec<_> = PROTOCOLS.iter().filter(|p| m.get_flag(p.flag)).collect();
+    let p = match given.len() {
         0 => fatal("No protocol specified."),
-        1 => &given[0],
+        1 => given[0],
         _ => fatal("Only one protocol may be specified."),
     };
+    let role = p.role;
     let compat = m.get_flag("compat");
-    if flag == "pair" {
-        name = if compat { "pair0" } else { "pair1" };
-    }
+    // nngcat's --pair is PAIR v1, or v0 with --compat.
+    let proto = if p.flag == "pair" && compat {
+        Protocol::Pair0
+    } else {
+        p.protocol
+    };
 
     // Addresses, in command-line order.
     let mut addrs: Vec<(usize, bool, String)> = Vec::new();
@@ -523,7 +526,7 @@ fn main() {
     if compat && count.is_some() {
         fatal("Options --count and --compat are incompatible.");
     }
-    if compat && name == "pair1" {
+    if compat && proto == Protocol::Pair1 {
         fatal("Protocol does not support --compat.");
     }
     if ["insecure", "cacert", "cert", "key", "zt-home"]
@@ -532,7 +535,7 @@ fn main() {
     {
         fatal("TLS and ZeroTier options are not supported by spcat yet.");
     }
-    if name != "sub" && !topics.is_empty() {
+    if proto != Protocol::Sub0 && !topics.is_empty() {
         fatal("Protocol does not support --subscribe.");
     }
     match role {
@@ -564,10 +567,8 @@ fn main() {
         }
     }
 
-    let proto = Protocol::from_name(name)
-        .unwrap_or_else(|_| fatal("Unable to open socket: Protocol not supported"));
     let sock = Socket::new(proto);
-    if name == "sub" {
+    if proto == Protocol::Sub0 {
         let all = [Vec::new()];
         for t in if topics.is_empty() {
             &all[..]
@@ -595,6 +596,21 @@ fn main() {
         }
     }
     let verbose = m.get_flag("verbose") && !m.get_flag("silent");
+    if verbose {
+        // Why each connection went (the pipe's close reason), on stderr so
+        // that received data on stdout stays intact. Pipes that spcat's own
+        // exit closes are not reported.
+        sock.set_pipe_hook(|ev, p| {
+            match p.closed {
+                Some(Error::Closed) | None => {}
+                Some(why) if ev == PipeEvent::RemPost => {
+                    eprintln!("Disconnected: {} ({})", p.url, strerror(&why))
+                }
+                Some(_) => {}
+            }
+            true
+        });
+    }
     let background = compat || m.get_flag("async");
     for (_, dial, url) in &addrs {
         if *dial {

@@ -64,8 +64,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 pub use nanosp::{
-    options, CtxId, DropReason, Error, Message, Options, PipeEvent, PipeId, PipeInfo, PipeStats,
-    Protocol, ProtocolError, Scheme, SendError, SockOpt, Stats, Url, UrlError, HEADER_CAPACITY,
+    options, CtxId, DropReason, Error, IoErrorKind, Message, Options, PipeEvent, PipeId, PipeInfo,
+    PipeStats, Protocol, ProtocolError, Scheme, SendError, SockOpt, Stats, Url, UrlError,
+    HEADER_CAPACITY,
 };
 
 /// A context of a [`Socket`] (REQ, REP, SURVEYOR, RESPONDENT, SUB): its own

@@ -34,6 +34,12 @@ type UnixDriver = PipeDriver<
 
 /// Maps an OS error to the core's error.
 pub(crate) fn io_error(e: io::Error) -> Error {
+    // EMFILE and ENFILE (the same numbers on Linux and the BSDs) are nng's
+    // ENOFILES; std has no kind of its own for them.
+    #[cfg(unix)]
+    if matches!(e.raw_os_error(), Some(23 | 24)) {
+        return Error::Io(nanosp::IoErrorKind::OutOfFiles);
+    }
     Error::from_io_kind(embedded_io_async::Error::kind(&e))
 }
 

@@ -1,18 +1,20 @@
 //! WebSocket transport (`ws://`), docs/wire.md §3.
 //!
-//! * No SP header: the subprotocol `<name>.sp.nanomsg.org` names the
-//!   listener's protocol. A dialer offers its peer's name and checks that the
-//!   server echoed it; a listener accepts only its own name and echoes it.
-//! * One SP message = one WebSocket message, binary, header bytes then body.
-//!   Outgoing messages are split into frames of at most 64 KiB (nng refuses
-//!   frames over 1 MiB); incoming fragments are reassembled up to
-//!   `recv-size-max`. A single incoming frame is limited to `recv-size-max`
-//!   too, and to [`MAX_RECV_FRAME_UNLIMITED`] when `recv-size-max` is 0: the
-//!   frame reader reserves a frame's announced length up front, so that
-//!   length must never be unbounded.
+//! The SP rules (subprotocol tokens and the echo check, binary messages
+//! only, frame and message limits, close codes, what counts as a failed
+//! handshake) are the core's [`nanosp::ws`], shared with the browser
+//! transport; this module moves bytes with tokio-tungstenite.
+//!
+//! * Incoming fragments are reassembled up to `recv-size-max`; a single
+//!   incoming frame is limited to `recv-size-max` too, and to
+//!   [`MAX_RECV_FRAME_UNLIMITED`] when `recv-size-max` is 0.
+//! * A pipe that ends sends a close frame saying why
+//!   ([`nanosp::ws::close_code`]); a peer's close code becomes the pipe's
+//!   close reason ([`nanosp::ws::peer_closed`]).
 //! * Listeners share a port: each `host:port` has one HTTP server that routes
 //!   upgrades by path to the listening socket; an unknown path gets HTTP 404,
-//!   a wrong subprotocol HTTP 400.
+//!   a wrong subprotocol HTTP 400. An accept error of that server counts in
+//!   every socket listening there ([`nanosp::Stats::accept_errors`]).
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -21,10 +23,10 @@ use std::sync::{Arc, Mutex, OnceLock};
 use bytes::BytesMut;
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
-use nanosp::transport::{
-    accept_loop, attach, PipeDriver, PipeRead, PipeWrite, ACCEPT_RETRY_MAX, ACCEPT_RETRY_MIN,
-};
-use nanosp::{Error, Message, ProtocolError, SocketRef, Url, UrlError};
+use nanosp::backoff::AcceptPause;
+use nanosp::transport::{accept_loop, attach, PipeDriver, PipeRead, PipeWrite};
+use nanosp::ws::{self as rules, DataKind};
+use nanosp::{Error, Message, ProtocolError, Runtime, SocketRef, Url, UrlError};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
@@ -34,8 +36,8 @@ use tokio_tungstenite::tungstenite::{
     handshake::server::{ErrorResponse, Request, Response},
     http::{header::SEC_WEBSOCKET_PROTOCOL, HeaderValue, StatusCode},
     protocol::{
-        frame::coding::{Data, OpCode},
-        frame::Frame,
+        frame::coding::{CloseCode, Data, OpCode},
+        frame::{CloseFrame, Frame},
         WebSocketConfig,
     },
     Bytes, Message as WsMsg,
@@ -52,25 +54,15 @@ type Sref = SocketRef<TokioRuntime>;
 type Ws<S = TcpStream> = WebSocketStream<S>;
 type WsDriver = PipeDriver<TokioRuntime, WsReader, WsWriter>;
 
-/// Largest frame we send; longer messages are fragmented (as nng does).
-pub const MAX_SEND_FRAME: usize = 64 << 10;
-
-/// The largest incoming frame when `recv-size-max` is 0 (no message limit).
-/// Messages of any size still arrive, in several frames (nng's own frames are
-/// at most 1 MiB, ours 64 KiB). Without it a peer announcing a frame of
-/// 2^63 bytes made the reader panic (found by the `ws` fuzz target).
-pub const MAX_RECV_FRAME_UNLIMITED: usize = 16 << 20;
-
-/// The subprotocol token of a protocol name.
-fn token(name: &str) -> String {
-    format!("{name}.sp.nanomsg.org")
-}
+/// The largest incoming frame when `recv-size-max` is 0 (no message limit):
+/// [`nanosp::ws::MAX_RECV_FRAME_UNLIMITED`]. Without it a peer announcing a
+/// frame of 2^63 bytes made the reader panic (found by the `ws` fuzz target).
+pub use nanosp::ws::MAX_RECV_FRAME_UNLIMITED;
 
 fn config(limit: usize) -> WebSocketConfig {
-    let lim = (limit != 0).then_some(limit);
     WebSocketConfig::default()
-        .max_message_size(lim)
-        .max_frame_size(Some(lim.unwrap_or(MAX_RECV_FRAME_UNLIMITED)))
+        .max_message_size((limit != 0).then_some(limit))
+        .max_frame_size(Some(rules::max_recv_frame(limit)))
 }
 
 fn ws_error(e: tungstenite::Error) -> Error {
@@ -86,14 +78,14 @@ fn ws_error(e: tungstenite::Error) -> Error {
                 limit: max_size as u64,
             }
         }
-        tungstenite::Error::Http(r) => match r.status().as_u16() {
-            404 | 405 | 501 => Error::ConnectionRefused,
-            401 | 403 => Error::Rejected,
-            _ => Error::Protocol(ProtocolError::HandshakeIncomplete),
-        },
+        tungstenite::Error::Http(r) => rules::upgrade_refused(r.status().as_u16()),
         tungstenite::Error::Protocol(
             tungstenite::error::ProtocolError::ResetWithoutClosingHandshake,
         ) => Error::ConnectionReset,
+        // tungstenite checks the echo too, before nanosp's own check.
+        tungstenite::Error::Protocol(
+            tungstenite::error::ProtocolError::SecWebSocketSubProtocolError(_),
+        ) => Error::Protocol(ProtocolError::BadSubprotocol),
         _ => Error::Protocol(ProtocolError::MalformedHeader),
     }
 }
@@ -111,20 +103,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> PipeRead for WsReader<S> {
                 None => return Err(Error::ConnectionShutdown),
                 Some(Err(e)) => return Err(ws_error(e)),
                 Some(Ok(WsMsg::Binary(b))) => {
-                    // The server's limit may be looser when sockets share a port.
-                    if self.limit != 0 && b.len() > self.limit {
-                        return Err(Error::MessageTooLong {
-                            len: b.len() as u64,
-                            limit: self.limit as u64,
-                        });
-                    }
+                    // The server's limit may be looser when sockets share a
+                    // port: the route's own limit is checked here.
+                    rules::check_message(DataKind::Binary, b.len(), self.limit)?;
                     return Ok(Message::from_slice(&b));
                 }
-                // nng closes on text frames too (1003): SP data is binary.
-                Some(Ok(WsMsg::Text(_))) => {
-                    return Err(Error::Protocol(ProtocolError::UnexpectedMessage))
+                Some(Ok(WsMsg::Text(t))) => {
+                    rules::check_message(DataKind::Text, t.len(), self.limit)?;
                 }
-                Some(Ok(WsMsg::Close(_))) => return Err(Error::ConnectionShutdown),
+                Some(Ok(WsMsg::Close(f))) => {
+                    return Err(rules::peer_closed(f.map(|f| u16::from(f.code))))
+                }
                 Some(Ok(_)) => {} // ping/pong: tungstenite answers pings itself
             }
         }
@@ -148,27 +137,39 @@ impl<S: AsyncRead + AsyncWrite + Unpin> PipeWrite for WsWriter<S> {
             self.buf.extend_from_slice(m.body());
             drop(m);
             let data: Bytes = self.buf.split().freeze();
-            if data.len() <= MAX_SEND_FRAME {
+            if data.len() <= rules::MAX_SEND_FRAME {
                 self.wr.feed(WsMsg::Binary(data)).await.map_err(ws_error)?;
                 continue;
             }
-            let mut at = 0;
-            while at < data.len() {
-                let end = (at + MAX_SEND_FRAME).min(data.len());
-                let op = if at == 0 {
+            for r in rules::send_frames(data.len()) {
+                let op = if r.start == 0 {
                     Data::Binary
                 } else {
                     Data::Continue
                 };
-                let f = Frame::message(data.slice(at..end), OpCode::Data(op), end == data.len());
+                let last = r.end == data.len();
+                let f = Frame::message(data.slice(r), OpCode::Data(op), last);
                 self.wr.feed(WsMsg::Frame(f)).await.map_err(ws_error)?;
-                at = end;
             }
         }
         if self.buf.capacity() > 1 << 20 {
             self.buf = BytesMut::new(); // do not keep a huge buffer for one big message
         }
         self.wr.flush().await.map_err(ws_error)
+    }
+
+    async fn close(&mut self, why: &Error) {
+        // A peer that closed first has its close frame answered already.
+        // A close frame's reason holds at most 123 bytes.
+        let mut reason = why.to_string();
+        while reason.len() > 123 {
+            reason.pop();
+        }
+        let frame = CloseFrame {
+            code: CloseCode::from(rules::close_code(why)),
+            reason: reason.into(),
+        };
+        let _ = self.wr.send(WsMsg::Close(Some(frame))).await;
     }
 }
 
@@ -187,15 +188,18 @@ fn halves<S: AsyncRead + AsyncWrite + Unpin>(
 }
 
 /// One dial attempt: TCP connect, upgrade offering the peer's token, check
-/// the echo, attach.
+/// the echo, attach; all within the handshake timeout. A failure after the
+/// TCP connection was made is a failed handshake.
 async fn ws_pipe(sref: &Sref, u: &Url, url: &str, tcp: TcpTuning) -> Result<WsDriver, Error> {
     let o = sref.options();
     let proto = sref.protocol();
-    let want = token(proto.peer_name());
-    let attempt = async {
-        let tcp = tcp_connect(u, tcp)
-            .await
-            .inspect_err(|e| events::dial_failed(url, e))?;
+    let start = tokio::time::Instant::now();
+    let tcp = match tokio::time::timeout(o.handshake_timeout, tcp_connect(u, tcp)).await {
+        Ok(r) => r,
+        Err(_) => Err(Error::TimedOut),
+    }
+    .inspect_err(|e| events::dial_failed(url, e))?;
+    let upgrade = async {
         let host = if u.host.contains(':') {
             format!("[{}]", u.host)
         } else {
@@ -204,42 +208,30 @@ async fn ws_pipe(sref: &Sref, u: &Url, url: &str, tcp: TcpTuning) -> Result<WsDr
         let mut req = format!("ws://{host}:{}{}", u.port, u.path)
             .into_client_request()
             .map_err(|_| Error::AddressInvalid(UrlError::BadHost))?;
+        let offer = rules::dialer_token(proto);
         req.headers_mut().insert(
             SEC_WEBSOCKET_PROTOCOL,
-            HeaderValue::from_str(&want).map_err(|_| Error::InvalidArgument)?,
+            HeaderValue::from_str(&offer).map_err(|_| Error::InvalidArgument)?,
         );
         let (ws, resp) =
             tokio_tungstenite::client_async_with_config(req, tcp, Some(config(o.frame_limit())))
                 .await
                 .map_err(ws_error)?;
-        let echoed = resp
-            .headers()
-            .get(SEC_WEBSOCKET_PROTOCOL)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
-        if !echoed.eq_ignore_ascii_case(&want) {
-            return Err(Error::Protocol(ProtocolError::PeerMismatch {
-                expected: proto.peer_number(),
-                got: 0,
-            }));
-        }
+        let echoed = resp.headers().get(SEC_WEBSOCKET_PROTOCOL);
+        rules::check_echo(proto, echoed.and_then(|v| v.to_str().ok()))?;
         Ok(ws)
     };
-    let ws = match tokio::time::timeout(o.handshake_timeout, attempt).await {
-        Ok(Ok(ws)) => ws,
-        Ok(Err(e)) => {
-            if !matches!(e, Error::ConnectionRefused | Error::Io(_)) {
-                sref.count(|s| s.handshake_failures += 1);
-                events::handshake_failed(url, true, &e);
-            }
-            return Err(e);
-        }
-        Err(_) => {
+    let left = o.handshake_timeout.saturating_sub(start.elapsed());
+    let ws = match tokio::time::timeout(left, upgrade).await {
+        Ok(r) => r,
+        Err(_) => Err(Error::TimedOut),
+    }
+    .inspect_err(|e| {
+        if rules::is_handshake_failure(e) {
             sref.count(|s| s.handshake_failures += 1);
-            events::handshake_failed(url, true, &Error::TimedOut);
-            return Err(Error::TimedOut);
         }
-    };
+        events::handshake_failed(url, true, e);
+    })?;
     let (rd, wr) = halves(ws, o.frame_limit());
     attach(sref, proto.peer_number(), url, true, rd, wr)
 }
@@ -266,9 +258,11 @@ pub(crate) async fn dial(
 /// One listening socket's entry on a shared HTTP server.
 #[derive(Clone)]
 struct Route {
-    token: String,
+    proto: nanosp::Protocol,
     limit: usize,
     tx: mpsc::UnboundedSender<Ws>,
+    /// The listening socket, whose stats count the server's accept errors.
+    sref: Option<Sref>,
 }
 
 /// The HTTP server of one `host:port`, shared by every socket listening there.
@@ -284,6 +278,17 @@ fn servers() -> &'static Mutex<HashMap<SocketAddr, Arc<Server>>> {
 }
 
 impl Server {
+    /// Bumps a counter of every socket listening on this server.
+    fn count(&self, f: impl Fn(&mut nanosp::Stats)) {
+        let socks: Vec<Sref> = {
+            let r = self.routes.lock().unwrap();
+            r.values().filter_map(|r| r.sref.clone()).collect()
+        };
+        for s in socks {
+            s.count(&f);
+        }
+    }
+
     /// The frame/message limit for a new connection: the loosest of the
     /// routes' (the route's own limit is checked again per message).
     fn config(&self) -> WebSocketConfig {
@@ -311,8 +316,8 @@ impl Server {
 /// The listener side of one upgrade, on any stream: `route` finds the route
 /// of the requested path; the request must offer that route's subprotocol,
 /// which is echoed. No socket at the path is HTTP 404 (and
-/// [`Error::ConnectionRefused`]), no matching subprotocol HTTP 400 (and a
-/// protocol error); anything that is not an upgrade request fails with a
+/// [`Error::ConnectionRefused`]), no matching subprotocol HTTP 400 (and
+/// [`ProtocolError::BadSubprotocol`]); anything that is not an upgrade request fails with a
 /// protocol error, a stream that ends early with a connection error.
 async fn upgrade<S, F>(stream: S, cfg: WebSocketConfig, route: F) -> Result<(Ws<S>, Route), Error>
 where
@@ -320,6 +325,7 @@ where
     F: Fn(&str) -> Option<Route>,
 {
     let mut chosen: Option<Route> = None;
+    let mut bad_subprotocol = false;
     // The error type is tungstenite's, not ours to shrink.
     #[allow(clippy::result_large_err)]
     let cb = |req: &Request, mut resp: Response| -> Result<Response, ErrorResponse> {
@@ -329,19 +335,22 @@ where
             .map(|p| p.as_str())
             .unwrap_or("/");
         let Some(route) = route(path) else {
-            return Err(status(StatusCode::NOT_FOUND, "no SP socket at this path"));
+            return Err(status(
+                StatusCode::from_u16(rules::STATUS_NO_SOCKET).expect("a valid status"),
+                "no SP socket at this path",
+            ));
         };
         let offered = req
             .headers()
             .get(SEC_WEBSOCKET_PROTOCOL)
             .and_then(|v| v.to_str().ok())
             .unwrap_or("");
-        let Some(tok) = offered
-            .split(',')
-            .map(str::trim)
-            .find(|t| t.eq_ignore_ascii_case(&route.token))
-        else {
-            return Err(status(StatusCode::BAD_REQUEST, "SP protocol mismatch"));
+        let Some(tok) = rules::select_offer(route.proto, Some(offered)) else {
+            bad_subprotocol = true;
+            return Err(status(
+                StatusCode::from_u16(rules::STATUS_BAD_SUBPROTOCOL).expect("a valid status"),
+                "SP protocol mismatch",
+            ));
         };
         let v = HeaderValue::from_str(tok).expect("token came from a header value");
         resp.headers_mut().insert(SEC_WEBSOCKET_PROTOCOL, v);
@@ -350,7 +359,13 @@ where
     };
     let ws = tokio_tungstenite::accept_hdr_async_with_config(stream, cb, Some(cfg))
         .await
-        .map_err(ws_error)?;
+        .map_err(|e| {
+            if bad_subprotocol {
+                Error::Protocol(ProtocolError::BadSubprotocol)
+            } else {
+                ws_error(e)
+            }
+        })?;
     let route = chosen.ok_or(Error::Protocol(ProtocolError::HandshakeIncomplete))?;
     Ok((ws, route))
 }
@@ -375,9 +390,10 @@ pub mod fuzzing {
     {
         let (tx, _rx) = mpsc::unbounded_channel();
         let route = Route {
-            token: token(proto.name()),
+            proto,
             limit,
             tx,
+            sref: None,
         };
         let (ws, _) = upgrade(stream, config(limit), |p| {
             (p == path).then(|| route.clone())
@@ -432,9 +448,10 @@ pub(crate) async fn listen(sh: &Shared, u: Url) -> Result<Listener, Error> {
         .ok_or(Error::InvalidArgument)?;
     let (tx, rx) = mpsc::unbounded_channel();
     let route = Route {
-        token: token(sref.protocol().name()),
+        proto: sref.protocol(),
         limit: o.frame_limit(),
         tx,
+        sref: Some(sref.clone()),
     };
     // Join an existing server of this address, or bind a new one.
     let existing = if addr.port() != 0 {
@@ -457,20 +474,22 @@ pub(crate) async fn listen(sh: &Shared, u: Url) -> Result<Listener, Error> {
             let handshake = o.handshake_timeout;
             let handle = rt.handle().clone();
             let surl = addr_url(u.scheme.as_str(), local, "");
+            let clock = rt.clone();
             let task = rt.spawn(async move {
-                // The accept loop's back-off (see nanosp::transport::accept_loop).
-                let mut pause = ACCEPT_RETRY_MIN;
+                // The core's accept back-off, as every listener.
+                let mut pause = AcceptPause::new();
                 loop {
                     match l.accept().await {
                         Ok((s, _)) => {
-                            pause = ACCEPT_RETRY_MIN;
+                            pause.accepted();
                             configure_tcp(&s, tcp.get());
                             handle.spawn(srv.clone().serve(s, handshake));
                         }
                         Err(e) => {
                             let _ = accepting(&surl, e);
-                            tokio::time::sleep(pause).await;
-                            pause = (pause * 2).min(ACCEPT_RETRY_MAX);
+                            let p = pause.failed(clock.now());
+                            srv.count(|s| p.counter.bump(s));
+                            clock.sleep_until(p.until).await;
                         }
                     }
                 }

@@ -90,7 +90,7 @@ async fn wrong_path_subprotocol_or_garbage_is_refused_with_a_typed_error() {
     for offer in [Some("rep.sp.nanomsg.org"), None] {
         let req = request("/sp", offer);
         let (r, answer) = exchange(Protocol::Pair1, req.as_bytes(), b"").await;
-        assert_eq!(r, Err(Error::Protocol(ProtocolError::HandshakeIncomplete)));
+        assert_eq!(r, Err(Error::Protocol(ProtocolError::BadSubprotocol)));
         assert!(answer.starts_with("http/1.1 400"), "{answer}");
     }
 

@@ -12,6 +12,12 @@
 //! * [`listen`]: a listener made of a pool of `TcpSocket`s, each waiting in
 //!   `accept`, so N peers can be connected at once.
 //!
+//! The redial schedule and the accept pause are the core's
+//! ([`nanosp::backoff`]), as on tokio and in the browser: the same waits,
+//! the same [`DialEvent`]s ([`dial_observed`]) and the same counters
+//! (`reconnects`, `handshake_failures`, `accept_errors`). Why a pipe closed
+//! reaches the socket's pipe hook ([`nanosp::PipeInfo::closed`]).
+//!
 //! Socket buffers are the caller's ([`TcpBuffers`]); nothing large is
 //! allocated behind your back. Each connection's messages live on the heap
 //! (`alloc`), bounded by the socket's `recv-size-max`.
@@ -44,10 +50,10 @@ use embassy_futures::select::{select, Either};
 use embassy_net::tcp::TcpSocket;
 use embassy_net::{IpEndpoint, Stack};
 use embassy_time::{Duration, Timer};
+use nanosp::backoff::{AcceptPause, DialEvent, Redial};
 use nanosp::frame::Framing;
 use nanosp::stream::StreamConfig;
-use nanosp::transport::Backoff;
-use nanosp::{Error, Instant, Runtime, SocketRef};
+use nanosp::{Error, Instant, IoErrorKind, Runtime, SocketRef};
 use portable_atomic::{AtomicU32, Ordering};
 
 pub use nanosp;
@@ -121,57 +127,104 @@ async fn close_gracefully(s: &mut TcpSocket<'_>) {
 /// Connects to `endpoint` and keeps connected until the socket closes: SP
 /// handshake, then the pipe; when it ends (peer gone, bad input), a graceful
 /// TCP close and a redial after `reconnect-time-min`/`-max` back-off with
-/// jitter (nng's rule). Returns [`Error::Closed`] once the socket is closed.
+/// jitter (nng's rule, [`nanosp::backoff::Redial`]). Returns
+/// [`Error::Closed`] once the socket is closed. Its events are logged
+/// (feature `defmt`); [`dial_observed`] hands them to you.
 pub async fn dial(
     sock: &Socket,
     stack: Stack<'_>,
     endpoint: IpEndpoint,
     bufs: TcpBuffers<'_>,
 ) -> Error {
+    dial_observed(sock, stack, endpoint, bufs, log_dial_event).await
+}
+
+/// [`dial`] telling `on` what happens, as every target's dialer does:
+/// [`DialEvent::Connected`], [`DialEvent::Failed`] (connect or handshake),
+/// [`DialEvent::PipeClosed`] with the reason, [`DialEvent::Backoff`] before
+/// each redial.
+pub async fn dial_observed(
+    sock: &Socket,
+    stack: Stack<'_>,
+    endpoint: IpEndpoint,
+    bufs: TcpBuffers<'_>,
+    mut on: impl FnMut(DialEvent),
+) -> Error {
     let sref = sock.transport_ref();
     let url = format!("tcp://{endpoint}");
     let TcpBuffers { rx, tx } = bufs;
-    let o = sref.options();
-    let mut backoff = Backoff::new(o.reconnect_min, o.reconnect_max);
-    let mut first = true;
+    let rt = EmbassyRuntime;
+    let mut redial = Redial::from_options(&sref.options());
     loop {
         if sref.is_closed() {
             return Error::Closed;
         }
-        if !first {
-            let wait = backoff.next_wait(EmbassyRuntime.random_u32());
-            // At least 1 ms, so a zero reconnect time cannot starve the
-            // network task (a failing connect may not yield).
-            let t = Timer::after(Duration::from_micros((wait.as_micros() as u64).max(1000)));
-            if let Either::Second(()) = select(t, sref.closed()).await {
-                return Error::Closed;
-            }
-            sref.count(|s| s.reconnects += 1);
-        }
-        first = false;
         let mut s = TcpSocket::new(stack, &mut *rx, &mut *tx);
         let connected = match select(s.connect(endpoint), sref.closed()).await {
             Either::First(r) => r,
             Either::Second(()) => return Error::Closed,
         };
-        if let Err(_e) = connected {
-            fmt::debug!("nanosp: connect failed: {}", _e);
-            continue;
+        let outcome = match connected {
+            Err(e) => {
+                fmt::debug!("nanosp: connect failed: {}", e);
+                Err(connect_error(e))
+            }
+            Ok(()) => {
+                let r = run_connection(&sref, &mut s, &url, true, || on(redial.attached())).await;
+                close_gracefully(&mut s).await;
+                r
+            }
+        };
+        if sref.is_closed() {
+            return Error::Closed;
         }
-        if run_connection(&sref, &mut s, &url, true).await {
-            backoff.reset();
+        let wait = match outcome {
+            Ok(why) => redial.pipe_closed(why, rt.now(), rt.random_u32()),
+            Err(e) => redial.failed(e, rt.now(), rt.random_u32()),
+        };
+        for ev in wait.events() {
+            on(ev);
         }
-        close_gracefully(&mut s).await;
+        if let Either::Second(()) = select(rt.sleep_until(wait.until), sref.closed()).await {
+            return Error::Closed;
+        }
+        sref.count(|s| wait.counter().bump(s));
     }
 }
 
-/// Handshakes and runs one connection; true if a pipe was attached.
+/// The core's error for a failed embassy-net connect.
+fn connect_error(e: embassy_net::tcp::ConnectError) -> Error {
+    use embassy_net::tcp::ConnectError as E;
+    match e {
+        E::ConnectionReset => Error::ConnectionRefused,
+        E::TimedOut => Error::TimedOut,
+        E::InvalidState => Error::Busy,
+        E::NoRoute => Error::Io(IoErrorKind::AddressNotAvailable),
+    }
+}
+
+/// [`dial`]'s observer: the events at debug level, failures as warnings.
+fn log_dial_event(ev: DialEvent) {
+    match ev {
+        DialEvent::Connected => fmt::debug!("nanosp: pipe connected"),
+        DialEvent::Failed(_e) => fmt::warning!("nanosp: dial failed: {}", _e),
+        DialEvent::PipeClosed(_why) => fmt::debug!("nanosp: pipe closed: {}", _why),
+        DialEvent::Backoff(_d) => {
+            fmt::debug!("nanosp: redialing in {} ms", _d.as_millis() as u64)
+        }
+        _ => {}
+    }
+}
+
+/// Handshakes and runs one connection: `Ok(why it closed)` once a pipe
+/// attached (`attached` is called then), `Err` if the handshake failed.
 async fn run_connection<R: Runtime>(
     sref: &SocketRef<R>,
     s: &mut TcpSocket<'_>,
     url: &str,
     dialed: bool,
-) -> bool {
+    attached: impl FnOnce(),
+) -> Result<Error, Error> {
     let (r, w) = s.split();
     // embassy-net's flush waits for the peer's ACK: data leaves without it.
     let cfg = StreamConfig {
@@ -180,14 +233,14 @@ async fn run_connection<R: Runtime>(
     };
     match nanosp::stream::establish_with(sref, r, w, cfg, url, dialed).await {
         Ok(pipe) => {
-            fmt::debug!("nanosp: pipe up");
-            let _why = pipe.run().await;
-            fmt::debug!("nanosp: pipe down: {}", _why);
-            true
+            attached();
+            let why = pipe.run().await;
+            fmt::debug!("nanosp: pipe down: {}", why);
+            Ok(why)
         }
-        Err(_e) => {
-            fmt::warning!("nanosp: handshake failed: {}", _e);
-            false
+        Err(e) => {
+            fmt::warning!("nanosp: handshake failed: {}", e);
+            Err(e)
         }
     }
 }
@@ -195,8 +248,10 @@ async fn run_connection<R: Runtime>(
 /// Accepts SP connections on `port` with one `TcpSocket` per element of
 /// `bufs`, all waiting in `accept` at once, so up to `bufs.len()` peers are
 /// served together. Each connection must finish the SP handshake within the
-/// socket's handshake timeout. Returns [`Error::Closed`] once the socket is
-/// closed.
+/// socket's handshake timeout. An accept that fails is counted
+/// (`accept_errors`) and that slot pauses as every listener does
+/// ([`nanosp::backoff::AcceptPause`]). Returns [`Error::Closed`] once the
+/// socket is closed.
 pub async fn listen(
     sock: &Socket,
     stack: Stack<'_>,
@@ -238,6 +293,8 @@ async fn serve_slot(
     bufs: &mut TcpBuffers<'_>,
     url: &str,
 ) {
+    let rt = EmbassyRuntime;
+    let mut pause = AcceptPause::new();
     loop {
         if sref.is_closed() {
             return;
@@ -247,12 +304,17 @@ async fn serve_slot(
             Either::First(r) => r,
             Either::Second(()) => return,
         };
-        if accepted.is_err() {
-            // Out of sockets or similar: breathe, then wait again.
-            Timer::after(Duration::from_millis(10)).await;
+        if let Err(_e) = accepted {
+            fmt::warning!("nanosp: accept failed: {}", _e);
+            let p = pause.failed(rt.now());
+            sref.count(|s| p.counter.bump(s));
+            if let Either::Second(()) = select(rt.sleep_until(p.until), sref.closed()).await {
+                return;
+            }
             continue;
         }
-        run_connection(sref, &mut s, url, false).await;
+        pause.accepted();
+        let _ = run_connection(sref, &mut s, url, false, || {}).await;
         close_gracefully(&mut s).await;
     }
 }

@@ -213,3 +213,118 @@ async fn closing_a_busy_listener_ends_it_cleanly() {
         Err(_) => panic!("listen did not end after close"),
     }
 }
+
+/// Why a pipe closed reaches the pipe hook on both sides, and the dialer
+/// reports the same events as on every target: the listener closes the
+/// dialer's pipe for an oversized message (its hook sees `MessageTooLong`),
+/// the dialer sees the connection go, waits its back-off and redials.
+#[tokio::test(flavor = "current_thread")]
+async fn close_reasons_reach_the_hooks_and_the_dialer_reports_events() {
+    use nanosp::backoff::DialEvent;
+    use nanosp::{Error, PipeEvent, SockOpt};
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration as StdDuration;
+
+    let pull = Socket::new(Protocol::Pull0, EmbassyRuntime);
+    let push = Socket::new(Protocol::Push0, EmbassyRuntime);
+    pull.set_opt(SockOpt::RecvMaxSize(100)).unwrap();
+    push.set_opt(SockOpt::ReconnectTimeMin(StdDuration::from_millis(20)))
+        .unwrap();
+    let closed = |s: &Socket| {
+        let log: Arc<Mutex<Vec<Option<Error>>>> = Arc::default();
+        let l = log.clone();
+        s.set_pipe_hook(move |ev, info| {
+            if ev == PipeEvent::RemPost {
+                l.lock().unwrap().push(info.closed);
+            }
+            true
+        });
+        log
+    };
+    let (pull_closed, push_closed) = (closed(&pull), closed(&push));
+    let events: Arc<Mutex<Vec<DialEvent>>> = Arc::default();
+
+    let (sa, mut ra, la) = stack(1);
+    let (sb, mut rb, lb) = stack(2);
+    let ep = IpEndpoint::new(Ipv4Address::new(10, 42, 0, 1).into(), 5555);
+    let net = async {
+        join(join(ra.run(), rb.run()), cable(la, lb)).await;
+    };
+    let b = bufs(1).iter_mut().next().unwrap();
+    let ev = events.clone();
+    let client = nanosp_embassy::dial_observed(
+        &push,
+        sb,
+        ep,
+        TcpBuffers {
+            rx: &mut *b.rx,
+            tx: &mut *b.tx,
+        },
+        move |e| ev.lock().unwrap().push(e),
+    );
+    let server = async {
+        let served = listen(&pull, sa, 5555, bufs(2));
+        let body = async {
+            push.send(Message::from("small")).await.unwrap();
+            assert_eq!(pull.recv().await.unwrap().body(), b"small");
+            push.send(Message::from(vec![7u8; 500])).await.unwrap();
+            // The listener's pipe goes for the big message; the dialer's
+            // follows, and it redials.
+            while events
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|e| **e == DialEvent::Connected)
+                .count()
+                < 2
+            {
+                embassy_time::Timer::after_millis(5).await;
+            }
+            push.send(Message::from("again")).await.unwrap();
+            assert_eq!(pull.recv().await.unwrap().body(), b"again");
+            // The application closes the listener's pipe.
+            let p = pull.pipes()[0].id;
+            pull.close_pipe(p);
+        };
+        if let Either::First(why) = select(served, body).await {
+            panic!("listen ended: {why:?}");
+        }
+    };
+    let r = with_timeout(Duration::from_secs(30), select3(net, client, server)).await;
+    assert!(
+        matches!(r, Ok(Either3::Third(_))),
+        "timed out or ended early"
+    );
+
+    let pulled = pull_closed.lock().unwrap().clone();
+    assert_eq!(
+        pulled,
+        [
+            Some(Error::MessageTooLong {
+                len: 500,
+                limit: 100 + nanosp::HEADER_CAPACITY as u64
+            }),
+            Some(Error::Closed)
+        ]
+    );
+    let pushed = push_closed.lock().unwrap().clone();
+    assert!(
+        matches!(
+            pushed.first(),
+            Some(Some(Error::ConnectionShutdown | Error::ConnectionReset))
+        ),
+        "{pushed:?}"
+    );
+    let ev = events.lock().unwrap().clone();
+    assert_eq!(ev[0], DialEvent::Connected, "{ev:?}");
+    assert!(
+        matches!(ev[1], DialEvent::PipeClosed(e) if e == pushed[0].unwrap()),
+        "{ev:?}"
+    );
+    assert!(
+        matches!(ev[2], DialEvent::Backoff(d) if d >= nanosp::backoff::REDIAL_FLOOR && d < StdDuration::from_millis(20)),
+        "{ev:?}"
+    );
+    assert_eq!(ev[3], DialEvent::Connected, "{ev:?}");
+    assert_eq!(push.stats().reconnects, 1);
+}

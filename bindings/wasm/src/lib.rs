@@ -17,6 +17,8 @@
 //!
 //! Every failure is an `Error` whose `code` is nng's name for it
 //! (`"ETIMEDOUT"`, `"ECLOSED"`, `"ESTATE"`, ...), see [`error_code`].
+//! Protocol names and error names come from the core's tables
+//! ([`nanosp::Protocol`]'s names, [`nanosp::Error::nng_name`]).
 #![warn(missing_docs)]
 
 use std::cell::{Cell, RefCell};
@@ -27,26 +29,34 @@ use nanosp_web::nanosp;
 
 use js_sys::{Array, ArrayBuffer, Function, Object, Promise, Reflect, Uint8Array};
 use nanosp::{Error, Message, PipeEvent, PipeInfo, Protocol, SockOpt, SocketContext};
-use nanosp_web::{DialMode, WebRuntime};
+use nanosp_web::{DialEvent, DialMode, WebRuntime};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::future_to_promise;
 
 #[wasm_bindgen(typescript_custom_section)]
 const TS_TYPES: &'static str = r#"
-/** Socket protocols: nng's names (`"pair"` is PAIR v1, as in nngcat). */
+/** Socket protocols: nng's names, or the versioned spelling of nng's API
+ *  (`"req0"`, `"pair1"`); ASCII case is ignored. `"pair"` is PAIR v0, as in
+ *  nng (before nanosp 0.2 it meant v1: write `"pair1"`). */
 export type ProtocolName =
-  | "pair0" | "pair1" | "pair" | "pub" | "sub" | "push" | "pull"
-  | "req" | "rep" | "surveyor" | "respondent" | "bus" | "star";
+  | "pair" | "pair0" | "pair1" | "pub" | "pub0" | "sub" | "sub0"
+  | "push" | "push0" | "pull" | "pull0" | "req" | "req0" | "rep" | "rep0"
+  | "surveyor" | "surveyor0" | "respondent" | "respondent0"
+  | "bus" | "bus0" | "star" | "star0";
 
 /** What `send` accepts: text is sent as UTF-8. */
 export type Payload = string | Uint8Array | ArrayBuffer | ArrayBufferView;
 
-/** The stable `code` of every error nanosp throws or rejects with (nng's names). */
+/** The stable `code` of every error nanosp throws or rejects with: nng's
+ *  names (`nng.h` without `NNG_`). `"EIO"` and `"EINTERNAL"` are no longer
+ *  produced (operating-system errors now have nng's names); they stay here
+ *  so that code testing for them still compiles. */
 export type ErrorCode =
   | "ECLOSED" | "ETIMEDOUT" | "EAGAIN" | "ESTATE" | "ENOTSUP" | "ECANCELED"
   | "EMSGSIZE" | "EPROTO" | "ECONNREFUSED" | "ECONNRESET" | "ECONNSHUT"
-  | "EADDRINUSE" | "EADDRINVAL" | "EBUSY" | "EINVAL" | "ENOENT" | "EIO" | "EINTERNAL";
+  | "EADDRINUSE" | "EADDRINVAL" | "EBUSY" | "EINVAL" | "ENOENT" | "EPERM"
+  | "EEXIST" | "ENOMEM" | "ENOFILES" | "EINTR" | "ESYSERR" | "EIO" | "EINTERNAL";
 
 /** An `Error` from nanosp: `code` says what happened. */
 export interface NanospError extends Error {
@@ -54,11 +64,23 @@ export interface NanospError extends Error {
   code: ErrorCode;
 }
 
+/** What a dialer did (the same events as nanosp's dialers on every target). */
+export type DialEvent =
+  | { type: "connected" }
+  | { type: "failed"; error: NanospError }
+  | { type: "pipe-closed"; reason: NanospError }
+  | { type: "backoff"; wait: number };
+
 /** Options of `Socket.dial`. */
 export interface DialOptions {
   /** Resolve at once and keep trying in the background (nng's NNG_FLAG_NONBLOCK).
    *  Without it the first attempt's error rejects the promise and nothing retries. */
   nonblocking?: boolean;
+  /** Called for each thing the dialer does: `"connected"`, `"failed"` (an
+   *  attempt's error), `"pipe-closed"` (why its connection went),
+   *  `"backoff"` (ms it waits before redialing). A first attempt that
+   *  rejects the promise is not reported. */
+  onEvent?: (event: DialEvent) => void;
 }
 
 /** A connection of a socket. */
@@ -71,6 +93,11 @@ export interface PipeInfo {
   peer: string;
   /** True for dialed pipes (always, in a browser). */
   dialed: boolean;
+  /** In a `"remove"` event: why the connection closed (`ECONNSHUT` the peer
+   *  closed it, `EMSGSIZE` a message over `recv-size-max`, `EPROTO` bad
+   *  input, `ECONNRESET` it broke, `ECLOSED` the socket closed it).
+   *  Absent otherwise. */
+  reason?: NanospError;
 }
 
 /** Pipe events: `"add-pre"` before a pipe joins (return `false` to refuse it),
@@ -88,7 +115,11 @@ export interface SocketStats {
   dropsUnroutable: number; dropsMalformed: number; dropsUnwanted: number;
   lost: number; pipesAdded: number; pipesRemoved: number;
   pipesRejected: number; handshakeFailures: number; protocolErrors: number;
+  /** Connections closed for a message over `recv-size-max` (part of `protocolErrors`). */
+  oversized: number;
   reconnects: number;
+  /** Failed accepts of listeners: always 0 in a browser, which cannot listen. */
+  acceptErrors: number;
 }
 
 /** Counters of one live pipe. */
@@ -100,29 +131,10 @@ export interface PipeStats {
 "#;
 
 /// nng's name for an error: the `code` of every JavaScript error nanosp
-/// produces. Stable: new error kinds get new codes, existing codes keep
-/// their meaning.
+/// produces, from the core's one table ([`Error::nng_name`]). Stable: new
+/// error kinds get new codes, existing codes keep their meaning.
 pub fn error_code(e: &Error) -> &'static str {
-    match e {
-        Error::Closed => "ECLOSED",
-        Error::TimedOut => "ETIMEDOUT",
-        Error::WouldBlock => "EAGAIN",
-        Error::ProtocolState => "ESTATE",
-        Error::NotSupported | Error::TransportUnavailable => "ENOTSUP",
-        Error::Canceled => "ECANCELED",
-        Error::MessageTooLong { .. } => "EMSGSIZE",
-        Error::Protocol(_) => "EPROTO",
-        Error::ConnectionRefused | Error::Rejected => "ECONNREFUSED",
-        Error::ConnectionReset => "ECONNRESET",
-        Error::ConnectionShutdown => "ECONNSHUT",
-        Error::AddressInUse => "EADDRINUSE",
-        Error::AddressInvalid(_) => "EADDRINVAL",
-        Error::Busy => "EBUSY",
-        Error::InvalidArgument => "EINVAL",
-        Error::NotFound => "ENOENT",
-        Error::Io(_) => "EIO",
-        _ => "EINTERNAL",
-    }
+    e.nng_name()
 }
 
 /// A JavaScript `Error` named `NanospError` with a `code` property.
@@ -246,23 +258,39 @@ fn set(obj: &Object, key: &str, v: impl Into<JsValue>) {
     let _ = Reflect::set(obj, &key.into(), &v.into());
 }
 
-/// Protocol names as this API takes them: PAIR v0 is `"pair0"` (on the wire,
-/// and in `nanosp::proto::name_of`, it is `"pair"`; here `"pair"` means v1).
-fn js_proto_name(n: u16) -> &'static str {
-    if n == 0x10 {
-        "pair0"
-    } else {
-        nanosp::proto::name_of(n)
-    }
-}
-
 fn pipe_object(p: &PipeInfo) -> Object {
     let o = Object::new();
     set(&o, "id", p.id.0);
     set(&o, "url", p.url.as_str());
-    set(&o, "peer", js_proto_name(p.peer));
+    let peer = Protocol::from_number(p.peer).map_or("unknown", |q| q.name());
+    set(&o, "peer", peer);
     set(&o, "dialed", p.dialed);
+    if let Some(why) = p.closed {
+        set(&o, "reason", to_js(why));
+    }
     o
+}
+
+/// A dialer's event as the JavaScript object `DialEvent`.
+fn dial_event_object(ev: DialEvent) -> Option<Object> {
+    let o = Object::new();
+    match ev {
+        DialEvent::Connected => set(&o, "type", "connected"),
+        DialEvent::Failed(e) => {
+            set(&o, "type", "failed");
+            set(&o, "error", to_js(e));
+        }
+        DialEvent::PipeClosed(why) => {
+            set(&o, "type", "pipe-closed");
+            set(&o, "reason", to_js(why));
+        }
+        DialEvent::Backoff(d) => {
+            set(&o, "type", "backoff");
+            set(&o, "wait", d.as_secs_f64() * 1000.0);
+        }
+        _ => return None,
+    }
+    Some(o)
 }
 
 thread_local! {
@@ -321,9 +349,11 @@ pub struct Socket {
 
 #[wasm_bindgen]
 impl Socket {
-    /// Opens a socket of `protocol`: `"req"`, `"rep"`, `"pub"`, `"sub"`,
-    /// `"push"`, `"pull"`, `"surveyor"`, `"respondent"`, `"bus"`,
-    /// `"pair0"`, `"pair1"` (`"pair"` = `"pair1"`, as nngcat), `"star"`.
+    /// Opens a socket of `protocol`, by nng's name or the versioned
+    /// spelling (the core's table, [`Protocol::from_name`]): `"req"`,
+    /// `"rep"`, `"pub"`, `"sub"`, `"push"`, `"pull"`, `"surveyor"`,
+    /// `"respondent"`, `"bus"`, `"pair"` (= `"pair0"`), `"pair1"`, `"star"`;
+    /// or `"req0"`, `"pair0"`, ...
     #[wasm_bindgen(constructor)]
     pub fn new(
         #[wasm_bindgen(unchecked_param_type = "ProtocolName")] protocol: &str,
@@ -340,16 +370,16 @@ impl Socket {
         Ok(Socket { inner, id })
     }
 
-    /// The socket's protocol name (`"req"`, `"pair1"`, ...).
+    /// The socket's protocol, nng's name (`"req"`, `"pair"`, `"pair1"`, ...).
     #[wasm_bindgen(getter)]
     pub fn protocol(&self) -> String {
-        js_proto_name(self.inner.protocol().number()).into()
+        self.inner.protocol().name().into()
     }
 
     /// The protocol name a peer must have (`"rep"` for a REQ socket).
     #[wasm_bindgen(getter, js_name = peerProtocol)]
     pub fn peer_protocol(&self) -> String {
-        js_proto_name(self.inner.protocol().peer_number()).into()
+        self.inner.protocol().peer_name().into()
     }
 
     /// True once the socket is closed.
@@ -367,6 +397,7 @@ impl Socket {
     /// rejects (`ECONNREFUSED`, `ETIMEDOUT`, `EPROTO`, `EADDRINVAL`) and
     /// nothing retries. Either way it rejects at once with `ENOTSUP` when
     /// there is no `WebSocket` class (Node 20 without the `ws` package).
+    /// `{ onEvent }` is told what the dialer does (see `DialEvent`).
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn dial(
         &self,
@@ -382,12 +413,27 @@ impl Socket {
         } else {
             DialMode::Blocking
         };
+        let on_event = if options.is_object() {
+            Reflect::get(&options, &"onEvent".into())
+                .ok()
+                .and_then(|f| f.dyn_into::<Function>().ok())
+        } else {
+            None
+        };
         if let Some(e) = no_websocket(&url) {
             return Promise::reject(&e);
         }
         let sock = self.inner.clone();
         future_to_promise(async move {
-            nanosp_web::dial(&sock, &url, mode).await.map_err(to_js)?;
+            let on = move |ev: DialEvent| {
+                if let (Some(f), Some(o)) = (&on_event, dial_event_object(ev)) {
+                    // A throwing callback does not stop the dialer.
+                    let _ = f.call1(&JsValue::NULL, &o);
+                }
+            };
+            nanosp_web::dial_observed(&sock, &url, mode, on)
+                .await
+                .map_err(to_js)?;
             Ok(JsValue::UNDEFINED)
         })
     }
@@ -474,6 +520,7 @@ impl Socket {
     /// forever): `"recv-timeout"`, `"send-timeout"`, `"recv-size-max"`
     /// (bytes, 0 = unlimited; default 1 MiB), `"send-buffer"`,
     /// `"recv-buffer"`, `"reconnect-time-min"`, `"reconnect-time-max"`,
+    /// `"handshake-timeout"`,
     /// `"ttl-max"`, `"req:resend-time"`, `"surveyor:survey-time"`,
     /// `"sub:subscribe"`, `"sub:unsubscribe"`, `"sub:prefnew"`.
     /// Unknown names throw `ENOTSUP`, bad values `EINVAL`.
@@ -523,8 +570,8 @@ impl Socket {
     }
 
     /// Calls `callback(event, pipe)` for every connection event: `"add-pre"`
-    /// (return `false` to refuse the connection), `"add"`, `"remove"`.
-    /// `null` removes the callback.
+    /// (return `false` to refuse the connection), `"add"`, `"remove"` (with
+    /// `pipe.reason`, why it closed). `null` removes the callback.
     #[wasm_bindgen(js_name = onPipe)]
     pub fn on_pipe(
         &self,
@@ -596,7 +643,9 @@ impl Socket {
             ("pipesRejected", s.pipes_rejected),
             ("handshakeFailures", s.handshake_failures),
             ("protocolErrors", s.protocol_errors),
+            ("oversized", s.oversized),
             ("reconnects", s.reconnects),
+            ("acceptErrors", s.accept_errors),
         ])
     }
 

@@ -162,7 +162,7 @@ const tests = [
     assertEq(sha256(out.subarray(0, big.length)), sha256(big), "nngcat received");
   }],
 
-  ["a message over recv-size-max closes the connection and counts a protocol error", async () => {
+  ["a message over recv-size-max closes the connection (EMSGSIZE in the remove event and the dial events) and counts", async () => {
     const file = join(scratch, "2k.bin");
     writeFileSync(file, randomBytes(2048));
     const push = await nngcat(["--push", "--file", file, "--interval", "1"]);
@@ -172,12 +172,75 @@ const tests = [
       s.setOption("recv-timeout", 2500);
       s.setOption("reconnect-time-min", 100);
       const events = [];
-      s.onPipe((ev) => { events.push(ev); });
-      await s.dial(url);
+      const reasons = [];
+      s.onPipe((ev, pipe) => {
+        events.push(ev);
+        if (ev === "remove") reasons.push(pipe.reason?.code);
+        else if (pipe.reason !== undefined) reasons.push("reason on " + ev);
+      });
+      const dials = [];
+      await s.dial(url, {
+        onEvent: (e) => dials.push(e.type === "pipe-closed" ? `pipe-closed ${e.reason.code}`
+          : e.type === "backoff" ? `backoff ${e.wait >= 1 && e.wait < 100}` : e.type),
+      });
       const code = await codeOf(s.recv());
-      return { code, errors: s.stats().protocolErrors > 0, removed: events.includes("remove"), limit: s.getOption("recv-size-max") };
+      const st = s.stats();
+      return {
+        code, errors: st.protocolErrors > 0, oversized: st.oversized > 0, removed: events.includes("remove"),
+        limit: s.getOption("recv-size-max"), reason: reasons[0], dials: dials.slice(0, 4),
+        acceptErrors: st.acceptErrors,
+      };
     }, push.url);
-    assertEq(got, { code: "ETIMEDOUT", errors: true, removed: true, limit: 1024 });
+    assertEq(got, {
+      code: "ETIMEDOUT", errors: true, oversized: true, removed: true, limit: 1024, reason: "EMSGSIZE",
+      dials: ["connected", "pipe-closed EMSGSIZE", "backoff true", "connected"], acceptErrors: 0,
+    });
+  }],
+
+  ["a server that never answers the upgrade: ETIMEDOUT, counted as a failed handshake (as on std)", async () => {
+    const { createServer } = await import("node:net");
+    const held = [];
+    const srv = createServer((c) => { held.push(c); });
+    await new Promise((r) => srv.listen(0, "127.0.0.1", r));
+    try {
+      const url = `ws://127.0.0.1:${srv.address().port}/sp`;
+      const got = await inPage(async (url) => {
+        const s = new nanosp.Socket("req");
+        s.setOption("handshake-timeout", 300);
+        const code = await codeOf(s.dial(url));
+        const failures = s.stats().handshakeFailures;
+        s.close();
+        return { code, failures };
+      }, url);
+      assertEq(got, { code: "ETIMEDOUT", failures: 1 });
+    } finally {
+      held.forEach((c) => c.destroy());
+      srv.close();
+    }
+  }],
+
+  ["protocol names are nng's: \"pair\" is PAIR v0, versioned names and any case work", async () => {
+    const pair = await nngcat(["--pair0", "--ascii", "--data", "zero", "--interval", "1"]);
+    const got = await inPage(async (url) => {
+      const names = ["pair", "PAIR0", "pair1", "req0", "Rep", "star0"].map((n) => {
+        const s = new nanosp.Socket(n);
+        const r = [s.protocol, s.peerProtocol];
+        s.close();
+        return r;
+      });
+      let bad;
+      try { new nanosp.Socket("pair2"); } catch (e) { bad = e.code; }
+      const s = new nanosp.Socket("pair");
+      await s.dial(url);
+      const msg = await s.recvText();
+      const peer = s.pipes()[0].peer;
+      s.close();
+      return { names, bad, msg, peer };
+    }, pair.url);
+    assertEq(got, {
+      names: [["pair", "pair"], ["pair", "pair"], ["pair1", "pair1"], ["req", "rep"], ["rep", "req"], ["star", "star"]],
+      bad: "EINVAL", msg: "zero", peer: "pair",
+    });
   }],
 
   ["a restarted server is redialed", async () => {

@@ -43,6 +43,8 @@ use alloc::string::String;
 use nanosp::url::{Scheme, Url};
 use nanosp::Error;
 
+pub use nanosp::backoff::DialEvent;
+
 pub use nanosp;
 pub use runtime::{Sleep, WebRuntime};
 pub use ws::{connect, subprotocol, WsPipe, WsRead, WsWrite, MAX_PENDING};
@@ -91,6 +93,20 @@ fn check_url(url: &str) -> Result<(), Error> {
 /// does. With [`DialMode::Blocking`] the first attempt's error is returned
 /// and nothing keeps trying; see [`connect`] for the errors.
 pub async fn dial(sock: &Socket, url: &str, mode: DialMode) -> Result<(), Error> {
+    dial_observed(sock, url, mode, |_| {}).await
+}
+
+/// [`dial`] telling `on` what its dialer does, with the same events as every
+/// target's dialer ([`DialEvent`]): connected, failed (with the error),
+/// pipe closed (with the reason), back-off before each redial. The schedule
+/// and the counters are the core's ([`nanosp::backoff::Redial`]). A first
+/// attempt that fails with [`DialMode::Blocking`] is returned, not reported.
+pub async fn dial_observed(
+    sock: &Socket,
+    url: &str,
+    mode: DialMode,
+    on: impl FnMut(DialEvent) + 'static,
+) -> Result<(), Error> {
     check_url(url)?;
     if sock.is_closed() {
         return Err(Error::Closed);
@@ -105,6 +121,8 @@ pub async fn dial(sock: &Socket, url: &str, mode: DialMode) -> Result<(), Error>
         DialMode::Blocking => Some(attempt().await?),
         DialMode::NonBlocking => None,
     };
-    wasm_bindgen_futures::spawn_local(nanosp::transport::dialer_loop(sref, first, attempt));
+    wasm_bindgen_futures::spawn_local(nanosp::transport::dialer_loop_observed(
+        sref, first, attempt, on,
+    ));
     Ok(())
 }

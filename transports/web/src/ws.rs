@@ -1,8 +1,13 @@
 //! One SP pipe over one browser `WebSocket` (docs/wire.md §3).
 //!
-//! Each SP message is one binary WebSocket message: the protocol header then
-//! the body, no length prefix. The dialer offers exactly one subprotocol,
-//! `<peer>.sp.nanomsg.org`, and checks that the server echoed it.
+//! The SP rules are the core's [`nanosp::ws`], shared with nanosp-std: each
+//! SP message is one binary WebSocket message (the protocol header then the
+//! body); the dialer offers exactly one subprotocol, `<peer>.sp.nanomsg.org`,
+//! and checks the echo ([`nanosp::ws::check_echo`]); a text message or one
+//! over `recv-size-max` ends the connection with a close code saying why
+//! ([`nanosp::ws::app_close_code`]: the browser may send only 1000 and
+//! 3000–4999); the peer's close code becomes the pipe's close reason. A
+//! failed or timed-out handshake counts in `handshake_failures`.
 //!
 //! The browser API has no receive back-pressure: messages arrive through
 //! `onmessage` whether or not anyone reads. They wait in a queue that the
@@ -20,8 +25,10 @@ use core::task::{Poll, Waker};
 use core::time::Duration;
 
 use js_sys::{ArrayBuffer, Reflect, Uint8Array};
+use nanosp::backoff::Counter;
 use nanosp::transport::{PipeDriver, PipeRead, PipeWrite};
-use nanosp::{Error, Message, ProtocolError, Runtime, SocketRef};
+use nanosp::ws::{self as rules, DataKind};
+use nanosp::{Error, Message, Runtime, SocketRef};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{BinaryType, WebSocket};
@@ -63,7 +70,7 @@ struct Inbox {
 
 impl Inbox {
     /// Ends the connection because of what the peer sent: drop what is
-    /// queued, close the WebSocket (4000: application-defined), wake the reader.
+    /// queued, close the WebSocket saying why, wake the reader.
     fn fail(&mut self, e: Error) {
         if self.end.is_none() {
             self.end = Some(e);
@@ -71,7 +78,7 @@ impl Inbox {
             self.queue.clear();
             self.queued_bytes = 0;
             if let Some(ws) = self.ws.take() {
-                let _ = ws.close_with_code_and_reason(4000, "nanosp: protocol error");
+                close_saying_why(&ws, &e);
             }
         }
         self.wake();
@@ -88,6 +95,16 @@ impl Inbox {
             w.wake();
         }
     }
+}
+
+/// Closes `ws` with the close code of `why` and its text as the reason.
+fn close_saying_why(ws: &WebSocket, why: &Error) {
+    let mut reason = format!("{why}");
+    // A close reason holds at most 123 bytes.
+    while reason.len() > 123 {
+        reason.pop();
+    }
+    let _ = ws.close_with_code_and_reason(rules::app_close_code(why), &reason);
 }
 
 /// The connection both pipe halves share; dropping it closes the socket.
@@ -174,23 +191,51 @@ impl PipeWrite for WsWrite {
         }
         Ok(())
     }
+
+    async fn close(&mut self, why: &Error) {
+        let ws = &self.conn.ws;
+        if ws.ready_state() == WebSocket::OPEN {
+            close_saying_why(ws, why);
+        }
+    }
 }
 
 /// The subprotocol a dialer of `sock`'s protocol offers (docs/wire.md §3):
-/// the *peer's* name, e.g. `rep.sp.nanomsg.org` for a REQ socket.
+/// the *peer's* name, e.g. `rep.sp.nanomsg.org` for a REQ socket
+/// ([`nanosp::ws::dialer_token`]).
 pub fn subprotocol(sock: &SocketRef<WebRuntime>) -> String {
-    format!("{}.sp.nanomsg.org", sock.protocol().peer_name())
+    rules::dialer_token(sock.protocol())
 }
 
 /// Opens one WebSocket to `url` and joins it to the socket as a pipe: the
 /// connection must open and echo the subprotocol within the socket's
 /// handshake timeout. Errors: [`Error::ConnectionRefused`] when the browser
 /// could not connect (it tells no more: refused, HTTP 404 and TLS failures
-/// look alike), [`Error::TimedOut`], [`Error::Protocol`] for a wrong echo,
-/// [`Error::Closed`] when the socket closes meanwhile.
+/// look alike), [`Error::TimedOut`],
+/// [`ProtocolError::BadSubprotocol`](nanosp::ProtocolError::BadSubprotocol)
+/// for a wrong echo, [`Error::Closed`] when the socket closes meanwhile. A
+/// timeout and a wrong echo count in `handshake_failures`, as on std.
 pub async fn connect(sock: SocketRef<WebRuntime>, url: String) -> Result<WsPipe, Error> {
-    let token = subprotocol(&sock);
-    let ws = WebSocket::new_with_str(&url, &token).map_err(|_| Error::InvalidArgument)?;
+    let conn = open(&sock, &url).await.inspect_err(|e| {
+        if rules::is_handshake_failure(e) {
+            sock.count(|s| Counter::HandshakeFailures.bump(s));
+        }
+    })?;
+    let peer = sock.protocol().peer_number();
+    nanosp::transport::attach(
+        &sock,
+        peer,
+        &url,
+        true,
+        WsRead { conn: conn.clone() },
+        WsWrite { conn },
+    )
+}
+
+/// Opens the WebSocket and checks the echo, within the handshake timeout.
+async fn open(sock: &SocketRef<WebRuntime>, url: &str) -> Result<Rc<Conn>, Error> {
+    let token = subprotocol(sock);
+    let ws = WebSocket::new_with_str(url, &token).map_err(|_| Error::InvalidArgument)?;
     ws.set_binary_type(BinaryType::Arraybuffer);
     let opts = sock.options();
     let inbox = Rc::new(RefCell::new(Inbox {
@@ -222,10 +267,10 @@ pub async fn connect(sock: SocketRef<WebRuntime>, url: String) -> Result<WsPipe,
             .and_then(|c| c.as_f64())
             .unwrap_or(1006.0) as u16;
         let mut ib = ib.borrow_mut();
-        let e = match (ib.opened, code) {
-            (false, _) => Error::ConnectionRefused,
-            (true, 1000 | 1001) => Error::ConnectionShutdown,
-            (true, _) => Error::ConnectionReset,
+        let e = if ib.opened {
+            rules::peer_closed(Some(code))
+        } else {
+            Error::ConnectionRefused
         };
         ib.finish(e);
     });
@@ -276,27 +321,8 @@ pub async fn connect(sock: SocketRef<WebRuntime>, url: String) -> Result<WsPipe,
 
     // Browsers already fail a connection whose server picked a protocol we
     // did not offer; nng also insists on the echo, so do we.
-    let echoed = conn.ws.protocol();
-    if !echoed.eq_ignore_ascii_case(&token) {
-        sock.count(|s| s.handshake_failures += 1);
-        let got = echoed
-            .strip_suffix(".sp.nanomsg.org")
-            .and_then(|name| nanosp::Protocol::from_name(name).ok())
-            .map_or(0, |p| p.number());
-        return Err(Error::Protocol(ProtocolError::PeerMismatch {
-            expected: sock.protocol().peer_number(),
-            got,
-        }));
-    }
-    let peer = sock.protocol().peer_number();
-    nanosp::transport::attach(
-        &sock,
-        peer,
-        &url,
-        true,
-        WsRead { conn: conn.clone() },
-        WsWrite { conn },
-    )
+    rules::check_echo(sock.protocol(), Some(&conn.ws.protocol()))?;
+    Ok(conn)
 }
 
 fn on_message(ib: &mut Inbox, data: JsValue) {
@@ -304,16 +330,16 @@ fn on_message(ib: &mut Inbox, data: JsValue) {
         return;
     }
     let Some(buf) = data.dyn_ref::<ArrayBuffer>() else {
-        // A text frame: SP is binary only (nng closes such a peer, 1003).
-        ib.fail(Error::Protocol(ProtocolError::UnexpectedMessage));
+        // A text message: SP is binary only.
+        let len = data.as_string().map_or(0, |t| t.len());
+        if let Err(e) = rules::check_message(DataKind::Text, len, ib.limit) {
+            ib.fail(e);
+        }
         return;
     };
     let len = buf.byte_length() as usize;
-    if ib.limit != 0 && len > ib.limit {
-        ib.fail(Error::MessageTooLong {
-            len: len as u64,
-            limit: ib.limit as u64,
-        });
+    if let Err(e) = rules::check_message(DataKind::Binary, len, ib.limit) {
+        ib.fail(e);
         return;
     }
     let over_bytes = !ib.queue.is_empty() && ib.queued_bytes + len > MAX_PENDING_BYTES;

@@ -6,7 +6,8 @@ use crate::protocol::UnknownProtocol;
 use crate::url::UrlError;
 use crate::Message;
 
-/// Everything that can go wrong, named as nng names it (`NNG_E*`).
+/// Everything that can go wrong, named as nng names it (`NNG_E*`):
+/// [`Error::nng_name`] and [`Error::nng_code`] give nng's name and number.
 ///
 /// A peer's bad input is reported as [`Error::Protocol`] or
 /// [`Error::MessageTooLong`] on the pipe it came from; it closes that pipe only.

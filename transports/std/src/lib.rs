@@ -34,9 +34,12 @@
 //!
 //! **Options** are the core's [`SockOpt`], with nng's names and defaults:
 //! the table is in [`options`]. **Errors** are one [`Error`] enum with nng's
-//! meanings (`ECLOSED`, `ETIMEDOUT`, `ESTATE`, ...; see its variants). Each
-//! protocol's rules (who receives, what is dropped, what is retried) are on
-//! its module in [`nanosp::proto`], e.g. [`nanosp::proto::reqrep0`].
+//! meanings (`ECLOSED`, `ETIMEDOUT`, `ESTATE`, ...; see its variants), and
+//! [`Error::nng_name`] / [`Error::nng_code`] give nng's name and number.
+//! **Protocols** have nng's names ([names](Protocol#names): `"pair"` is
+//! PAIR v0, `"pair1"` v1). Each protocol's rules (who receives, what is
+//! dropped, what is retried) are on its module in [`nanosp::proto`], e.g.
+//! [`nanosp::proto::reqrep0`].
 //!
 //! **Call for call like nng** (checked by a differential test against
 //! nng through pynng): a REQ or SURVEYOR `recv` that times out or is

@@ -40,4 +40,4 @@ run cargo "+$ws" check --locked --quiet --target-dir "$dir" --workspace --exclud
 run cargo "+$ws" check --locked --quiet --target-dir "$dir" -p nanosp --target thumbv7em-none-eabihf
 (cd bindings/wasm && run cargo "+$ws" check --locked --quiet --target-dir "$dir" --workspace)
 run cargo "+$emb" check --locked --quiet --target-dir "$dir" -p nanosp-embassy --all-targets
-echo "MSRV: Rust $ws builds the workspace and the wasm crates, Rust $emb builds nanosp-embassy"
+echo "MSRV: Rust $ws checks the workspace (and core for thumbv7em) and the wasm crates, Rust $emb nanosp-embassy"

@@ -121,10 +121,12 @@ impl Harness {
         self.with(|m, io| m.send(io, c, msg))
     }
 
+    /// A send on the socket.
     pub fn send_msg(&mut self, msg: Message) -> Result<(), SendError> {
         self.send_on(CtxId::SOCKET, msg)
     }
 
+    /// A send of `body` on the socket.
     pub fn send(&mut self, body: &[u8]) -> Result<(), Error> {
         self.send_msg(Message::from(body)).map_err(|e| e.error)
     }

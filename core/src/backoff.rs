@@ -53,19 +53,33 @@ use crate::{Error, Instant, Options, Stats};
 /// ```
 #[derive(Debug, Clone)]
 pub struct Backoff {
-    cur: Duration,
-    min: Duration,
-    max: Duration,
+    // Microseconds: 64-bit arithmetic only (firmware has no 128-bit
+    // multiply, which `Duration::as_micros` would bring).
+    cur: u64,
+    min: u64,
+    max: u64,
+}
+
+/// `d` in microseconds, saturating.
+fn micros(d: Duration) -> u64 {
+    d.as_secs()
+        .saturating_mul(1_000_000)
+        .saturating_add(u64::from(d.subsec_micros()))
 }
 
 impl Backoff {
     /// Starts at `min`.
     pub fn new(min: Duration, max: Duration) -> Self {
-        Backoff { cur: min, min, max }
+        let min = micros(min);
+        Backoff {
+            cur: min,
+            min,
+            max: micros(max),
+        }
     }
     /// The current upper bound of a wait.
     pub fn current(&self) -> Duration {
-        self.cur
+        Duration::from_micros(self.cur)
     }
     /// Back to `min` (a pipe attached).
     pub fn reset(&mut self) {
@@ -73,9 +87,16 @@ impl Backoff {
     }
     /// The next wait, scaled by `rand / 2^32`, then grows the bound.
     pub fn next_wait(&mut self, rand: u32) -> Duration {
-        let us = self.cur.as_micros() as u64;
-        let wait = Duration::from_micros(((us as u128 * rand as u128) >> 32) as u64);
-        if !self.max.is_zero() {
+        Duration::from_micros(self.next_wait_us(rand))
+    }
+    /// [`Backoff::next_wait`] in microseconds.
+    fn next_wait_us(&mut self, rand: u32) -> u64 {
+        // cur * rand / 2^32, exactly, without a 128-bit product.
+        let r = u64::from(rand);
+        let wait = (self.cur >> 32)
+            .saturating_mul(r)
+            .saturating_add(((self.cur & 0xffff_ffff) * r) >> 32);
+        if self.max != 0 {
             self.cur = self.cur.saturating_mul(2).min(self.max).max(self.min);
         }
         wait
@@ -212,11 +233,11 @@ impl Redial {
     }
 
     fn wait(&mut self, cause: DialEvent, now: Instant, rand: u32) -> Wait {
-        let wait = self.backoff.next_wait(rand).max(REDIAL_FLOOR);
+        let us = self.backoff.next_wait_us(rand).max(micros(REDIAL_FLOOR));
         Wait {
             cause,
-            wait,
-            until: now.plus(wait),
+            wait: Duration::from_micros(us),
+            until: Instant::from_micros(now.as_micros().saturating_add(us)),
         }
     }
 }
@@ -248,7 +269,8 @@ pub const ACCEPT_RETRY_MAX: Duration = Duration::from_millis(320);
 /// ```
 #[derive(Debug, Clone)]
 pub struct AcceptPause {
-    next: Duration,
+    /// The next pause, in milliseconds.
+    next_ms: u32,
 }
 
 /// A pause after an accept error, from [`AcceptPause::failed`].
@@ -272,22 +294,22 @@ impl AcceptPause {
     /// No errors yet.
     pub const fn new() -> Self {
         AcceptPause {
-            next: ACCEPT_RETRY_MIN,
+            next_ms: ACCEPT_RETRY_MIN.as_millis() as u32,
         }
     }
 
     /// An accept succeeded: the next pause is the shortest again.
     pub fn accepted(&mut self) {
-        self.next = ACCEPT_RETRY_MIN;
+        *self = Self::new();
     }
 
     /// An accept failed at `now`: count it, and pause.
     pub fn failed(&mut self, now: Instant) -> Pause {
-        let wait = self.next;
-        self.next = self.next.saturating_mul(2).min(ACCEPT_RETRY_MAX);
+        let ms = self.next_ms;
+        self.next_ms = (ms * 2).min(ACCEPT_RETRY_MAX.as_millis() as u32);
         Pause {
-            wait,
-            until: now.plus(wait),
+            wait: Duration::from_millis(u64::from(ms)),
+            until: Instant::from_micros(now.as_micros().saturating_add(u64::from(ms) * 1000)),
             counter: Counter::AcceptErrors,
         }
     }
@@ -350,6 +372,31 @@ mod tests {
         let mut r = Redial::from_options(&o);
         let w = r.failed(Error::TimedOut, Instant::from_micros(0), u32::MAX);
         assert!(w.wait < o.reconnect_min && w.wait > o.reconnect_min / 2);
+    }
+
+    #[test]
+    fn jitter_is_exact_without_a_128_bit_product() {
+        for cur in [
+            0u64,
+            1,
+            999,
+            100_000,
+            u32::MAX as u64 + 7,
+            1 << 40,
+            u64::MAX / 3,
+        ] {
+            for rand in [0u32, 1, 12345, 1 << 31, u32::MAX] {
+                let mut b = Backoff {
+                    cur,
+                    min: cur,
+                    max: 0,
+                };
+                let want = ((cur as u128 * rand as u128) >> 32) as u64;
+                assert_eq!(b.next_wait_us(rand), want, "{cur} {rand}");
+            }
+        }
+        assert_eq!(micros(Duration::new(3, 999_999_999)), 3_999_999);
+        assert_eq!(micros(Duration::MAX), u64::MAX);
     }
 
     #[test]

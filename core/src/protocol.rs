@@ -101,6 +101,36 @@ const TABLE: [Row; 12] = [
     Row(Protocol::Star0, 0x640, 0x640, "star", "star0"),
 ];
 
+// Columns of the table, for accessors that need only one: only the columns
+// a program uses are in its binary (firmware reads numbers and names).
+const NUMBERS: [u16; 12] = {
+    let mut c = [0; 12];
+    let mut i = 0;
+    while i < 12 {
+        c[i] = TABLE[i].1;
+        i += 1;
+    }
+    c
+};
+const PEERS: [u16; 12] = {
+    let mut c = [0; 12];
+    let mut i = 0;
+    while i < 12 {
+        c[i] = TABLE[i].2;
+        i += 1;
+    }
+    c
+};
+const NAMES: [&str; 12] = {
+    let mut c = [""; 12];
+    let mut i = 0;
+    while i < 12 {
+        c[i] = TABLE[i].3;
+        i += 1;
+    }
+    c
+};
+
 impl Protocol {
     /// Every protocol, for tests and tools.
     pub const ALL: [Protocol; 12] = [
@@ -118,25 +148,23 @@ impl Protocol {
         Protocol::Star0,
     ];
 
-    const fn row(self) -> Row {
-        // The table is in `ALL`'s order (a unit test checks it).
-        TABLE[self as usize]
-    }
+    // The table is in `ALL`'s order (a unit test checks it), so a
+    // protocol's discriminant is its row.
 
     /// Our 16-bit protocol number (docs/wire.md §1).
     pub const fn number(self) -> u16 {
-        self.row().1
+        NUMBERS[self as usize]
     }
 
     /// The protocol number a peer must have.
     pub const fn peer_number(self) -> u16 {
-        self.row().2
+        PEERS[self as usize]
     }
 
     /// nng's name (`"pair"` for PAIR v0, `"pair1"`, `"sub"`, ...): see
     /// [Names](Protocol#names).
     pub const fn name(self) -> &'static str {
-        self.row().3
+        NAMES[self as usize]
     }
 
     /// The peer's name.
@@ -147,12 +175,13 @@ impl Protocol {
     /// The versioned spelling (`"pair0"`, `"req0"`, ..., `"pair1"`), as in
     /// nng's `nng_req0_open`.
     pub const fn versioned_name(self) -> &'static str {
-        self.row().4
+        TABLE[self as usize].4
     }
 
     /// The protocol of a number, if nanosp speaks it.
     pub fn from_number(n: u16) -> Option<Protocol> {
-        TABLE.iter().find(|r| r.1 == n).map(|r| r.0)
+        let i = NUMBERS.iter().position(|&m| m == n)?;
+        Some(Protocol::ALL[i])
     }
 
     /// Looks a protocol up by its name or versioned spelling, ignoring ASCII
@@ -190,9 +219,9 @@ impl core::error::Error for UnknownProtocol {}
 /// nng's name of a protocol number, or `"unknown"`.
 pub const fn name_of(n: u16) -> &'static str {
     let mut i = 0;
-    while i < TABLE.len() {
-        if TABLE[i].1 == n {
-            return TABLE[i].3;
+    while i < NUMBERS.len() {
+        if NUMBERS[i] == n {
+            return NAMES[i];
         }
         i += 1;
     }

@@ -9,7 +9,10 @@
 //! *Dialers* and *listeners* are loops over a runtime's connect and accept:
 //! [`dialer_loop`] redials with back-off and jitter, [`accept_loop`] hands
 //! each accepted connection to a [`Spawner`] so a slow handshake never delays
-//! the next accept.
+//! the next accept. When to redial and how long to pause after an accept
+//! error are the sans-IO machines of [`crate::backoff`], which runtimes
+//! whose connections do not fit these loops (embassy's borrowed sockets)
+//! drive themselves.
 
 use alloc::collections::VecDeque;
 use alloc::string::String;
@@ -45,19 +48,16 @@ pub trait PipeWrite {
     /// as the transport allows.
     fn send(&mut self, batch: &mut VecDeque<Message>) -> impl Future<Output = Result<(), Error>>;
 
-    /// Ends the connection because the pipe closed for `why` (once, after
-    /// the pipe has left its socket, and bounded by [`CLOSE_GRACE`]): a
-    /// transport that can say why does so here (WebSocket close codes,
-    /// [`crate::ws::close_code`]). The default does nothing: dropping the
-    /// halves closes the connection.
+    /// Ends the connection because the pipe closed for `why`, once, after
+    /// the pipe has left its socket: a transport that can say why does so
+    /// here (WebSocket close codes, [`crate::ws::close_code`]), and bounds
+    /// the time it takes itself (a peer may not read). The default does
+    /// nothing: dropping the halves closes the connection.
     fn close(&mut self, why: &Error) -> impl Future<Output = ()> {
         let _ = why;
-        core::future::ready(())
+        async {}
     }
 }
-
-/// Longest a pipe's [`PipeWrite::close`] may take.
-pub const CLOSE_GRACE: core::time::Duration = core::time::Duration::from_millis(200);
 
 /// Something that can run a future in the background (a runtime's spawn).
 pub trait Spawner {
@@ -197,10 +197,8 @@ impl<R: Runtime, Rd: PipeRead, Wr: PipeWrite> PipeDriver<R, Rd, Wr> {
             });
         }
         guard.why = why;
-        let sock = guard.sock.clone();
         drop(guard);
-        let rt = sock.runtime();
-        let _ = select(wr.close(&why), rt.sleep_until(rt.now().plus(CLOSE_GRACE))).await;
+        wr.close(&why).await;
         why
     }
 }

@@ -210,7 +210,11 @@ fn log_dial_event(ev: DialEvent) {
         DialEvent::Failed(_e) => fmt::warning!("nanosp: dial failed: {}", _e),
         DialEvent::PipeClosed(_why) => fmt::debug!("nanosp: pipe closed: {}", _why),
         DialEvent::Backoff(_d) => {
-            fmt::debug!("nanosp: redialing in {} ms", _d.as_millis() as u64)
+            fmt::debug!(
+                "nanosp: redialing in {} s {} ms",
+                _d.as_secs(),
+                _d.subsec_millis()
+            )
         }
         _ => {}
     }
@@ -308,9 +312,8 @@ async fn serve_slot(
             fmt::warning!("nanosp: accept failed: {}", _e);
             let p = pause.failed(rt.now());
             sref.count(|s| p.counter.bump(s));
-            if let Either::Second(()) = select(rt.sleep_until(p.until), sref.closed()).await {
-                return;
-            }
+            // At most ACCEPT_RETRY_MAX; a closed socket is seen next round.
+            rt.sleep_until(p.until).await;
             continue;
         }
         pause.accepted();

@@ -59,6 +59,9 @@ type WsDriver = PipeDriver<TokioRuntime, WsReader, WsWriter>;
 /// frame of 2^63 bytes made the reader panic (found by the `ws` fuzz target).
 pub use nanosp::ws::MAX_RECV_FRAME_UNLIMITED;
 
+/// Longest a pipe's close frame may take to leave.
+const CLOSE_GRACE: std::time::Duration = std::time::Duration::from_millis(200);
+
 fn config(limit: usize) -> WebSocketConfig {
     WebSocketConfig::default()
         .max_message_size((limit != 0).then_some(limit))
@@ -169,7 +172,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> PipeWrite for WsWriter<S> {
             code: CloseCode::from(rules::close_code(why)),
             reason: reason.into(),
         };
-        let _ = self.wr.send(WsMsg::Close(Some(frame))).await;
+        // A peer that does not read must not hold the pipe's task.
+        let _ = tokio::time::timeout(CLOSE_GRACE, self.wr.send(WsMsg::Close(Some(frame)))).await;
     }
 }
 

@@ -212,7 +212,7 @@ pub fn subprotocol(sock: &SocketRef<WebRuntime>) -> String {
 /// handshake timeout. Errors: [`Error::ConnectionRefused`] when the browser
 /// could not connect (it tells no more: refused, HTTP 404 and TLS failures
 /// look alike), [`Error::TimedOut`],
-/// [`ProtocolError::BadSubprotocol`](nanosp::ProtocolError::BadSubprotocol)
+/// `nanosp::ProtocolError::BadSubprotocol`
 /// for a wrong echo, [`Error::Closed`] when the socket closes meanwhile. A
 /// timeout and a wrong echo count in `handshake_failures`, as on std.
 pub async fn connect(sock: SocketRef<WebRuntime>, url: String) -> Result<WsPipe, Error> {

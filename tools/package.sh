@@ -19,7 +19,16 @@ cd "$(dirname "$0")/.."
 
 step() { printf -- '--> %s\n' "$*"; }
 
-rm -f target/package/*.crate
+# Stale unpacked sources of an earlier run (same version) would be built
+# instead of this tree's: start from nothing.
+rm -rf target/package
+# Cargo unpacks the verify builds' local registry under CARGO_HOME and
+# reuses an unpacked nanosp-0.1.0 of an earlier run: drop those too.
+rm -rf "${CARGO_HOME:-$HOME/.cargo}"/registry/src/-*/nanosp*
+# The verify builds share target/debug, and cargo trusts a registry
+# package's fingerprint by name and version: an earlier run's nanosp 0.1.0
+# would be linked instead of this tree's. Make it rebuild ours.
+rm -rf target/debug/.fingerprint/nanosp*
 step "cargo package: nanosp, nanosp-std, nanosp-embassy, nanosp-cli"
 cargo package --locked --allow-dirty --quiet \
   -p nanosp -p nanosp-std -p nanosp-embassy -p nanosp-cli

@@ -120,6 +120,8 @@ pub(crate) struct Core<R: Runtime> {
     pub(crate) raw: bool,
     pub(crate) id: u64,
     pub(crate) uses_time: bool,
+    /// The machine wants the blocking receive's lifecycle calls.
+    tracks_receives: bool,
     /// `send-timeout` / `recv-timeout` in milliseconds (`u32::MAX` = none),
     /// read by every operation without taking the socket lock.
     pub(crate) send_timeout_ms: AtomicU32,
@@ -134,6 +136,7 @@ impl<R: Runtime> Core<R> {
         let seed = rt.random_u32();
         let m = crate::proto::machine(p, raw, seed);
         let uses_time = m.uses_time();
+        let tracks_receives = m.tracks_receives();
         Arc::new_cyclic(|me| Core {
             me: me.clone(),
             rt,
@@ -141,6 +144,7 @@ impl<R: Runtime> Core<R> {
             raw,
             id: u64::from(NEXT_SOCKET.fetch_add(1, Ordering::Relaxed)),
             uses_time,
+            tracks_receives,
             send_timeout_ms: AtomicU32::new(u32::MAX),
             recv_timeout_ms: AtomicU32::new(u32::MAX),
             st: Mutex::new(State {

@@ -203,6 +203,14 @@ pub(crate) trait Machine: Send {
     fn uses_time(&self) -> bool {
         false
     }
+    /// True if the machine implements the blocking receive's lifecycle
+    /// ([`Machine::recv_begin`], [`Machine::recv_parked`],
+    /// [`Machine::recv_cancelled`]); the engine skips those calls for the
+    /// others, sparing two machine calls per receive. Asked once, when the
+    /// socket is made.
+    fn tracks_receives(&self) -> bool {
+        false
+    }
     /// When `ctx` next needs [`Machine::expire`] (resend, survey end).
     fn deadline(&self, ctx: CtxId) -> Option<Instant> {
         let _ = ctx;

@@ -281,6 +281,10 @@ impl Machine for Surveyor0 {
         !self.raw
     }
 
+    fn tracks_receives(&self) -> bool {
+        !self.raw
+    }
+
     fn deadline(&self, c: CtxId) -> Option<Instant> {
         self.ctxs.get(c)?.deadline()
     }

@@ -168,6 +168,10 @@ impl Machine for Rep0 {
         self.ctxs.close(c);
     }
 
+    fn tracks_receives(&self) -> bool {
+        true // raw too: a device's receives are handed requests in order
+    }
+
     fn recv_begin(&mut self, _io: &mut Io<'_>, c: CtxId) -> Result<(), Error> {
         if !self.ctxs.contains(c) {
             return Err(Error::Closed);

@@ -355,6 +355,10 @@ impl Machine for Req0 {
         !self.raw
     }
 
+    fn tracks_receives(&self) -> bool {
+        !self.raw
+    }
+
     fn deadline(&self, c: CtxId) -> Option<Instant> {
         self.ctxs.get(c)?.req()?.resend_at
     }

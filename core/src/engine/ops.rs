@@ -7,7 +7,7 @@
 
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
-use core::future::{poll_fn, Future};
+use core::future::poll_fn;
 use core::pin::pin;
 use core::task::{Context, Poll, Waker};
 
@@ -79,6 +79,7 @@ impl State {
         ctx: CtxId,
         cx: &mut Context<'_>,
         op: &mut RecvOp,
+        tracks: bool,
     ) -> Poll<Result<Message, Error>> {
         if let Some(t) = op.ticket {
             if self
@@ -91,14 +92,16 @@ impl State {
             }
         }
         let fresh = !core::mem::replace(&mut op.started, true);
-        let begun = if fresh {
+        let begun = if fresh && tracks {
             self.call(wakes, |m, io| m.recv_begin(io, ctx))
         } else {
             Ok(())
         };
         match begun.and_then(|()| self.call(wakes, |m, io| m.recv(io, ctx))) {
             Err(Error::WouldBlock) => {
-                self.call(wakes, |m, io| m.recv_parked(io, ctx));
+                if tracks {
+                    self.call(wakes, |m, io| m.recv_parked(io, ctx));
+                }
                 match op.ticket {
                     Some(t) => self.set_recv_waker(t, cx.waker()),
                     None => {
@@ -205,7 +208,7 @@ impl<R: Runtime> Core<R> {
                 st.expire_due(wakes, ctx);
             }
             let r = match (cx, op) {
-                (Some(cx), Some(op)) => st.recv_blocking(wakes, ctx, cx, op),
+                (Some(cx), Some(op)) => st.recv_blocking(wakes, ctx, cx, op, self.tracks_receives),
                 _ => Poll::Ready(st.call(wakes, |m, io| m.recv(io, ctx))),
             };
             // A receive made room: parked pipes may deliver now.
@@ -229,7 +232,7 @@ impl<R: Runtime> Core<R> {
             if let Some(t) = ticket {
                 st.remove_recv_waiter(t, wakes);
             }
-            if !st.closed {
+            if !st.closed && self.tracks_receives {
                 st.call(wakes, |m, io| m.recv_cancelled(io, c));
             }
         });
@@ -332,16 +335,8 @@ async fn op_loop<R: Runtime, S, T>(
         let Some(want) = want else {
             return Poll::Pending;
         };
-        if armed != Some(want) {
-            sleep.set(Some(rt.sleep_until(want)));
-            armed = Some(want);
-        }
-        match sleep.as_mut().as_pin_mut().expect("armed").poll(cx) {
-            Poll::Pending => return Poll::Pending,
-            Poll::Ready(()) => {
-                sleep.set(None);
-                armed = None;
-            }
+        if super::timers::poll_alarm(rt, sleep.as_mut(), &mut armed, want, cx).is_pending() {
+            return Poll::Pending;
         }
     })
     .await

@@ -4,7 +4,7 @@
 //! time even while nobody waits, as nng's timers do.
 
 use core::future::{poll_fn, Future};
-use core::pin::pin;
+use core::pin::{pin, Pin};
 use core::task::{Context, Poll};
 
 use super::{Core, State};
@@ -64,18 +64,34 @@ impl<R: Runtime> Core<R> {
                 armed = None;
                 return Poll::Pending;
             };
-            if armed != Some(at) {
-                sleep.set(Some(self.rt.sleep_until(at)));
-                armed = Some(at);
-            }
-            match sleep.as_mut().as_pin_mut().expect("armed").poll(cx) {
-                Poll::Pending => return Poll::Pending,
-                Poll::Ready(()) => {
-                    sleep.set(None);
-                    armed = None;
-                }
+            if poll_alarm(&self.rt, sleep.as_mut(), &mut armed, at, cx).is_pending() {
+                return Poll::Pending;
             }
         })
         .await
+    }
+}
+
+/// Waits on `sleep` for `at`, re-arming it only when `at` changed (`armed`
+/// remembers for when); ready once `at` has passed, and then disarmed. The
+/// wait of an operation and of the timer task for their next deadline.
+pub(super) fn poll_alarm<R: Runtime>(
+    rt: &R,
+    mut sleep: Pin<&mut Option<R::Sleep>>,
+    armed: &mut Option<Instant>,
+    at: Instant,
+    cx: &mut Context<'_>,
+) -> Poll<()> {
+    if *armed != Some(at) {
+        sleep.set(Some(rt.sleep_until(at)));
+        *armed = Some(at);
+    }
+    match sleep.as_mut().as_pin_mut().expect("armed").poll(cx) {
+        Poll::Pending => Poll::Pending,
+        Poll::Ready(()) => {
+            sleep.set(None);
+            *armed = None;
+            Poll::Ready(())
+        }
     }
 }

@@ -41,6 +41,38 @@ fn wait_here<F: Future>(f: F) -> Option<F::Output> {
     Some(futures_executor::block_on(f))
 }
 
+/// A send tried at once (no executor on the fast path); if it would block,
+/// waits on `send` for the message handed back.
+fn send_or_wait<F>(
+    tried: Result<(), SendError>,
+    send: impl FnOnce(Message) -> F,
+) -> Result<(), SendError>
+where
+    F: Future<Output = Result<(), SendError>>,
+{
+    match tried {
+        Err(SendError {
+            error: Error::WouldBlock,
+            message,
+        }) => futures_executor::block_on(send(message)),
+        r => r,
+    }
+}
+
+/// A receive tried at once; if nothing was there, waits on `recv`.
+fn recv_or_wait<F>(
+    tried: Result<Message, Error>,
+    recv: impl FnOnce() -> F,
+) -> Result<Message, Error>
+where
+    F: Future<Output = Result<Message, Error>>,
+{
+    match tried {
+        Err(Error::WouldBlock) => futures_executor::block_on(recv()),
+        r => r,
+    }
+}
+
 /// Held by every clone of a blocking socket: when the last one goes, it
 /// waits up to `linger` for queued messages to be written, so a program
 /// that sends and returns from `main` delivers what it sent.
@@ -118,32 +150,19 @@ impl Socket {
 
     /// Sends `m`, blocking up to `send-timeout`; a failure hands it back.
     pub fn send(&self, m: Message) -> Result<(), SendError> {
-        match self.inner.try_send(m) {
-            Err(SendError {
-                error: Error::WouldBlock,
-                message,
-            }) => futures_executor::block_on(self.inner.send(message)),
-            r => r,
-        }
+        send_or_wait(self.inner.try_send(m), |message| self.inner.send(message))
     }
 
     /// Receives a message, blocking up to `recv-timeout`.
     pub fn recv(&self) -> Result<Message, Error> {
-        match self.inner.try_recv() {
-            Err(Error::WouldBlock) => futures_executor::block_on(self.inner.recv()),
-            r => r,
-        }
+        recv_or_wait(self.inner.try_recv(), || self.inner.recv())
     }
 
     /// Sends `m`, blocking up to `timeout` for this call only.
     pub fn send_timeout(&self, m: Message, timeout: Duration) -> Result<(), SendError> {
-        match self.inner.try_send(m) {
-            Err(SendError {
-                error: Error::WouldBlock,
-                message,
-            }) => futures_executor::block_on(self.inner.send_timeout(message, timeout)),
-            r => r,
-        }
+        send_or_wait(self.inner.try_send(m), |message| {
+            self.inner.send_timeout(message, timeout)
+        })
     }
 
     /// Receives, blocking up to `timeout` for this call only (on REQ and
@@ -157,10 +176,7 @@ impl Socket {
     /// assert_eq!(pull.recv_timeout(Duration::from_millis(10)).unwrap_err(), Error::TimedOut);
     /// ```
     pub fn recv_timeout(&self, timeout: Duration) -> Result<Message, Error> {
-        match self.inner.try_recv() {
-            Err(Error::WouldBlock) => futures_executor::block_on(self.inner.recv_timeout(timeout)),
-            r => r,
-        }
+        recv_or_wait(self.inner.try_recv(), || self.inner.recv_timeout(timeout))
     }
 
     /// Blocks until `n` pipes are attached, or `timeout` passes
@@ -350,34 +366,24 @@ pub struct Context {
 impl Context {
     /// Sends, blocking up to the context's `send-timeout`.
     pub fn send(&self, m: Message) -> Result<(), SendError> {
-        match self.inner.try_send(m) {
-            Err(SendError {
-                error: Error::WouldBlock,
-                message,
-            }) => futures_executor::block_on(self.inner.send(message)),
-            r => r,
-        }
+        send_or_wait(self.inner.try_send(m), |message| self.inner.send(message))
     }
 
     /// Receives, blocking up to the context's `recv-timeout`.
     pub fn recv(&self) -> Result<Message, Error> {
-        match self.inner.try_recv() {
-            Err(Error::WouldBlock) => futures_executor::block_on(self.inner.recv()),
-            r => r,
-        }
+        recv_or_wait(self.inner.try_recv(), || self.inner.recv())
     }
 
     /// Sends, blocking up to `timeout` for this call only.
     pub fn send_timeout(&self, m: Message, timeout: Duration) -> Result<(), SendError> {
-        futures_executor::block_on(self.inner.send_timeout(m, timeout))
+        send_or_wait(self.inner.try_send(m), |message| {
+            self.inner.send_timeout(message, timeout)
+        })
     }
 
     /// Receives, blocking up to `timeout` for this call only.
     pub fn recv_timeout(&self, timeout: Duration) -> Result<Message, Error> {
-        match self.inner.try_recv() {
-            Err(Error::WouldBlock) => futures_executor::block_on(self.inner.recv_timeout(timeout)),
-            r => r,
-        }
+        recv_or_wait(self.inner.try_recv(), || self.inner.recv_timeout(timeout))
     }
 
     /// Sends without blocking.

@@ -24,6 +24,16 @@ pub(super) fn wake_receivers(list: &mut VecDeque<RecvWaiter>, n: &Notify, wakes:
     if list.is_empty() || !n.any() {
         return;
     }
+    if list.len() == 1 {
+        // The usual case: one operation waits.
+        let w = &mut list[0];
+        if n.hits(w.ctx) {
+            if let Some(k) = w.waker.take() {
+                wakes.push(k);
+            }
+        }
+        return;
+    }
     let mut seen: heapless::Vec<CtxId, 16> = heapless::Vec::new();
     for w in list.iter_mut() {
         if seen.contains(&w.ctx) {
@@ -82,10 +92,13 @@ impl State {
         tracks: bool,
     ) -> Poll<Result<Message, Error>> {
         if let Some(t) = op.ticket {
-            if self
-                .recv_waiters
-                .iter()
-                .any(|w| w.ctx == ctx && w.ticket < t)
+            // Usually this operation is the oldest waiter (often the only one).
+            let first = self.recv_waiters.front().is_some_and(|w| w.ticket == t);
+            if !first
+                && self
+                    .recv_waiters
+                    .iter()
+                    .any(|w| w.ctx == ctx && w.ticket < t)
             {
                 self.set_recv_waker(t, cx.waker());
                 return Poll::Pending;
@@ -138,11 +151,18 @@ impl State {
     /// Drops waiter `ticket` and gives the next one of its context a turn
     /// (there may be another message for it).
     fn remove_recv_waiter(&mut self, ticket: u64, wakes: &mut Wakes) {
-        let Some(i) = self.recv_waiters.iter().position(|e| e.ticket == ticket) else {
-            return;
+        let ctx = if self
+            .recv_waiters
+            .front()
+            .is_some_and(|e| e.ticket == ticket)
+        {
+            self.recv_waiters.pop_front().expect("checked").ctx
+        } else {
+            let Some(i) = self.recv_waiters.iter().position(|e| e.ticket == ticket) else {
+                return;
+            };
+            self.recv_waiters.remove(i).expect("found").ctx
         };
-        let ctx = self.recv_waiters[i].ctx;
-        self.recv_waiters.remove(i);
         if let Some(next) = self.recv_waiters.iter_mut().find(|e| e.ctx == ctx) {
             if let Some(k) = next.waker.take() {
                 wakes.push(k);

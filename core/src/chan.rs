@@ -247,10 +247,12 @@ impl Chan {
     }
 
     /// Task producer: completes once the consumer has taken everything
-    /// queued (or the channel closed).
+    /// queued (or the channel closed). A socket consumer has taken a message
+    /// only when its pump is over: until then the message may still be
+    /// refused and put back.
     pub(crate) fn poll_drained(&self, cx: &mut Context<'_>) -> Poll<()> {
         self.st.lock(|s| {
-            if s.closed || s.q.is_empty() {
+            if s.closed || (s.q.is_empty() && !s.pumping) {
                 Poll::Ready(())
             } else {
                 s.tx_waker = Some(cx.waker().clone());
@@ -349,33 +351,46 @@ impl Chan {
     /// is empty, registers `waker` for the next push. Returns true if the pump
     /// must go round again.
     pub(crate) fn pump_end(&self, parked: bool, waker: &Waker) -> bool {
-        self.st.lock(|s| {
+        let drained = self.st.lock(|s| {
             if s.again {
                 s.again = false;
-                return true;
+                return Err(());
             }
             if !parked {
                 if !s.q.is_empty() || s.closed {
-                    return true;
+                    return Err(());
                 }
                 s.rx_waker = Some(waker.clone());
                 s.park_waker = None;
             } else if s.closed && s.q.is_empty() {
-                return true; // nothing left to deliver: go round to see the end
+                return Err(()); // nothing left to deliver: go round to see the end
             } else {
                 s.park_waker = Some(waker.clone());
             }
             s.pumping = false;
-            false
-        })
+            Ok(s.drained_waker())
+        });
+        match drained {
+            Err(()) => true,
+            Ok(w) => {
+                if let Some(w) = w {
+                    w.wake();
+                }
+                false
+            }
+        }
     }
 
     /// Leaves the pump for good (the pipe is gone).
     pub(crate) fn pump_abort(&self) {
-        self.st.lock(|s| {
+        let w = self.st.lock(|s| {
             s.pumping = false;
             s.again = false;
-        })
+            s.drained_waker()
+        });
+        if let Some(w) = w {
+            w.wake();
+        }
     }
 }
 
@@ -391,6 +406,16 @@ impl State {
         }
     }
 
+    /// The producer's waker once a pump left nothing behind: a producer
+    /// waiting in [`Chan::poll_drained`] learns the socket took it all.
+    fn drained_waker(&mut self) -> Option<Waker> {
+        if self.q.is_empty() {
+            self.tx_waker.take()
+        } else {
+            None
+        }
+    }
+
     fn notify_consumer(&mut self) -> Option<Waker> {
         if self.pumping {
             self.again = true;
@@ -398,5 +423,35 @@ impl State {
         } else {
             self.rx_waker.take()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A reader whose peer has gone waits in `poll_drained` before the pipe
+    /// closes. A message the pump has taken but not yet handed over (it may
+    /// be refused and put back) is not drained: closing then would lose it.
+    #[test]
+    fn drained_waits_for_the_pump_to_hand_over() {
+        let c = Chan::new(4);
+        let mut cx = Context::from_waker(Waker::noop());
+        assert!(c.try_push(Message::from("last"), None).is_ok());
+        let mut batch: heapless::Vec<Message, 8> = heapless::Vec::new();
+        assert!(c.pump_start(&mut batch, 8).is_some());
+        assert!(
+            c.poll_drained(&mut cx).is_pending(),
+            "taken, not handed over"
+        );
+        // The socket had no room: back it goes, and the pump parks.
+        c.unpop(batch.drain(..));
+        assert!(!c.pump_end(true, Waker::noop()));
+        assert!(c.poll_drained(&mut cx).is_pending(), "put back");
+        // Its turn comes: the machine takes it.
+        assert!(c.pump_start(&mut batch, 1).is_some());
+        assert_eq!(batch.len(), 1);
+        assert!(!c.pump_end(false, Waker::noop()));
+        assert!(c.poll_drained(&mut cx).is_ready());
     }
 }

@@ -126,7 +126,9 @@ fn a_lingering_blocking_push_delivers_everything_when_dropped() {
         } // dropped here, with most messages still queued
         pull.set_opt(SockOpt::RecvTimeout(Some(LIMIT))).unwrap();
         for i in 0..10u8 {
-            let m = pull.recv().unwrap();
+            let m = pull
+                .recv()
+                .unwrap_or_else(|e| panic!("{kind} message {i}: {e}"));
             assert_eq!(m.body(), &vec![i; 50_000][..], "{kind} message {i}");
         }
     }

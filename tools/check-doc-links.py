@@ -2,7 +2,7 @@
 """Checks that every relative link in the generated docs of our crates
 (target/doc/nanosp*) points at a file that exists: rustdoc's own check
 does not see a link that breaks when an item is re-exported by another
-crate (e.g. nanosp-std re-exporting the core's types and options table).
+crate (e.g. nanosp re-exporting the core's types and options table).
 
 Links that rustdoc copies from dependencies' blanket impls (tracing) and
 its static files are skipped. Exits 1 and lists the broken links."""

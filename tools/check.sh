@@ -24,6 +24,6 @@ step "clippy (wasm workspace: nanosp-web, nanosp-wasm)"
 (cd bindings/wasm && cargo clippy --locked --all-targets -- -D warnings)
 
 step "tests: the core (machines, framing, engine, inproc)"
-cargo test --locked -p nanosp
+cargo test --locked -p nanosp-core
 
 step "quick check passed (the full run: bash .ci/run)"

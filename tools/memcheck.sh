@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Runs the core and nanosp-std test binaries under valgrind memcheck: any
+# Runs the core and nanosp test binaries under valgrind memcheck: any
 # invalid read/write, use of uninitialised memory or definite leak fails.
 #
-#   tools/memcheck.sh            every test binary of nanosp and nanosp-std
+#   tools/memcheck.sh            every test binary of nanosp-core and nanosp
 #                                (those that spawn nngcat/python peers skipped)
 #   tools/memcheck.sh --quick    the CI subset (a few minutes)
 #   tools/memcheck.sh BIN [ARGS] only test binary BIN (e.g. loopback), with
@@ -34,7 +34,7 @@ elif [ $# -gt 0 ]; then
 fi
 
 # name<TAB>path of each test binary, from cargo's own report.
-list=$(cargo test --locked -p nanosp -p nanosp-std --no-run --message-format=json 2>/dev/null |
+list=$(cargo test --locked -p nanosp-core -p nanosp --no-run --message-format=json 2>/dev/null |
   python3 -c '
 import json, sys
 for line in sys.stdin:

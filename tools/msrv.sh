@@ -37,7 +37,7 @@ done
 dir="$PWD/target/msrv"
 run() { echo "+ $*"; "$@"; }
 run cargo "+$ws" check --locked --quiet --target-dir "$dir" --workspace --exclude nanosp-embassy --all-targets
-run cargo "+$ws" check --locked --quiet --target-dir "$dir" -p nanosp --target thumbv7em-none-eabihf
+run cargo "+$ws" check --locked --quiet --target-dir "$dir" -p nanosp-core --target thumbv7em-none-eabihf
 (cd bindings/wasm && run cargo "+$ws" check --locked --quiet --target-dir "$dir" --workspace)
 run cargo "+$emb" check --locked --quiet --target-dir "$dir" -p nanosp-embassy --all-targets
 echo "MSRV: Rust $ws checks the workspace (and core for thumbv7em) and the wasm crates, Rust $emb nanosp-embassy"

@@ -2,12 +2,12 @@
 # Packages every publishable crate and the npm package the way a release
 # would, without publishing anything:
 #
-#   * `cargo package` (with its verify build) of nanosp, nanosp-std,
+#   * `cargo package` (with its verify build) of nanosp-core, nanosp,
 #     nanosp-embassy and nanosp-cli. Cargo packages them in dependency order
 #     and builds each against the packages made before it (a local registry
 #     in target/package), so none has to be on crates.io yet.
 #   * nanosp-web, which lives in the wasm workspace (bindings/wasm): its
-#     `nanosp` dependency is patched to core/ for the verify build, as the
+#     `nanosp-core` dependency is patched to core/ for the verify build, as the
 #     host workspace's local registry cannot be reached from there.
 #   * `npm pack --dry-run` of bindings/wasm/pkg (run bindings/wasm/build.sh
 #     first), checking that every file the package needs is in it.
@@ -29,13 +29,13 @@ rm -rf "${CARGO_HOME:-$HOME/.cargo}"/registry/src/-*/nanosp*
 # package's fingerprint by name and version: an earlier run's nanosp 0.1.0
 # would be linked instead of this tree's. Make it rebuild ours.
 rm -rf target/debug/.fingerprint/nanosp*
-step "cargo package: nanosp, nanosp-std, nanosp-embassy, nanosp-cli"
+step "cargo package: nanosp-core, nanosp, nanosp-embassy, nanosp-cli"
 cargo package --locked --allow-dirty --quiet \
-  -p nanosp -p nanosp-std -p nanosp-embassy -p nanosp-cli
+  -p nanosp-core -p nanosp -p nanosp-embassy -p nanosp-cli
 
 step "cargo package: nanosp-web (wasm workspace)"
 (cd bindings/wasm && cargo package --locked --allow-dirty --quiet -p nanosp-web \
-  --config 'patch.crates-io.nanosp.path="../../core"')
+  --config 'patch.crates-io.nanosp-core.path="../../core"')
 
 for c in target/package/*.crate; do
   list=$(tar tzf "$c")

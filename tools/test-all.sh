@@ -25,8 +25,8 @@ cargo fmt --all -- --check
 step "clippy (host, all targets)"
 cargo clippy --locked --workspace --all-targets -- -D warnings
 
-step "clippy (nanosp-std without its default feature 'tracing')"
-cargo clippy --locked -p nanosp-std --no-default-features --all-targets -- -D warnings
+step "clippy (nanosp without its default feature 'tracing')"
+cargo clippy --locked -p nanosp --no-default-features --all-targets -- -D warnings
 
 step "docs of every crate (warnings are errors), and no link that breaks across crates"
 RUSTDOCFLAGS="-D warnings" cargo doc --locked --workspace --no-deps --quiet
@@ -34,7 +34,7 @@ python3 tools/check-doc-links.py target/doc
 # The wasm crates, for wasm32 as docs.rs builds nanosp-web (core beside them
 # so their links to it resolve).
 (cd bindings/wasm && RUSTDOCFLAGS="-D warnings" cargo doc --locked --no-deps --quiet \
-  -p nanosp -p nanosp-web -p nanosp-wasm)
+  -p nanosp-core -p nanosp-web -p nanosp-wasm)
 python3 tools/check-doc-links.py target/wasm32-unknown-unknown/doc
 # Every section of docs/wire.md that the code cites exists.
 python3 tools/check-wire-refs.py
@@ -43,20 +43,20 @@ step "MSRV: every crate checked with the rust-version its manifest declares (too
 tools/msrv.sh
 
 step "tests: core alone (critical-section lock, no std)"
-cargo test --locked -p nanosp
+cargo test --locked -p nanosp-core
 
-# nanosp-std's reliability tests run here too: fd exhaustion, the 10-second
+# nanosp's reliability tests run here too: fd exhaustion, the 10-second
 # soaks (NANOSP_SOAK_SECS sets their length) and the network-namespace
 # partition test (root and iproute2; NANOSP_REQUIRE_PEERS=1 makes a missing
 # one a failure).
-step "tests: workspace (std lock; nanosp-std loopback, reliability, nngcat, pynng and nanocat interop; spcat)"
+step "tests: workspace (std lock; nanosp loopback, reliability, nngcat, pynng and nanocat interop; spcat)"
 cargo test --locked --workspace
 
 step "core builds for microcontrollers and the browser"
-cargo build --locked -p nanosp --target thumbv7em-none-eabihf
-cargo build --locked -p nanosp --target wasm32-unknown-unknown
-cargo build --locked -p nanosp --target wasm32-unknown-unknown --features std
-cargo build --locked -p nanosp --target thumbv6m-none-eabi --features portable-atomic/critical-section
+cargo build --locked -p nanosp-core --target thumbv7em-none-eabihf
+cargo build --locked -p nanosp-core --target wasm32-unknown-unknown
+cargo build --locked -p nanosp-core --target wasm32-unknown-unknown --features std
+cargo build --locked -p nanosp-core --target thumbv6m-none-eabi --features portable-atomic/critical-section
 
 step "firmware example (thumbv7em, release) and its size"
 tools/firmware-size.sh
@@ -103,12 +103,12 @@ for mode in lat thr; do
   perf_cross target/bench/nngperf target/release/spperf "$mode" "ipc://${TMPDIR:-/tmp}/nanosp-x2-$$.ipc"
 done
 
-step "nanosp-std examples"
-timeout 300 cargo run --locked -q -p nanosp-std --example pubsub >/dev/null
-timeout 300 cargo run --locked -q -p nanosp-std --example pipeline >/dev/null
-timeout 300 cargo run --locked -q -p nanosp-std --example reqrep >/dev/null
-timeout 300 cargo run --locked -q -p nanosp-std --example survey >/dev/null
-timeout 300 cargo run --locked -q --release -p nanosp-std --example tour >/dev/null
+step "nanosp examples"
+timeout 300 cargo run --locked -q -p nanosp --example pubsub >/dev/null
+timeout 300 cargo run --locked -q -p nanosp --example pipeline >/dev/null
+timeout 300 cargo run --locked -q -p nanosp --example reqrep >/dev/null
+timeout 300 cargo run --locked -q -p nanosp --example survey >/dev/null
+timeout 300 cargo run --locked -q --release -p nanosp --example tour >/dev/null
 
 step "demo"
 timeout 300 cargo run --locked --release -p nanosp-examples --bin demo >/dev/null
@@ -124,14 +124,14 @@ step "packages: cargo package (verified) of every publishable crate, npm pack --
 tools/package.sh
 
 if [ -d transports/std ]; then
-  step "browser: the nanosp-std demo server (examples/browser/server)"
+  step "browser: the nanosp demo server (examples/browser/server)"
   cargo build --locked --release --manifest-path examples/browser/server/Cargo.toml --target-dir target
 fi
 
-step "browser: headless Chromium and Node 20 against nngcat (and nanosp-std when built); demo page"
+step "browser: headless Chromium and Node 20 against nngcat (and nanosp when built); demo page"
 (cd bindings/wasm/tests && node browser.mjs && node node.mjs && node demo.mjs)
 
-step "memcheck: a subset of the core and nanosp-std tests under valgrind"
+step "memcheck: a subset of the core and nanosp tests under valgrind"
 if [ "${MEMCHECK:-1}" != 0 ]; then
   tools/memcheck.sh --quick
 fi

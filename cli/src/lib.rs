@@ -6,7 +6,7 @@
 use std::io::{self, Write};
 use std::path::Path;
 
-use nanosp_std::{Error, IoErrorKind, Protocol, Url};
+use nanosp::{Error, IoErrorKind, Protocol, Url};
 
 /// How received messages are printed (`--format`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

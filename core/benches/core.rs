@@ -4,8 +4,8 @@
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use futures::executor::block_on;
-use nanosp::frame::{encode_message, Decoder, Framing};
-use nanosp::{testing::VirtualRuntime, Message, Protocol, Socket};
+use nanosp_core::frame::{encode_message, Decoder, Framing};
+use nanosp_core::{testing::VirtualRuntime, Message, Protocol, Socket};
 
 fn framing(c: &mut Criterion) {
     let mut g = c.benchmark_group("framing");

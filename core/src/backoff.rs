@@ -41,7 +41,7 @@ use crate::{Error, Instant, Options, Stats};
 /// when `max` is zero); it returns to `min` when a pipe attaches.
 ///
 /// ```
-/// use nanosp::backoff::Backoff;
+/// use nanosp_core::backoff::Backoff;
 /// use core::time::Duration;
 /// let mut b = Backoff::new(Duration::from_millis(100), Duration::from_millis(400));
 /// assert!(b.next_wait(u32::MAX) < Duration::from_millis(100));
@@ -159,8 +159,8 @@ pub const REDIAL_FLOOR: Duration = Duration::from_millis(1);
 ///
 /// ```
 /// use core::time::Duration;
-/// use nanosp::backoff::{Counter, DialEvent, Redial};
-/// use nanosp::{Error, Instant};
+/// use nanosp_core::backoff::{Counter, DialEvent, Redial};
+/// use nanosp_core::{Error, Instant};
 /// let mut r = Redial::new(Duration::from_millis(100), Duration::ZERO);
 /// let now = Instant::from_micros(0);
 /// let w = r.failed(Error::ConnectionRefused, now, 1 << 31);
@@ -257,8 +257,8 @@ pub const ACCEPT_RETRY_MAX: Duration = Duration::from_millis(320);
 ///
 /// ```
 /// use core::time::Duration;
-/// use nanosp::backoff::{AcceptPause, Counter};
-/// use nanosp::Instant;
+/// use nanosp_core::backoff::{AcceptPause, Counter};
+/// use nanosp_core::Instant;
 /// let mut a = AcceptPause::new();
 /// let t0 = Instant::from_micros(0);
 /// let p = a.failed(t0);

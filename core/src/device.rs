@@ -18,7 +18,7 @@ use crate::{Error, Runtime, Socket};
 /// other ([`Error::InvalidArgument`] otherwise).
 ///
 /// ```
-/// use nanosp::{device, Message, Protocol, Socket, testing::VirtualRuntime};
+/// use nanosp_core::{device, Message, Protocol, Socket, testing::VirtualRuntime};
 /// # futures::executor::block_on(async {
 /// let rt = VirtualRuntime::new(1);
 /// let front = Socket::new_raw(Protocol::Rep0, rt.clone());

@@ -258,7 +258,7 @@ impl Error {
     ///
     /// ```
     /// use embedded_io_async::ErrorKind as K;
-    /// use nanosp::{Error, IoErrorKind};
+    /// use nanosp_core::{Error, IoErrorKind};
     /// assert_eq!(Error::from_io_kind(K::ConnectionRefused), Error::ConnectionRefused);
     /// assert_eq!(Error::from_io_kind(K::NotFound), Error::Io(IoErrorKind::NotFound));
     /// ```
@@ -280,7 +280,7 @@ impl Error {
     /// `ECONNREFUSED`, an unavailable transport `ENOTSUP`).
     ///
     /// ```
-    /// use nanosp::Error;
+    /// use nanosp_core::Error;
     /// assert_eq!(Error::TimedOut.nng_name(), "ETIMEDOUT");
     /// assert_eq!(Error::TimedOut.nng_code(), 5);
     /// ```

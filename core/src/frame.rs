@@ -120,8 +120,8 @@ pub fn encode_message(framing: Framing, msg: &Message, out: &mut Vec<u8>) {
 /// the input and returns at most one message, so call it in a loop:
 ///
 /// ```
-/// use nanosp::frame::{encode_message, Decoder, Framing};
-/// use nanosp::Message;
+/// use nanosp_core::frame::{encode_message, Decoder, Framing};
+/// use nanosp_core::Message;
 ///
 /// let mut wire = Vec::new();
 /// encode_message(Framing::Tcp, &Message::from("one"), &mut wire);

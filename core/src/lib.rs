@@ -1,9 +1,11 @@
-//! # nanosp — the Scalability Protocols core
+//! # nanosp-core — the Scalability Protocols core
 //!
-//! `nanosp` is the `no_std` + `alloc` heart of a Rust implementation of the
+//! `nanosp-core` is the `no_std` + `alloc` heart of a Rust implementation of the
 //! Scalability Protocols (SP) known from nanomsg, nng and mangos: PAIR, PUSH/PULL,
 //! PUB/SUB, REQ/REP, SURVEYOR/RESPONDENT, BUS and mangos' STAR, cooked and raw,
 //! with contexts and devices. It speaks their wire format byte for byte.
+//! Servers on tokio want the `nanosp` crate, which runs this core over tcp,
+//! ipc and WebSocket; firmware adds `nanosp-embassy`, browsers `nanosp-web`.
 //!
 //! Everything that is not I/O lives here:
 //!
@@ -18,8 +20,8 @@
 //!   an SP pipe (handshake, framing, write coalescing).
 //!
 //! ```
-//! use nanosp::{Socket, Protocol, Message};
-//! use nanosp::testing::VirtualRuntime;
+//! use nanosp_core::{Socket, Protocol, Message};
+//! use nanosp_core::testing::VirtualRuntime;
 //! # futures::executor::block_on(async {
 //! let rt = VirtualRuntime::new(1);
 //! let pull = Socket::new(Protocol::Pull0, rt.clone());

@@ -3,7 +3,7 @@
 //! can be cut, or fed arbitrary bytes).
 //!
 //! ```
-//! use nanosp::testing::duplex;
+//! use nanosp_core::testing::duplex;
 //! use embedded_io_async::{Read, Write};
 //! # futures::executor::block_on(async {
 //! let (a, b) = duplex(64);

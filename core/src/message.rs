@@ -31,7 +31,7 @@ pub const HEADER_CAPACITY: usize = 64;
 /// takes the body back out.
 ///
 /// ```
-/// use nanosp::Message;
+/// use nanosp_core::Message;
 /// let mut m = Message::from(&b"hello"[..]);
 /// let shared = m.clone();           // no copy
 /// m.body_mut().extend_from_slice(b", world");   // copies: `shared` is untouched
@@ -155,7 +155,7 @@ impl Message {
     /// is not valid UTF-8.
     ///
     /// ```
-    /// use nanosp::Message;
+    /// use nanosp_core::Message;
     /// let m = Message::from("pong");
     /// assert_eq!(m.body_str(), Ok("pong"));
     /// assert!(Message::from(b"\xff").body_str().is_err());
@@ -313,7 +313,7 @@ impl From<&[u8]> for Message {
     /// Copies the bytes.
     ///
     /// ```
-    /// # use nanosp::Message;
+    /// # use nanosp_core::Message;
     /// let data = [1u8, 2, 3, 4];
     /// assert_eq!(Message::from(&data[1..]).body(), &[2, 3, 4]);
     /// ```
@@ -326,7 +326,7 @@ impl<const N: usize> From<&[u8; N]> for Message {
     /// Copies the bytes: byte-string literals work as they are.
     ///
     /// ```
-    /// # use nanosp::Message;
+    /// # use nanosp_core::Message;
     /// assert_eq!(Message::from(b"ping").body(), b"ping");
     /// ```
     fn from(d: &[u8; N]) -> Self {
@@ -338,7 +338,7 @@ impl<const N: usize> From<[u8; N]> for Message {
     /// Copies the bytes.
     ///
     /// ```
-    /// # use nanosp::Message;
+    /// # use nanosp_core::Message;
     /// assert_eq!(Message::from([0u8, 1, 0]).body(), &[0, 1, 0]);
     /// ```
     fn from(d: [u8; N]) -> Self {
@@ -350,7 +350,7 @@ impl From<&Vec<u8>> for Message {
     /// Copies the bytes; the vector stays the caller's.
     ///
     /// ```
-    /// # use nanosp::Message;
+    /// # use nanosp_core::Message;
     /// let v = vec![7u8; 3];
     /// let m = Message::from(&v);
     /// assert_eq!(m.body(), &v[..]);
@@ -364,7 +364,7 @@ impl From<Vec<u8>> for Message {
     /// Takes the vector as the body without copying.
     ///
     /// ```
-    /// # use nanosp::Message;
+    /// # use nanosp_core::Message;
     /// let mut v = Vec::with_capacity(1024);
     /// v.extend_from_slice(b"a large body, built in place");
     /// let m = Message::from(v); // no copy
@@ -381,7 +381,7 @@ impl From<Box<[u8]>> for Message {
     /// Takes the bytes as the body without copying.
     ///
     /// ```
-    /// # use nanosp::Message;
+    /// # use nanosp_core::Message;
     /// let b: Box<[u8]> = Box::new([1, 2, 3]);
     /// assert_eq!(Message::from(b).body(), &[1, 2, 3]);
     /// ```
@@ -394,7 +394,7 @@ impl From<Cow<'_, [u8]>> for Message {
     /// Takes owned bytes without copying; copies borrowed ones.
     ///
     /// ```
-    /// # use nanosp::Message;
+    /// # use nanosp_core::Message;
     /// use std::borrow::Cow;
     /// assert_eq!(Message::from(Cow::Borrowed(&b"hi"[..])).body(), b"hi");
     /// assert_eq!(Message::from(Cow::<[u8]>::Owned(vec![1])).body(), &[1]);
@@ -411,7 +411,7 @@ impl From<&str> for Message {
     /// Copies the text's UTF-8 bytes.
     ///
     /// ```
-    /// # use nanosp::Message;
+    /// # use nanosp_core::Message;
     /// assert_eq!(Message::from("héllo").body(), "héllo".as_bytes());
     /// ```
     fn from(d: &str) -> Self {
@@ -423,7 +423,7 @@ impl From<&String> for Message {
     /// Copies the text's UTF-8 bytes; the string stays the caller's.
     ///
     /// ```
-    /// # use nanosp::Message;
+    /// # use nanosp_core::Message;
     /// let name = String::from("world");
     /// let m = Message::from(&name);
     /// assert_eq!(m.body_str(), Ok("world"));
@@ -437,7 +437,7 @@ impl From<String> for Message {
     /// Takes the string's UTF-8 bytes as the body without copying.
     ///
     /// ```
-    /// # use nanosp::Message;
+    /// # use nanosp_core::Message;
     /// let m = Message::from(format!("job {}", 42));
     /// assert_eq!(m.body_str(), Ok("job 42"));
     /// ```
@@ -450,7 +450,7 @@ impl From<Cow<'_, str>> for Message {
     /// Takes an owned string without copying; copies a borrowed one.
     ///
     /// ```
-    /// # use nanosp::Message;
+    /// # use nanosp_core::Message;
     /// let text = String::from_utf8_lossy(b"caf\xc3\xa9");
     /// assert_eq!(Message::from(text).body_str(), Ok("café"));
     /// ```
@@ -468,7 +468,7 @@ impl From<Message> for Vec<u8> {
     /// trimmed at the front; copied otherwise.
     ///
     /// ```
-    /// # use nanosp::Message;
+    /// # use nanosp_core::Message;
     /// let v: Vec<u8> = Message::from("reply").into();
     /// assert_eq!(v, b"reply");
     /// ```

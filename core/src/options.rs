@@ -97,7 +97,7 @@ impl SockOpt {
     /// `true`/`false`, topics as text.
     ///
     /// ```
-    /// use nanosp::SockOpt;
+    /// use nanosp_core::SockOpt;
     /// use core::time::Duration;
     /// assert_eq!(SockOpt::parse("recv-timeout", "250").unwrap(),
     ///            SockOpt::RecvTimeout(Some(Duration::from_millis(250))));
@@ -188,7 +188,7 @@ impl Options {
     /// `recv-size-max` plus room for the largest header, 0 if unlimited.
     ///
     /// ```
-    /// use nanosp::{Options, HEADER_CAPACITY};
+    /// use nanosp_core::{Options, HEADER_CAPACITY};
     /// assert_eq!(Options::default().frame_limit(), (1 << 20) + HEADER_CAPACITY);
     /// ```
     pub fn frame_limit(&self) -> usize {

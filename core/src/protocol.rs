@@ -37,7 +37,7 @@ use core::fmt;
 /// | [`Star0`](Protocol::Star0) | 0x640 | `star` (mangos) | `star0` | `star` |
 ///
 /// ```
-/// use nanosp::Protocol;
+/// use nanosp_core::Protocol;
 /// assert_eq!(Protocol::Pub0.number(), 0x20);
 /// assert_eq!(Protocol::Pub0.peer_number(), 0x21);
 /// assert_eq!(Protocol::Sub0.name(), "sub");

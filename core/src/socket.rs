@@ -35,7 +35,7 @@ impl<R: Runtime> Drop for Handle<R> {
 /// closes when [`Socket::close`] is called or the last clone is dropped.
 ///
 /// ```
-/// use nanosp::{Socket, Protocol, testing::VirtualRuntime, Message};
+/// use nanosp_core::{Socket, Protocol, testing::VirtualRuntime, Message};
 /// # futures::executor::block_on(async {
 /// let rt = VirtualRuntime::new(1);
 /// let a = Socket::new(Protocol::Pair1, rt.clone());
@@ -126,7 +126,7 @@ impl<R: Runtime> Socket<R> {
     ///
     /// ```
     /// use core::time::Duration;
-    /// use nanosp::{Error, Message, Protocol, Socket, testing::VirtualRuntime};
+    /// use nanosp_core::{Error, Message, Protocol, Socket, testing::VirtualRuntime};
     /// # futures::executor::block_on(async {
     /// let push = Socket::new(Protocol::Push0, VirtualRuntime::new(1));
     /// // No peer: nothing can take it; a zero timeout gives up at once.
@@ -164,7 +164,7 @@ impl<R: Runtime> Socket<R> {
     ///
     /// ```
     /// use core::time::Duration;
-    /// use nanosp::{Error, Protocol, Socket, testing::VirtualRuntime};
+    /// use nanosp_core::{Error, Protocol, Socket, testing::VirtualRuntime};
     /// # futures::executor::block_on(async {
     /// let pull = Socket::new(Protocol::Pull0, VirtualRuntime::new(1));
     /// assert_eq!(pull.recv_timeout(Duration::ZERO).await.unwrap_err(), Error::TimedOut);
@@ -272,7 +272,7 @@ impl<R: Runtime> Socket<R> {
     ///
     /// ```
     /// use core::time::Duration;
-    /// use nanosp::{Message, Protocol, Socket, SockOpt, testing::VirtualRuntime};
+    /// use nanosp_core::{Message, Protocol, Socket, SockOpt, testing::VirtualRuntime};
     /// # futures::executor::block_on(async {
     /// let rt = VirtualRuntime::new(1);
     /// let pull = Socket::new(Protocol::Pull0, rt.clone());
@@ -309,7 +309,7 @@ impl<R: Runtime> Socket<R> {
     /// subscribers that are still connecting.
     ///
     /// ```
-    /// use nanosp::{Protocol, Socket, testing::VirtualRuntime};
+    /// use nanosp_core::{Protocol, Socket, testing::VirtualRuntime};
     /// # futures::executor::block_on(async {
     /// let rt = VirtualRuntime::new(1);
     /// let publisher = Socket::new(Protocol::Pub0, rt.clone());
@@ -429,7 +429,7 @@ impl<R: Runtime> SocketContext<R> {
     ///
     /// ```
     /// use core::time::Duration;
-    /// use nanosp::{Error, Protocol, Socket, SockOpt, testing::VirtualRuntime};
+    /// use nanosp_core::{Error, Protocol, Socket, SockOpt, testing::VirtualRuntime};
     /// # futures::executor::block_on(async {
     /// let rep = Socket::new(Protocol::Rep0, VirtualRuntime::new(1));
     /// let ctx = rep.context().unwrap();
@@ -529,7 +529,7 @@ impl<R: Runtime> SocketRef<R> {
 
     /// The socket's timer task: REQ resends and SURVEYOR deadlines fire on
     /// time even while nobody waits in `recv`, as nng's timers do. A runtime
-    /// crate spawns it next to the socket (nanosp-std does); it ends when
+    /// crate spawns it next to the socket (nanosp does); it ends when
     /// the socket closes. Without it, timers fire only while an operation
     /// waits on their context (and a late `recv` catches up at once).
     pub async fn run_timers(self) {

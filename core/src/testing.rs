@@ -5,8 +5,8 @@
 //! crate depends on this module.
 //!
 //! ```
-//! use nanosp::testing::{duplex, VirtualRuntime};
-//! use nanosp::{Protocol, Runtime, Socket};
+//! use nanosp_core::testing::{duplex, VirtualRuntime};
+//! use nanosp_core::{Protocol, Runtime, Socket};
 //! let rt = VirtualRuntime::new(1);
 //! let s = Socket::new(Protocol::Pair1, rt.clone());
 //! rt.advance(core::time::Duration::from_secs(1));

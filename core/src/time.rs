@@ -44,7 +44,7 @@ impl core::ops::Add<Duration> for Instant {
 /// What a runtime crate provides to the core: a monotonic clock, sleeping until
 /// an instant, and randomness (request ids, back-off jitter).
 ///
-/// `nanosp-std` implements it on tokio, `nanosp-embassy` on embassy-time, the
+/// `nanosp` implements it on tokio, `nanosp-embassy` on embassy-time, the
 /// browser crate on `setTimeout`; [`crate::testing::VirtualRuntime`] is a manual
 /// clock for tests.
 pub trait Runtime: Clone + Send + Sync + 'static {
@@ -61,8 +61,8 @@ pub trait Runtime: Clone + Send + Sync + 'static {
 /// A clock that moves only when told to: deterministic tests with no sleeps.
 ///
 /// ```
-/// use nanosp::Runtime;
-/// use nanosp::testing::VirtualRuntime;
+/// use nanosp_core::Runtime;
+/// use nanosp_core::testing::VirtualRuntime;
 /// use core::time::Duration;
 /// let rt = VirtualRuntime::new(7);
 /// let t0 = rt.now();

@@ -229,7 +229,7 @@ impl Url {
     /// Parses `s`.
     ///
     /// ```
-    /// use nanosp::{Scheme, Url};
+    /// use nanosp_core::{Scheme, Url};
     /// let u = Url::parse("tcp://[::1]:5555").unwrap();
     /// assert_eq!((u.scheme, u.host.as_str(), u.port), (Scheme::Tcp, "::1", 5555));
     /// assert_eq!(u.to_string(), "tcp://[::1]:5555");

@@ -1,5 +1,5 @@
 //! The SP rules of the WebSocket mapping (docs/wire.md §3), without I/O: every
-//! WebSocket transport (nanosp-std's over tokio-tungstenite, nanosp-web's
+//! WebSocket transport (nanosp's over tokio-tungstenite, nanosp-web's
 //! over the browser's `WebSocket`) asks these functions, so they agree.
 //!
 //! * **Subprotocol.** No SP header is exchanged: the subprotocol
@@ -42,7 +42,7 @@ fn token(name: &str) -> String {
 /// so exactly one token, lowercase).
 ///
 /// ```
-/// use nanosp::{ws, Protocol};
+/// use nanosp_core::{ws, Protocol};
 /// assert_eq!(ws::dialer_token(Protocol::Req0), "rep.sp.nanomsg.org");
 /// assert_eq!(ws::listener_token(Protocol::Pair0), "pair.sp.nanomsg.org");
 /// ```
@@ -73,7 +73,7 @@ pub fn parse_token(t: &str) -> Option<Protocol> {
 /// is [`ProtocolError::BadSubprotocol`], on every target.
 ///
 /// ```
-/// use nanosp::{ws, Error, Protocol, ProtocolError};
+/// use nanosp_core::{ws, Error, Protocol, ProtocolError};
 /// assert_eq!(ws::check_echo(Protocol::Req0, Some("rep.sp.nanomsg.org")), Ok(()));
 /// let bad = Err(Error::Protocol(ProtocolError::BadSubprotocol));
 /// assert_eq!(ws::check_echo(Protocol::Req0, Some("req.sp.nanomsg.org")), bad);
@@ -93,7 +93,7 @@ pub fn check_echo(p: Protocol, echoed: Option<&str>) -> Result<(), Error> {
 /// `None`: refuse with [`STATUS_BAD_SUBPROTOCOL`].
 ///
 /// ```
-/// use nanosp::{ws, Protocol};
+/// use nanosp_core::{ws, Protocol};
 /// let offer = Some("bus.sp.nanomsg.org, PAIR1.sp.nanomsg.org");
 /// assert_eq!(ws::select_offer(Protocol::Pair1, offer), Some("PAIR1.sp.nanomsg.org"));
 /// assert_eq!(ws::select_offer(Protocol::Pair0, offer), None);
@@ -142,7 +142,7 @@ pub const MAX_SEND_FRAME: usize = 64 << 10;
 /// message. An empty message is one empty frame.
 ///
 /// ```
-/// use nanosp::ws::{send_frames, MAX_SEND_FRAME};
+/// use nanosp_core::ws::{send_frames, MAX_SEND_FRAME};
 /// let f: Vec<_> = send_frames(MAX_SEND_FRAME + 1).collect();
 /// assert_eq!(f, [0..MAX_SEND_FRAME, MAX_SEND_FRAME..MAX_SEND_FRAME + 1]);
 /// assert_eq!(send_frames(0).collect::<Vec<_>>(), [0..0]);

@@ -8,7 +8,7 @@ use std::cell::Cell;
 
 use common::{rt, url};
 use futures::executor::block_on;
-use nanosp::{Message, Protocol, Socket};
+use nanosp_core::{Message, Protocol, Socket};
 
 struct Counting;
 

@@ -4,7 +4,7 @@
 mod common;
 
 use common::{rt, url};
-use nanosp::{Error, Message, Protocol, Socket};
+use nanosp_core::{Error, Message, Protocol, Socket};
 
 /// PUSH to three PULLs; one PULL dies mid-stream. Every message the PUSH
 /// accepted was received by a live PULL, taken by the dead one before it

@@ -1,11 +1,11 @@
 //! Property tests of the SP stream framing (docs/wire.md §2.1–2.3, §2.5): the
 //! handshake, the encoder and the incremental decoder, through the public API.
 
-use nanosp::frame::{
+use nanosp_core::frame::{
     encode_message, encode_prefix, handshake, parse_handshake, Decoder, Framing, HANDSHAKE_LEN,
     MAX_PREFIX,
 };
-use nanosp::{Error, Message, ProtocolError};
+use nanosp_core::{Error, Message, ProtocolError};
 use proptest::prelude::*;
 
 fn framing() -> impl Strategy<Value = Framing> {

@@ -11,7 +11,7 @@ use std::time::Duration;
 use common::{pool, rt, url};
 use futures::executor::block_on;
 use futures::task::LocalSpawnExt;
-use nanosp::{
+use nanosp_core::{
     testing::VirtualRuntime, Error, Message, PipeEvent, Protocol, ProtocolError, Runtime, SockOpt,
     Socket,
 };
@@ -437,7 +437,7 @@ fn per_pipe_counters_and_drop_reasons() {
     assert_eq!(st.drops, 3);
     assert_eq!(st.drops_queue_full, 3);
     assert_eq!(st.drops_hop_limit + st.drops_stale + st.drops_unwanted, 0);
-    assert!(publ.pipe_stats(nanosp::PipeId(0x7fff_fff0)).is_none());
+    assert!(publ.pipe_stats(nanosp_core::PipeId(0x7fff_fff0)).is_none());
 }
 
 /// Operation futures can move between threads (tokio::spawn needs it).

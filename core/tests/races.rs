@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use common::{rt, url};
 use futures::executor::block_on;
-use nanosp::{Error, Message, PipeEvent, Protocol, SockOpt, Socket};
+use nanosp_core::{Error, Message, PipeEvent, Protocol, SockOpt, Socket};
 
 /// The peer closes while our pump runs on another thread: the pipe must
 /// still be removed.

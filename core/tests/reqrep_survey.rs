@@ -12,7 +12,7 @@ use std::time::Duration;
 use common::{linked, pool, rt, url};
 use futures::executor::block_on;
 use futures::task::LocalSpawnExt;
-use nanosp::{device, testing::VirtualRuntime, Error, Message, Protocol, SockOpt, Socket};
+use nanosp_core::{device, testing::VirtualRuntime, Error, Message, Protocol, SockOpt, Socket};
 
 type Sock = Socket<VirtualRuntime>;
 

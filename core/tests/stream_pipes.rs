@@ -14,11 +14,11 @@ use common::{pool, rt, url, Local};
 use embedded_io_async::{ErrorType, Read, Write};
 use futures::executor::LocalPool;
 use futures::task::LocalSpawnExt;
-use nanosp::frame::Framing;
-use nanosp::stream::establish;
-use nanosp::testing::{duplex, MemReader, MemWriter};
-use nanosp::transport::{accept_loop, dialer_loop, Spawner};
-use nanosp::{
+use nanosp_core::frame::Framing;
+use nanosp_core::stream::establish;
+use nanosp_core::testing::{duplex, MemReader, MemWriter};
+use nanosp_core::transport::{accept_loop, dialer_loop, Spawner};
+use nanosp_core::{
     testing::VirtualRuntime, Error, Message, Protocol, ProtocolError, Runtime, SockOpt, Socket,
 };
 
@@ -113,7 +113,7 @@ fn bad_frame_closes_only_that_pipe() {
     });
     // Pipe 3: over the receive limit (16 bytes of body + 64 of header room:
     // 81 > 80), announced before any body byte.
-    let limit = 16 + nanosp::HEADER_CAPACITY as u64;
+    let limit = 16 + nanosp_core::HEADER_CAPACITY as u64;
     run(&mut pool, async {
         w3.write_all(&(limit + 1).to_be_bytes()).await.unwrap();
     });
@@ -467,7 +467,7 @@ fn accept_errors_back_off_and_the_loop_serves_again() {
             c2.borrow_mut().push(r2.now().as_micros());
             let n = c2.borrow().len();
             let next = if n <= 5 {
-                Err(Error::Io(nanosp::IoErrorKind::Other))
+                Err(Error::Io(nanosp_core::IoErrorKind::Other))
             } else {
                 conn.take().ok_or(Error::Closed)
             };

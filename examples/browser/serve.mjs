@@ -2,7 +2,7 @@
 //
 //   bash bindings/wasm/build.sh && node examples/browser/serve.mjs [--port 8080] [--nngcat]
 //
-// then open the printed URL. The server is the nanosp-std demo server
+// then open the printed URL. The server is the nanosp demo server
 // (examples/browser/server, built into target/release) when it has been
 // built: PUB /feed with live counters, REP /rpc, on port PORT+1. Otherwise,
 // or with --nngcat, nng's nngcat (Debian nng-utils) stands in: a PUB on
@@ -27,7 +27,7 @@ function freePort() {
 
 const stdServer = process.env.NANOSP_DEMO_SERVER ?? new URL("../../target/release/nanosp-demo-server", import.meta.url).pathname;
 
-/** Starts the nanosp-std server on `port`; resolves to [child, feed URL, rpc URL] once it listens. */
+/** Starts the nanosp server on `port`; resolves to [child, feed URL, rpc URL] once it listens. */
 function startStd(port) {
   const kid = spawn(stdServer, [String(port)], { stdio: ["ignore", "pipe", "inherit"] });
   return new Promise((resolve, reject) => {
@@ -59,7 +59,7 @@ export async function start({ port = 8080, nngcat = false } = {}) {
   let kids, feed, rpc, kind;
   if (!nngcat && existsSync(stdServer)) {
     const [kid, f, r] = await startStd(port ? port + 1 : 0);
-    [kids, feed, rpc, kind] = [[kid], f, r, "nanosp-std"];
+    [kids, feed, rpc, kind] = [[kid], f, r, "nanosp"];
   } else {
     const feedPort = port ? port + 1 : await freePort();
     const rpcPort = port ? port + 2 : await freePort();

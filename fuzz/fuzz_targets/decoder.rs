@@ -7,7 +7,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use nanosp::frame::{Decoder, Framing};
+use nanosp_core::frame::{Decoder, Framing};
 
 const LIMITS: [u64; 4] = [0, 16, 1024, 1 << 20];
 

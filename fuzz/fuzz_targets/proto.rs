@@ -2,7 +2,7 @@
 //! or built backtraces and hop counts) from arbitrary pipes into one protocol
 //! machine, cooked or raw, while the application sends, receives, opens and
 //! closes contexts, sets options and time passes. No engine: the machine runs
-//! in core's hidden harness (`nanosp::proto::testing`, feature `fuzzing`).
+//! in core's hidden harness (`nanosp_core::proto::testing`, feature `fuzzing`).
 //!
 //! Checks, beyond "never panics":
 //! * a message handed back as `Full` has its wire view unchanged;
@@ -38,8 +38,8 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::Duration;
 
 use libfuzzer_sys::fuzz_target;
-use nanosp::proto::testing::{Delivery, Harness};
-use nanosp::{CtxId, Error, Message, Protocol, SockOpt, HEADER_CAPACITY};
+use nanosp_core::proto::testing::{Delivery, Harness};
+use nanosp_core::{CtxId, Error, Message, Protocol, SockOpt, HEADER_CAPACITY};
 
 /// Reads the input; past its end every read is 0.
 struct Input<'a>(&'a [u8]);

@@ -8,10 +8,10 @@
 use futures::executor::LocalPool;
 use futures::task::LocalSpawnExt;
 use libfuzzer_sys::fuzz_target;
-use nanosp::frame::{handshake, Framing};
-use nanosp::testing::duplex;
-use nanosp::stream::establish;
-use nanosp::{Message, Protocol, Runtime, Socket, testing::VirtualRuntime};
+use nanosp_core::frame::{handshake, Framing};
+use nanosp_core::testing::duplex;
+use nanosp_core::stream::establish;
+use nanosp_core::{Message, Protocol, Runtime, Socket, testing::VirtualRuntime};
 use std::time::Duration;
 
 fuzz_target!(|data: &[u8]| {

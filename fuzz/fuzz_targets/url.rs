@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use nanosp::Url;
+use nanosp_core::Url;
 
 fuzz_target!(|s: &str| {
     if let Ok(u) = Url::parse(s) {

@@ -1,4 +1,4 @@
-//! nanosp-std's WebSocket listener: the server handshake on arbitrary request
+//! nanosp's WebSocket listener: the server handshake on arbitrary request
 //! bytes, then arbitrary frame bytes on the connection it accepted, over an
 //! in-memory stream that hands the input out in chunks (sometimes "not yet")
 //! and then reports EOF.
@@ -27,8 +27,8 @@ use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
 use libfuzzer_sys::fuzz_target;
-use nanosp::transport::PipeRead;
-use nanosp::{Error, Protocol, ProtocolError};
+use nanosp_core::transport::PipeRead;
+use nanosp_core::{Error, Protocol, ProtocolError};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 /// Input bytes out in chunks, then EOF; output kept. Like a real client,
@@ -184,7 +184,7 @@ fuzz_target!(|data: &[u8]| {
     let bound = 4 * input.len() + 64;
     let path = listen_path(valid, data[2]);
     let accepted = run(
-        nanosp_std::fuzzing::ws_accept(stream, path, proto, limit),
+        nanosp::fuzzing::ws_accept(stream, path, proto, limit),
         bound,
     );
     let mut rd = match accepted {

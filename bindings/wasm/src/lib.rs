@@ -18,17 +18,17 @@
 //! Every failure is an `Error` whose `code` is nng's name for it
 //! (`"ETIMEDOUT"`, `"ECLOSED"`, `"ESTATE"`, ...), see [`error_code`].
 //! Protocol names and error names come from the core's tables
-//! ([`nanosp::Protocol`]'s names, [`nanosp::Error::nng_name`]).
+//! ([`nanosp_core::Protocol`]'s names, [`nanosp_core::Error::nng_name`]).
 #![warn(missing_docs)]
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
 
-use nanosp_web::nanosp;
+use nanosp_web::nanosp_core;
 
 use js_sys::{Array, ArrayBuffer, Function, Object, Promise, Reflect, Uint8Array};
-use nanosp::{Error, Message, PipeEvent, PipeInfo, Protocol, SockOpt, SocketContext};
+use nanosp_core::{Error, Message, PipeEvent, PipeInfo, Protocol, SockOpt, SocketContext};
 use nanosp_web::{DialEvent, DialMode, WebRuntime};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -155,8 +155,8 @@ fn to_js(e: Error) -> JsValue {
 /// of failing inside `new WebSocket`. `None` when there is one, or when the
 /// URL is not a WebSocket URL (then `dial` reports that).
 fn no_websocket(url: &str) -> Option<JsValue> {
-    let ws_url = nanosp::Url::parse(url)
-        .is_ok_and(|u| matches!(u.scheme, nanosp::Scheme::Ws | nanosp::Scheme::Wss));
+    let ws_url = nanosp_core::Url::parse(url)
+        .is_ok_and(|u| matches!(u.scheme, nanosp_core::Scheme::Ws | nanosp_core::Scheme::Wss));
     let have = Reflect::get(&js_sys::global(), &"WebSocket".into()).is_ok_and(|c| c.is_function());
     (ws_url && !have).then(|| {
         js_error(
@@ -608,7 +608,7 @@ impl Socket {
     /// pipe callback), or `undefined` once the pipe is gone.
     #[wasm_bindgen(js_name = pipeStats, unchecked_return_type = "PipeStats | undefined")]
     pub fn pipe_stats(&self, id: u32) -> JsValue {
-        let Some(s) = self.inner.pipe_stats(nanosp::PipeId(id)) else {
+        let Some(s) = self.inner.pipe_stats(nanosp_core::PipeId(id)) else {
             return JsValue::UNDEFINED;
         };
         counters(&[

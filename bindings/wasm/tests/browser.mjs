@@ -346,11 +346,11 @@ const tests = [
   }],
 ];
 
-// Against a nanosp-std WebSocket listener (examples/browser/server), when it
+// Against a nanosp WebSocket listener (examples/browser/server), when it
 // is built: it needs transports/std (tools/test-all.sh builds it then).
 const noStd = existsSync(STD_SERVER) ? undefined : `${STD_SERVER} not built (needs transports/std)`;
 tests.push(
-  ["nanosp-std listener: REQ, SUB, binary echo, 1 MiB echo", async () => {
+  ["nanosp listener: REQ, SUB, binary echo, 1 MiB echo", async () => {
     const srv = await stdServer();
     const got = await inPage(async ({ feed, rpc, echo }) => {
       const req = new nanosp.Socket("req");
@@ -377,7 +377,7 @@ tests.push(
     assertEq(got, { reply: "echo: hello std (#1)", tick: true, back: [0, 0, 5, 0, 0], same: true });
     await srv.stop();
   }, noStd],
-  ["nanosp-std listener restarted: REQ redials", async () => {
+  ["nanosp listener restarted: REQ redials", async () => {
     let srv = await stdServer();
     const p = await page();
     try {

@@ -8,7 +8,7 @@ import { runTests, waitForPort, CHROMIUM_ARGS, STD_SERVER } from "./harness.mjs"
 
 async function check(nngcat) {
     const demo = await start({ port: 0, nngcat });
-    if (!nngcat && demo.server !== "nanosp-std") throw new Error("the nanosp-std server is not built");
+    if (!nngcat && demo.server !== "nanosp") throw new Error("the nanosp server is not built");
     const browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium", args: CHROMIUM_ARGS });
     try {
       await Promise.all([waitForPort(demo.feedPort), waitForPort(demo.rpcPort)]);
@@ -32,7 +32,7 @@ async function check(nngcat) {
 
 const failed = await runTests([
   ["demo page with nngcat servers: live feed and request/reply", () => check(true)],
-  ["demo page with the nanosp-std server: live feed and request/reply", () => check(false),
+  ["demo page with the nanosp server: live feed and request/reply", () => check(false),
     existsSync(STD_SERVER) ? undefined : `${STD_SERVER} not built (needs transports/std)`],
 ]);
 process.exit(failed ? 1 : 0);

@@ -136,11 +136,11 @@ export function serveStatic(routes) {
 /** Chromium flags that keep a headless run quiet and off the network. */
 export const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--disable-background-networking", "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-dev-shm-usage"];
 
-/** The nanosp-std demo server (examples/browser/server), if built. */
+/** The nanosp demo server (examples/browser/server), if built. */
 export const STD_SERVER = process.env.NANOSP_DEMO_SERVER
   ?? new URL("../../../target/release/nanosp-demo-server", import.meta.url).pathname;
 
-/** Starts the nanosp-std demo server on `port` (0 = any); resolves when it listens. */
+/** Starts the nanosp demo server on `port` (0 = any); resolves when it listens. */
 export async function stdServer({ port = 0 } = {}) {
   const proc = spawn(STD_SERVER, [String(port)], { stdio: ["ignore", "pipe", "inherit"] });
   children.add(proc);

@@ -9,9 +9,9 @@ use std::process::exit;
 use std::time::{Duration, Instant};
 
 use clap::{Arg, ArgAction, ArgMatches, Command};
+use nanosp::blocking::Socket;
+use nanosp::{Error, Message, PipeEvent, Protocol, SockOpt};
 use nanosp_cli::{addr_strerror, strerror, Format, Role, PROTOCOLS};
-use nanosp_std::blocking::Socket;
-use nanosp_std::{Error, Message, PipeEvent, Protocol, SockOpt};
 
 fn fatal(msg: impl std::fmt::Display) -> ! {
     eprintln!("{msg}");

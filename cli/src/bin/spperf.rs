@@ -27,7 +27,7 @@ use std::process::exit;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use nanosp_std::{Message, Protocol, SockOpt, Socket};
+use nanosp::{Message, Protocol, SockOpt, Socket};
 
 /// The system allocator, counting allocations, so the throughput and
 /// latency modes can report allocations per message in steady state (the
@@ -128,13 +128,13 @@ async fn dial(s: &Socket, url: &str) {
         match s.dial(url).await {
             Ok(_) => return,
             // Refused, or (ipc) no socket file yet.
-            Err(nanosp_std::Error::ConnectionRefused | nanosp_std::Error::Io(_)) => {
+            Err(nanosp::Error::ConnectionRefused | nanosp::Error::Io(_)) => {
                 tokio::time::sleep(Duration::from_millis(10)).await
             }
             Err(e) => die("dial", e),
         }
     }
-    die("dial", nanosp_std::Error::ConnectionRefused)
+    die("dial", nanosp::Error::ConnectionRefused)
 }
 
 async fn lat_client(p: Proto, url: &str, size: usize, count: usize) {

@@ -5,8 +5,8 @@ use std::future::Future;
 
 use futures::executor::{LocalPool, LocalSpawner};
 use futures::task::LocalSpawnExt;
-use nanosp::transport::Spawner;
-use nanosp::{testing::VirtualRuntime, Protocol, Socket};
+use nanosp_core::transport::Spawner;
+use nanosp_core::{testing::VirtualRuntime, Protocol, Socket};
 
 pub struct Local(pub LocalSpawner);
 

@@ -7,7 +7,7 @@ use std::thread;
 use std::time::Instant as StdInstant;
 
 use futures::executor::block_on;
-use nanosp::{testing::VirtualRuntime, Message, Protocol, Socket};
+use nanosp_core::{testing::VirtualRuntime, Message, Protocol, Socket};
 
 type Sock = Socket<VirtualRuntime>;
 

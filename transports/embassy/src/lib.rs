@@ -13,10 +13,10 @@
 //!   `accept`, so N peers can be connected at once.
 //!
 //! The redial schedule and the accept pause are the core's
-//! ([`nanosp::backoff`]), as on tokio and in the browser: the same waits,
+//! ([`nanosp_core::backoff`]), as on tokio and in the browser: the same waits,
 //! the same [`DialEvent`]s ([`dial_observed`]) and the same counters
 //! (`reconnects`, `handshake_failures`, `accept_errors`). Why a pipe closed
-//! reaches the socket's pipe hook ([`nanosp::PipeInfo::closed`]).
+//! reaches the socket's pipe hook ([`nanosp_core::PipeInfo::closed`]).
 //!
 //! Socket buffers are the caller's ([`TcpBuffers`]); nothing large is
 //! allocated behind your back. Each connection's messages live on the heap
@@ -50,13 +50,13 @@ use embassy_futures::select::{select, Either};
 use embassy_net::tcp::TcpSocket;
 use embassy_net::{IpEndpoint, Stack};
 use embassy_time::{Duration, Timer};
-use nanosp::backoff::{AcceptPause, DialEvent, Redial};
-use nanosp::frame::Framing;
-use nanosp::stream::StreamConfig;
-use nanosp::{Error, Instant, IoErrorKind, Runtime, SocketRef};
+use nanosp_core::backoff::{AcceptPause, DialEvent, Redial};
+use nanosp_core::frame::Framing;
+use nanosp_core::stream::StreamConfig;
+use nanosp_core::{Error, Instant, IoErrorKind, Runtime, SocketRef};
 use portable_atomic::{AtomicU32, Ordering};
 
-pub use nanosp;
+pub use nanosp_core;
 
 static RNG: AtomicU32 = AtomicU32::new(0x9E37_79B9);
 
@@ -98,7 +98,7 @@ impl Runtime for EmbassyRuntime {
 }
 
 /// An SP socket on embassy.
-pub type Socket = nanosp::Socket<EmbassyRuntime>;
+pub type Socket = nanosp_core::Socket<EmbassyRuntime>;
 
 /// The receive and transmit buffers of one TCP connection (the caller's memory).
 pub struct TcpBuffers<'a> {
@@ -127,7 +127,7 @@ async fn close_gracefully(s: &mut TcpSocket<'_>) {
 /// Connects to `endpoint` and keeps connected until the socket closes: SP
 /// handshake, then the pipe; when it ends (peer gone, bad input), a graceful
 /// TCP close and a redial after `reconnect-time-min`/`-max` back-off with
-/// jitter (nng's rule, [`nanosp::backoff::Redial`]). Returns
+/// jitter (nng's rule, [`nanosp_core::backoff::Redial`]). Returns
 /// [`Error::Closed`] once the socket is closed. Its events are logged
 /// (feature `defmt`); [`dial_observed`] hands them to you.
 pub async fn dial(
@@ -235,7 +235,7 @@ async fn run_connection<R: Runtime>(
         flush: false,
         ..StreamConfig::small(Framing::Tcp)
     };
-    match nanosp::stream::establish_with(sref, r, w, cfg, url, dialed).await {
+    match nanosp_core::stream::establish_with(sref, r, w, cfg, url, dialed).await {
         Ok(pipe) => {
             attached();
             let why = pipe.run().await;
@@ -254,7 +254,7 @@ async fn run_connection<R: Runtime>(
 /// served together. Each connection must finish the SP handshake within the
 /// socket's handshake timeout. An accept that fails is counted
 /// (`accept_errors`) and that slot pauses as every listener does
-/// ([`nanosp::backoff::AcceptPause`]). Returns [`Error::Closed`] once the
+/// ([`nanosp_core::backoff::AcceptPause`]). Returns [`Error::Closed`] once the
 /// socket is closed.
 pub async fn listen(
     sock: &Socket,

@@ -9,10 +9,10 @@ use std::cell::Cell;
 use embedded_io_async::{Read, Write};
 use futures::executor::block_on;
 use futures::join;
-use nanosp::frame::Framing;
-use nanosp::stream::{establish_with, StreamConfig};
-use nanosp::testing::duplex;
-use nanosp::{testing::VirtualRuntime, Message, Protocol, Socket};
+use nanosp_core::frame::Framing;
+use nanosp_core::stream::{establish_with, StreamConfig};
+use nanosp_core::testing::duplex;
+use nanosp_core::{testing::VirtualRuntime, Message, Protocol, Socket};
 
 struct Counting;
 thread_local! {

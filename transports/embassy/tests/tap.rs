@@ -9,7 +9,7 @@ use embassy_futures::select::{select, Either};
 use embassy_net::{Config, IpEndpoint, Ipv4Address, Ipv4Cidr, StackResources, StaticConfigV4};
 use embassy_net_tuntap::TunTapDevice;
 use embassy_time::{with_timeout, Duration};
-use nanosp::{Message, Protocol};
+use nanosp_core::{Message, Protocol};
 use nanosp_embassy::{dial, listen, EmbassyRuntime, Socket, TcpBuffers};
 use tokio::io::AsyncReadExt;
 use tokio::process::Command;

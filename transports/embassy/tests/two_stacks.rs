@@ -11,7 +11,7 @@ use embassy_net::{
 use embassy_net_driver_channel as ch;
 use embassy_net_driver_channel::driver::{HardwareAddress, LinkState};
 use embassy_time::{with_timeout, Duration};
-use nanosp::{Message, Protocol};
+use nanosp_core::{Message, Protocol};
 use nanosp_embassy::{dial, listen, EmbassyRuntime, Socket, TcpBuffers};
 
 const MTU: usize = 1514;
@@ -208,7 +208,7 @@ async fn closing_a_busy_listener_ends_it_cleanly() {
     };
     let r = with_timeout(Duration::from_secs(30), select3(net, client, server)).await;
     match r {
-        Ok(Either3::Third(why)) => assert_eq!(why, nanosp::Error::Closed),
+        Ok(Either3::Third(why)) => assert_eq!(why, nanosp_core::Error::Closed),
         Ok(_) => panic!("network or dialer ended first"),
         Err(_) => panic!("listen did not end after close"),
     }
@@ -220,8 +220,8 @@ async fn closing_a_busy_listener_ends_it_cleanly() {
 /// the dialer sees the connection go, waits its back-off and redials.
 #[tokio::test(flavor = "current_thread")]
 async fn close_reasons_reach_the_hooks_and_the_dialer_reports_events() {
-    use nanosp::backoff::DialEvent;
-    use nanosp::{Error, PipeEvent, SockOpt};
+    use nanosp_core::backoff::DialEvent;
+    use nanosp_core::{Error, PipeEvent, SockOpt};
     use std::sync::{Arc, Mutex};
     use std::time::Duration as StdDuration;
 
@@ -302,7 +302,7 @@ async fn close_reasons_reach_the_hooks_and_the_dialer_reports_events() {
         [
             Some(Error::MessageTooLong {
                 len: 500,
-                limit: 100 + nanosp::HEADER_CAPACITY as u64
+                limit: 100 + nanosp_core::HEADER_CAPACITY as u64
             }),
             Some(Error::Closed)
         ]
@@ -322,7 +322,7 @@ async fn close_reasons_reach_the_hooks_and_the_dialer_reports_events() {
         "{ev:?}"
     );
     assert!(
-        matches!(ev[2], DialEvent::Backoff(d) if d >= nanosp::backoff::REDIAL_FLOOR && d < StdDuration::from_millis(20)),
+        matches!(ev[2], DialEvent::Backoff(d) if d >= nanosp_core::backoff::REDIAL_FLOOR && d < StdDuration::from_millis(20)),
         "{ev:?}"
     );
     assert_eq!(ev[3], DialEvent::Connected, "{ev:?}");

@@ -1,12 +1,12 @@
 //! Fan-out / fan-in with the blocking API: a PUSH hands jobs to three worker
 //! threads (PULL), which push results back to one collector (PULL).
 //!
-//! `cargo run -p nanosp-std --example pipeline`
+//! `cargo run -p nanosp --example pipeline`
 
-use nanosp_std::blocking::Socket;
-use nanosp_std::{Message, Protocol};
+use nanosp::blocking::Socket;
+use nanosp::{Message, Protocol};
 
-fn main() -> Result<(), nanosp_std::Error> {
+fn main() -> Result<(), nanosp::Error> {
     let jobs = Socket::new(Protocol::Push0);
     let jobs_url = jobs.listen("tcp://127.0.0.1:0")?.url().to_string();
     let results = Socket::new(Protocol::Pull0);
@@ -16,7 +16,7 @@ fn main() -> Result<(), nanosp_std::Error> {
     for w in 0..3 {
         {
             let (jobs_url, results_url) = (jobs_url.clone(), results_url.clone());
-            std::thread::spawn(move || -> Result<(), nanosp_std::Error> {
+            std::thread::spawn(move || -> Result<(), nanosp::Error> {
                 let input = Socket::new(Protocol::Pull0);
                 input.dial(&jobs_url)?;
                 let output = Socket::new(Protocol::Push0);

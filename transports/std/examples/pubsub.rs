@@ -1,9 +1,9 @@
 //! PUB/SUB over tcp, ipc and ws at once: one publisher listening on three
 //! URLs, one subscriber per transport, each with its own topic.
 //!
-//! `cargo run -p nanosp-std --example pubsub`
+//! `cargo run -p nanosp --example pubsub`
 
-use nanosp_std::{Message, Protocol, Socket};
+use nanosp::{Message, Protocol, Socket};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -1,9 +1,9 @@
 //! REQ/REP over TCP on loopback: a server answering with four contexts at
 //! once, and clients asking it questions.
 //!
-//! `cargo run -p nanosp-std --example reqrep`
+//! `cargo run -p nanosp --example reqrep`
 
-use nanosp_std::{Message, Protocol, Socket};
+use nanosp::{Message, Protocol, Socket};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -34,7 +34,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 let a = req.recv().await?;
                 println!("{q:<20} -> {}", String::from_utf8_lossy(a.body()));
             }
-            Ok::<_, nanosp_std::Error>(())
+            Ok::<_, nanosp::Error>(())
         }));
     }
     for c in clients {

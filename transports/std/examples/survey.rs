@@ -1,11 +1,11 @@
 //! SURVEYOR/RESPONDENT over IPC: one survey, every respondent answers before
 //! the deadline.
 //!
-//! `cargo run -p nanosp-std --example survey`
+//! `cargo run -p nanosp --example survey`
 
 use std::time::Duration;
 
-use nanosp_std::{Error, Message, Protocol, SockOpt, Socket};
+use nanosp::{Error, Message, Protocol, SockOpt, Socket};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -2,11 +2,11 @@
 //! configuration: REQ/REP over TCP, PUB/SUB over WebSocket, PUSH/PULL over
 //! IPC, SURVEYOR/RESPONDENT over TCP, BUS over WebSocket and PAIR over IPC.
 //!
-//! `cargo run --release -p nanosp-std --example tour`
+//! `cargo run --release -p nanosp --example tour`
 
 use std::time::Duration;
 
-use nanosp_std::{Error, Message, Protocol, SockOpt, Socket};
+use nanosp::{Error, Message, Protocol, SockOpt, Socket};
 
 type Res = Result<(), Box<dyn std::error::Error>>;
 

@@ -10,8 +10,8 @@
 //! socket between both worlds).
 //!
 //! ```
-//! use nanosp_std::blocking::Socket;
-//! use nanosp_std::{Message, Protocol};
+//! use nanosp::blocking::Socket;
+//! use nanosp::{Message, Protocol};
 //! let rep = Socket::new(Protocol::Pair1);
 //! let l = rep.listen("tcp://127.0.0.1:0").unwrap();
 //! let req = Socket::new(Protocol::Pair1);
@@ -24,7 +24,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use nanosp::Runtime;
+use nanosp_core::Runtime;
 
 use crate::rt::{shared_handle, TokioRuntime};
 use crate::{
@@ -170,8 +170,8 @@ impl Socket {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use nanosp_std::blocking::Socket;
-    /// use nanosp_std::{Error, Protocol};
+    /// use nanosp::blocking::Socket;
+    /// use nanosp::{Error, Protocol};
     /// let pull = Socket::new(Protocol::Pull0);
     /// assert_eq!(pull.recv_timeout(Duration::from_millis(10)).unwrap_err(), Error::TimedOut);
     /// ```
@@ -184,8 +184,8 @@ impl Socket {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use nanosp_std::blocking::Socket;
-    /// use nanosp_std::Protocol;
+    /// use nanosp::blocking::Socket;
+    /// use nanosp::Protocol;
     /// let publisher = Socket::new(Protocol::Pub0);
     /// let l = publisher.listen("tcp://127.0.0.1:0").unwrap();
     /// let sub = Socket::new(Protocol::Sub0);
@@ -207,8 +207,8 @@ impl Socket {
     /// Opens a context (REQ, REP, SURVEYOR, RESPONDENT, SUB in cooked mode).
     ///
     /// ```
-    /// use nanosp_std::blocking::Socket;
-    /// use nanosp_std::{Message, Protocol};
+    /// use nanosp::blocking::Socket;
+    /// use nanosp::{Message, Protocol};
     /// let rep = Socket::new(Protocol::Rep0);
     /// let l = rep.listen("tcp://127.0.0.1:0").unwrap();
     /// let worker = rep.context().unwrap();
@@ -323,8 +323,8 @@ impl Socket {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use nanosp_std::blocking::Socket;
-    /// use nanosp_std::{Message, Protocol, SockOpt};
+    /// use nanosp::blocking::Socket;
+    /// use nanosp::{Message, Protocol, SockOpt};
     /// let pull = Socket::new(Protocol::Pull0);
     /// let l = pull.listen("tcp://127.0.0.1:0").unwrap();
     /// let push = Socket::new(Protocol::Push0);

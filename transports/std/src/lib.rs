@@ -1,6 +1,6 @@
-//! # nanosp-std — the Scalability Protocols on tokio
+//! # nanosp — the Scalability Protocols on tokio
 //!
-//! Sockets of the [`nanosp`] core with the transports a server or desktop
+//! Sockets of the [`nanosp_core`] core with the transports a server or desktop
 //! program needs:
 //!
 //! | URL | transport |
@@ -21,7 +21,7 @@
 //!   [`rt::shared_handle`]). Do not call it from inside an async task.
 //!
 //! ```
-//! use nanosp_std::{Protocol, Message, Socket};
+//! use nanosp::{Protocol, Message, Socket};
 //! # #[tokio::main(flavor = "current_thread")] async fn main() {
 //! let pull = Socket::new(Protocol::Pull0);
 //! let l = pull.listen("tcp://127.0.0.1:0").await.unwrap(); // port 0: any free port
@@ -38,8 +38,8 @@
 //! [`Error::nng_name`] / [`Error::nng_code`] give nng's name and number.
 //! **Protocols** have nng's names ([names](Protocol#names): `"pair"` is
 //! PAIR v0, `"pair1"` v1). Each protocol's rules (who receives, what is
-//! dropped, what is retried) are on its module in [`nanosp::proto`], e.g.
-//! [`nanosp::proto::reqrep0`].
+//! dropped, what is retried) are on its module in [`nanosp_core::proto`], e.g.
+//! [`nanosp_core::proto::reqrep0`].
 //!
 //! **Call for call like nng** (checked by a differential test against
 //! nng through pynng): a REQ or SURVEYOR `recv` that times out or is
@@ -66,17 +66,17 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-pub use nanosp::{
+pub use nanosp_core::{
     options, CtxId, DropReason, Error, IoErrorKind, Message, Options, PipeEvent, PipeId, PipeInfo,
     PipeStats, Protocol, ProtocolError, Scheme, SendError, SockOpt, Stats, Url, UrlError,
     HEADER_CAPACITY,
 };
 
 /// A context of a [`Socket`] (REQ, REP, SURVEYOR, RESPONDENT, SUB): its own
-/// protocol state on the socket's connections. See [`nanosp::SocketContext`].
+/// protocol state on the socket's connections. See [`nanosp_core::SocketContext`].
 ///
 /// ```
-/// use nanosp_std::{Message, Protocol, Socket, SocketContext};
+/// use nanosp::{Message, Protocol, Socket, SocketContext};
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
 /// let rep = Socket::new(Protocol::Rep0);
 /// let l = rep.listen("tcp://127.0.0.1:0").await.unwrap();
@@ -89,7 +89,7 @@ pub use nanosp::{
 /// assert_eq!(req.recv().await.unwrap().body(), b"4");
 /// # }
 /// ```
-pub type SocketContext = nanosp::SocketContext<TokioRuntime>;
+pub type SocketContext = nanosp_core::SocketContext<TokioRuntime>;
 
 /// Spawns the dialer loop after a synchronous (or skipped) first attempt.
 /// A macro, not a generic function: tokio needs the loop future to be `Send`,
@@ -103,7 +103,7 @@ macro_rules! start_dialer {
             Some(connect().await?)
         };
         let url: String = $url;
-        let run = nanosp::transport::dialer_loop_observed($sref, first, connect, move |ev| {
+        let run = nanosp_core::transport::dialer_loop_observed($sref, first, connect, move |ev| {
             crate::events::dialer(&url, ev)
         });
         let stop: crate::DialerStop = $stop;
@@ -159,7 +159,7 @@ impl Dialer {
     /// dialers end only with their socket.
     ///
     /// ```
-    /// use nanosp_std::{Protocol, Socket};
+    /// use nanosp::{Protocol, Socket};
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
     /// let rep = Socket::new(Protocol::Rep0);
     /// let l = rep.listen("tcp://127.0.0.1:0").await.unwrap();
@@ -244,7 +244,7 @@ impl TcpSettings {
 
 /// What every clone of a [`Socket`] shares.
 pub(crate) struct Shared {
-    pub(crate) sock: nanosp::Socket<TokioRuntime>,
+    pub(crate) sock: nanosp_core::Socket<TokioRuntime>,
     pub(crate) tcp: TcpSettings,
 }
 
@@ -269,12 +269,15 @@ impl Socket {
     /// A cooked socket of protocol `p`, on the current tokio runtime if there
     /// is one, else on the shared background runtime.
     pub fn new(p: Protocol) -> Socket {
-        Self::wrap(nanosp::Socket::new(p, TokioRuntime::current_or_shared()))
+        Self::wrap(nanosp_core::Socket::new(
+            p,
+            TokioRuntime::current_or_shared(),
+        ))
     }
 
     /// A raw socket of protocol `p` (headers are the application's).
     pub fn new_raw(p: Protocol) -> Socket {
-        Self::wrap(nanosp::Socket::new_raw(
+        Self::wrap(nanosp_core::Socket::new_raw(
             p,
             TokioRuntime::current_or_shared(),
         ))
@@ -283,13 +286,13 @@ impl Socket {
     /// A socket on an explicit tokio runtime.
     pub fn with_runtime(p: Protocol, raw: bool, rt: TokioRuntime) -> Socket {
         Self::wrap(if raw {
-            nanosp::Socket::new_raw(p, rt)
+            nanosp_core::Socket::new_raw(p, rt)
         } else {
-            nanosp::Socket::new(p, rt)
+            nanosp_core::Socket::new(p, rt)
         })
     }
 
-    fn wrap(sock: nanosp::Socket<TokioRuntime>) -> Socket {
+    fn wrap(sock: nanosp_core::Socket<TokioRuntime>) -> Socket {
         let timers = sock.transport_ref();
         if timers.has_timers() {
             // REQ resends and survey deadlines on time, as nng's timers.
@@ -304,7 +307,7 @@ impl Socket {
     }
 
     /// The core socket, for everything this wrapper does not repeat.
-    pub fn core(&self) -> &nanosp::Socket<TokioRuntime> {
+    pub fn core(&self) -> &nanosp_core::Socket<TokioRuntime> {
         &self.sh.sock
     }
 
@@ -347,7 +350,7 @@ impl Socket {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use nanosp_std::{Error, Protocol, Socket};
+    /// use nanosp::{Error, Protocol, Socket};
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
     /// let pull = Socket::new(Protocol::Pull0);
     /// let r = pull.recv_timeout(Duration::from_millis(10)).await;
@@ -363,7 +366,7 @@ impl Socket {
     /// Bound it with `tokio::time::timeout` if the peers may never come.
     ///
     /// ```
-    /// use nanosp_std::{Protocol, Socket};
+    /// use nanosp::{Protocol, Socket};
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
     /// let publisher = Socket::new(Protocol::Pub0);
     /// let l = publisher.listen("tcp://127.0.0.1:0").await.unwrap();
@@ -383,11 +386,11 @@ impl Socket {
 
     /// Closes after waiting up to the `linger` option ([`SockOpt::Linger`],
     /// default zero) for queued messages to be written
-    /// ([`nanosp::Socket::close_linger`]). [`Socket::close`] does not wait.
+    /// ([`nanosp_core::Socket::close_linger`]). [`Socket::close`] does not wait.
     ///
     /// ```
     /// use std::time::Duration;
-    /// use nanosp_std::{Message, Protocol, Socket, SockOpt};
+    /// use nanosp::{Message, Protocol, Socket, SockOpt};
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
     /// let pull = Socket::new(Protocol::Pull0);
     /// let l = pull.listen("tcp://127.0.0.1:0").await.unwrap();
@@ -417,7 +420,7 @@ impl Socket {
         self.sh.sock.try_recv()
     }
 
-    /// Sets an option (names and defaults: [`nanosp::options`]).
+    /// Sets an option (names and defaults: [`nanosp_core::options`]).
     pub fn set_opt(&self, o: SockOpt) -> Result<(), Error> {
         self.sh.sock.set_opt(o)
     }
@@ -543,8 +546,8 @@ impl Socket {
     /// URL is an error.
     pub fn dial_nonblocking(&self, url: &str) -> Result<Dialer, Error> {
         let u = Url::parse(url)?;
-        let (d, stop) = Dialer::new(url, u.scheme == nanosp::Scheme::Inproc);
-        if u.scheme == nanosp::Scheme::Inproc {
+        let (d, stop) = Dialer::new(url, u.scheme == nanosp_core::Scheme::Inproc);
+        if u.scheme == nanosp_core::Scheme::Inproc {
             self.sh.sock.dial_nonblocking(url)?;
             return Ok(d);
         }
@@ -583,7 +586,7 @@ impl Socket {
         if self.is_closed() {
             return Err(Error::Closed);
         }
-        use nanosp::Scheme as S;
+        use nanosp_core::Scheme as S;
         match u.scheme {
             S::Inproc if nonblocking => self.sh.sock.dial_nonblocking(url),
             S::Inproc => self.sh.sock.dial(url),
@@ -608,7 +611,7 @@ impl Socket {
         if self.is_closed() {
             return Err(Error::Closed);
         }
-        use nanosp::Scheme as S;
+        use nanosp_core::Scheme as S;
         match u.scheme {
             S::Inproc => {
                 self.sh.sock.listen(url)?;
@@ -626,13 +629,13 @@ fn is_inproc(url: &str) -> bool {
 }
 
 fn check_dialable(u: &Url) -> Result<(), Error> {
-    use nanosp::Scheme as S;
+    use nanosp_core::Scheme as S;
     match u.scheme {
         S::Wss | S::TlsTcp => Err(Error::TransportUnavailable),
         #[cfg(not(target_os = "linux"))]
         S::Abstract => Err(Error::TransportUnavailable),
         _ if u.scheme.has_host() && u.is_wildcard_host() => {
-            Err(Error::AddressInvalid(nanosp::UrlError::BadHost))
+            Err(Error::AddressInvalid(nanosp_core::UrlError::BadHost))
         }
         _ => Ok(()),
     }

@@ -5,8 +5,8 @@ use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
-use nanosp::transport::Spawner;
-use nanosp::{Instant, Runtime};
+use nanosp_core::transport::Spawner;
+use nanosp_core::{Instant, Runtime};
 use tokio::runtime::Handle;
 
 /// The core's clock, sleep and randomness on a tokio runtime.
@@ -109,12 +109,12 @@ pub fn shared_handle() -> &'static Handle {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
-            .expect("nanosp-std: cannot start the shared tokio runtime");
+            .expect("nanosp: cannot start the shared tokio runtime");
         let handle = rt.handle().clone();
         std::thread::Builder::new()
             .name("nanosp-rt".into())
             .spawn(move || rt.block_on(std::future::pending::<()>()))
-            .expect("nanosp-std: cannot start the shared runtime thread");
+            .expect("nanosp: cannot start the shared runtime thread");
         handle
     })
 }

@@ -10,10 +10,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use embedded_io_adapters::tokio_1::FromTokio;
-use nanosp::frame::Framing;
-use nanosp::stream::{establish, StreamReader, StreamWriter};
-use nanosp::transport::{accept_loop, PipeDriver};
-use nanosp::{Error, Scheme, SocketRef, Url, UrlError};
+use nanosp_core::frame::Framing;
+use nanosp_core::stream::{establish, StreamReader, StreamWriter};
+use nanosp_core::transport::{accept_loop, PipeDriver};
+use nanosp_core::{Error, Scheme, SocketRef, Url, UrlError};
 use tokio::net::{tcp, unix, TcpListener, TcpStream, UnixListener, UnixStream};
 
 use crate::events;
@@ -38,7 +38,7 @@ pub(crate) fn io_error(e: io::Error) -> Error {
     // ENOFILES; std has no kind of its own for them.
     #[cfg(unix)]
     if matches!(e.raw_os_error(), Some(23 | 24)) {
-        return Error::Io(nanosp::IoErrorKind::OutOfFiles);
+        return Error::Io(nanosp_core::IoErrorKind::OutOfFiles);
     }
     Error::from_io_kind(embedded_io_async::Error::kind(&e))
 }

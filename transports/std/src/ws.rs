@@ -2,19 +2,19 @@
 //!
 //! The SP rules (subprotocol tokens and the echo check, binary messages
 //! only, frame and message limits, close codes, what counts as a failed
-//! handshake) are the core's [`nanosp::ws`], shared with the browser
+//! handshake) are the core's [`nanosp_core::ws`], shared with the browser
 //! transport; this module moves bytes with tokio-tungstenite.
 //!
 //! * Incoming fragments are reassembled up to `recv-size-max`; a single
 //!   incoming frame is limited to `recv-size-max` too, and to
 //!   [`MAX_RECV_FRAME_UNLIMITED`] when `recv-size-max` is 0.
 //! * A pipe that ends sends a close frame saying why
-//!   ([`nanosp::ws::close_code`]); a peer's close code becomes the pipe's
-//!   close reason ([`nanosp::ws::peer_closed`]).
+//!   ([`nanosp_core::ws::close_code`]); a peer's close code becomes the pipe's
+//!   close reason ([`nanosp_core::ws::peer_closed`]).
 //! * Listeners share a port: each `host:port` has one HTTP server that routes
 //!   upgrades by path to the listening socket; an unknown path gets HTTP 404,
 //!   a wrong subprotocol HTTP 400. An accept error of that server counts in
-//!   every socket listening there ([`nanosp::Stats::accept_errors`]).
+//!   every socket listening there ([`nanosp_core::Stats::accept_errors`]).
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -23,10 +23,10 @@ use std::sync::{Arc, Mutex, OnceLock};
 use bytes::BytesMut;
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
-use nanosp::backoff::AcceptPause;
-use nanosp::transport::{accept_loop, attach, PipeDriver, PipeRead, PipeWrite};
-use nanosp::ws::{self as rules, DataKind};
-use nanosp::{Error, Message, ProtocolError, Runtime, SocketRef, Url, UrlError};
+use nanosp_core::backoff::AcceptPause;
+use nanosp_core::transport::{accept_loop, attach, PipeDriver, PipeRead, PipeWrite};
+use nanosp_core::ws::{self as rules, DataKind};
+use nanosp_core::{Error, Message, ProtocolError, Runtime, SocketRef, Url, UrlError};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
@@ -55,9 +55,9 @@ type Ws<S = TcpStream> = WebSocketStream<S>;
 type WsDriver = PipeDriver<TokioRuntime, WsReader, WsWriter>;
 
 /// The largest incoming frame when `recv-size-max` is 0 (no message limit):
-/// [`nanosp::ws::MAX_RECV_FRAME_UNLIMITED`]. Without it a peer announcing a
+/// [`nanosp_core::ws::MAX_RECV_FRAME_UNLIMITED`]. Without it a peer announcing a
 /// frame of 2^63 bytes made the reader panic (found by the `ws` fuzz target).
-pub use nanosp::ws::MAX_RECV_FRAME_UNLIMITED;
+pub use nanosp_core::ws::MAX_RECV_FRAME_UNLIMITED;
 
 /// Longest a pipe's close frame may take to leave.
 const CLOSE_GRACE: std::time::Duration = std::time::Duration::from_millis(200);
@@ -262,7 +262,7 @@ pub(crate) async fn dial(
 /// One listening socket's entry on a shared HTTP server.
 #[derive(Clone)]
 struct Route {
-    proto: nanosp::Protocol,
+    proto: nanosp_core::Protocol,
     limit: usize,
     tx: mpsc::UnboundedSender<Ws>,
     /// The listening socket, whose stats count the server's accept errors.
@@ -283,7 +283,7 @@ fn servers() -> &'static Mutex<HashMap<SocketAddr, Arc<Server>>> {
 
 impl Server {
     /// Bumps a counter of every socket listening on this server.
-    fn count(&self, f: impl Fn(&mut nanosp::Stats)) {
+    fn count(&self, f: impl Fn(&mut nanosp_core::Stats)) {
         let socks: Vec<Sref> = {
             let r = self.routes.lock().unwrap();
             r.values().filter_map(|r| r.sref.clone()).collect()
@@ -386,7 +386,7 @@ pub mod fuzzing {
     pub async fn ws_accept<S>(
         stream: S,
         path: &str,
-        proto: nanosp::Protocol,
+        proto: nanosp_core::Protocol,
         limit: usize,
     ) -> Result<impl PipeRead, Error>
     where

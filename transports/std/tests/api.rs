@@ -7,7 +7,7 @@ mod common;
 use std::time::Duration;
 
 use common::{listen_url, tmpdir, LIMIT};
-use nanosp_std::{blocking, Error, Message, Protocol, SockOpt, Socket};
+use nanosp::{blocking, Error, Message, Protocol, SockOpt, Socket};
 
 /// A REP server on its own thread that answers every request with
 /// "re:" + the request, except the ones starting with "drop".

@@ -1,7 +1,7 @@
 //! Why a pipe closed reaches the pipe hook (`PipeInfo::closed` in
 //! `RemPost`): peer closed, bad input with its error, message too large,
 //! closed by the application, socket closed; over TCP and WebSocket. And the
-//! WebSocket rules of the core (`nanosp::ws`) as a peer sees them: close
+//! WebSocket rules of the core (`nanosp_core::ws`) as a peer sees them: close
 //! codes that say why, one error for a wrong subprotocol echo, and a failed
 //! or timed-out handshake counted in `handshake_failures`.
 
@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use common::*;
 use futures_util::{SinkExt, StreamExt};
-use nanosp_std::{Error, Message, PipeEvent, Protocol, ProtocolError, SockOpt, Socket};
+use nanosp::{Error, Message, PipeEvent, Protocol, ProtocolError, SockOpt, Socket};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_tungstenite::tungstenite::{
@@ -82,7 +82,7 @@ async fn tcp_close_reasons_reach_the_hook() {
         next_reason(&log, 3).await,
         Some(Error::MessageTooLong {
             len: 500,
-            limit: 100 + nanosp_std::HEADER_CAPACITY as u64
+            limit: 100 + nanosp::HEADER_CAPACITY as u64
         })
     );
     let theirs = next_reason(&push_log, 1).await;

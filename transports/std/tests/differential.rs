@@ -26,7 +26,7 @@
 //! * `NANOSP_DIFF_THREADS=N` sequences run at once on each side (default 12),
 //! * `NANOSP_REQUIRE_PEERS=1` makes a missing pynng a failure (else SKIPPED).
 //!
-//! Long run: `NANOSP_DIFF_RANDOM=500 cargo test -p nanosp-std --test differential -- --nocapture`.
+//! Long run: `NANOSP_DIFF_RANDOM=500 cargo test -p nanosp --test differential -- --nocapture`.
 
 mod common;
 
@@ -37,7 +37,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{listen_url, tmpdir, LIMIT};
-use nanosp_std::{Error, Message, Protocol, SockOpt, Socket, TokioRuntime};
+use nanosp::{Error, Message, Protocol, SockOpt, Socket, TokioRuntime};
 use tokio::io::AsyncWriteExt;
 use tokio::process::Command;
 use tokio::task::JoinHandle;
@@ -612,7 +612,7 @@ fn split_steps(s: &str) -> Vec<String> {
 // ---------------------------------------------------------------------------
 // The nanosp side
 
-type Ctx = nanosp::SocketContext<TokioRuntime>;
+type Ctx = nanosp_core::SocketContext<TokioRuntime>;
 
 enum Obj {
     Sock(Socket),

@@ -9,7 +9,7 @@ mod common;
 use std::sync::{Arc, Mutex};
 
 use common::*;
-use nanosp_std::{Message, Protocol, SockOpt, Socket};
+use nanosp::{Message, Protocol, SockOpt, Socket};
 use tokio::io::AsyncWriteExt;
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
@@ -32,7 +32,7 @@ impl Visit for Line {
 
 impl Subscriber for Recorder {
     fn enabled(&self, m: &Metadata<'_>) -> bool {
-        m.target() == "nanosp_std"
+        m.target() == "nanosp"
     }
     fn new_span(&self, _: &Attributes<'_>) -> Id {
         Id::from_u64(1)

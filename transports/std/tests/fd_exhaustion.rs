@@ -13,7 +13,7 @@ use std::io::Read;
 use std::time::{Duration, Instant};
 
 use common::*;
-use nanosp_std::{Message, Protocol, SockOpt, Socket};
+use nanosp::{Message, Protocol, SockOpt, Socket};
 
 fn open_fds() -> u64 {
     std::fs::read_dir("/proc/self/fd").unwrap().count() as u64

@@ -9,7 +9,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use common::*;
-use nanosp_std::{Message, Protocol, SockOpt, Socket};
+use nanosp::{Message, Protocol, SockOpt, Socket};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -127,14 +127,14 @@ async fn length_prefix_of_two_to_the_63() {
 async fn length_over_recv_size_max() {
     // The limit is 1 MiB of body plus room for the largest SP header.
     let mut b = PUSH_HEADER.to_vec();
-    let over = (1u64 << 20) + nanosp_std::HEADER_CAPACITY as u64 + 1;
+    let over = (1u64 << 20) + nanosp::HEADER_CAPACITY as u64 + 1;
     b.extend_from_slice(&over.to_be_bytes());
     b.extend_from_slice(&[0; 100]);
     let (s, url) = listener().await;
     let closed = std::sync::Arc::new(std::sync::Mutex::new(None));
     let c2 = closed.clone();
     s.set_pipe_hook(move |ev, info| {
-        if ev == nanosp_std::PipeEvent::RemPost {
+        if ev == nanosp::PipeEvent::RemPost {
             *c2.lock().unwrap() = info.closed;
         }
         true
@@ -147,7 +147,7 @@ async fn length_over_recv_size_max() {
     assert!(
         matches!(
             *closed.lock().unwrap(),
-            Some(nanosp_std::Error::MessageTooLong { len, .. }) if len == over
+            Some(nanosp::Error::MessageTooLong { len, .. }) if len == over
         ),
         "close reason: {:?}",
         closed.lock().unwrap()

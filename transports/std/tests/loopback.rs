@@ -1,4 +1,4 @@
-//! nanosp-std against itself over real sockets on loopback: every core
+//! nanosp against itself over real sockets on loopback: every core
 //! protocol over tcp, ipc, abstract, ws and inproc, each side dialing and
 //! listening; URL forms, port 0, stale IPC files, WebSocket routing, limits,
 //! and the blocking API.
@@ -8,7 +8,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use nanosp_std::{Error, Message, Protocol, SockOpt, Socket};
+use nanosp::{Error, Message, Protocol, SockOpt, Socket};
 
 async fn exchange(kind: &str, tx_p: Protocol, rx_p: Protocol, sender_listens: bool) {
     let tx = Socket::new(tx_p);
@@ -291,7 +291,7 @@ async fn pipe_events_and_keepalive() {
     pipes(&s, 1).await;
     p.close();
     until("pipe removed", || s.pipes().is_empty()).await;
-    use nanosp_std::PipeEvent::*;
+    use nanosp::PipeEvent::*;
     assert_eq!(
         *seen.lock().unwrap(),
         vec![(AddPre, false), (AddPost, false), (RemPost, false)]
@@ -300,7 +300,7 @@ async fn pipe_events_and_keepalive() {
 
 #[test]
 fn blocking_api_needs_no_runtime() {
-    use nanosp_std::blocking::Socket as B;
+    use nanosp::blocking::Socket as B;
     for kind in ["tcp", "ipc", "ws", "inproc"] {
         let pull = B::new(Protocol::Pull0);
         let l = pull.listen(&listen_url(kind)).unwrap();

@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::process::Command;
 
-use nanosp_std::{Error, IoErrorKind, Protocol, ProtocolError, UrlError};
+use nanosp::{Error, IoErrorKind, Protocol, ProtocolError, UrlError};
 
 fn missing(what: &str) {
     assert!(

@@ -10,7 +10,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use common::*;
-use nanosp_std::{Message, Protocol, SockOpt, Socket};
+use nanosp::{Message, Protocol, SockOpt, Socket};
 use tokio::process::{Child, Command};
 
 fn have_nngcat() -> bool {
@@ -508,7 +508,7 @@ async fn nng_req_through_our_device_to_nng_rep() {
             .url()
             .to_string();
         let (f, b) = (front.clone(), back.clone());
-        let dev = tokio::spawn(async move { nanosp::device(f.core(), Some(b.core())).await });
+        let dev = tokio::spawn(async move { nanosp_core::device(f.core(), Some(b.core())).await });
         let rep = nngcat(&[
             "--rep0",
             "--dial",

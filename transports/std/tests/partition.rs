@@ -28,7 +28,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::*;
-use nanosp_std::{Message, Protocol, SockOpt, Socket, TcpKeepalive, TokioRuntime};
+use nanosp::{Message, Protocol, SockOpt, Socket, TcpKeepalive, TokioRuntime};
 
 /// Runs `ip args...`, panicking with its output on failure.
 fn ip(args: &[&str]) {

@@ -1,6 +1,6 @@
 //! Load and soak over TCP on loopback, `NANOSP_SOAK_SECS` seconds each
 //! (default 10; the long run is `NANOSP_SOAK_SECS=60 cargo test --release
-//! -p nanosp-std --test soak -- --nocapture`):
+//! -p nanosp --test soak -- --nocapture`):
 //!
 //! * 500 REQ clients, each with its own socket and connection, against one
 //!   REP served by 16 contexts: no error, every reply right, no connection
@@ -23,7 +23,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::*;
-use nanosp_std::{Message, Protocol, SockOpt, Socket};
+use nanosp::{Message, Protocol, SockOpt, Socket};
 
 static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 

@@ -4,9 +4,9 @@
 //! subprotocol and garbage are refused with typed errors; bytes that are not
 //! WebSocket frames after the handshake end that one connection with an error.
 
-use nanosp::transport::PipeRead;
-use nanosp_std::fuzzing::ws_accept;
-use nanosp_std::{Error, Protocol, ProtocolError};
+use nanosp::fuzzing::ws_accept;
+use nanosp::{Error, Protocol, ProtocolError};
+use nanosp_core::transport::PipeRead;
 use tokio::io::{duplex, AsyncReadExt, AsyncWriteExt};
 
 fn request(path: &str, offer: Option<&str>) -> String {
@@ -145,7 +145,7 @@ async fn a_huge_announced_frame_without_a_receive_limit_is_refused() {
     for len in [
         u64::MAX,
         1 << 40,
-        nanosp_std::MAX_RECV_FRAME_UNLIMITED as u64 + 1,
+        nanosp::MAX_RECV_FRAME_UNLIMITED as u64 + 1,
     ] {
         let mut f = vec![0x82, 0xff];
         f.extend_from_slice(&len.to_be_bytes());

@@ -19,10 +19,10 @@
 //! package).
 //!
 //! ```no_run
-//! use nanosp::{Message, Protocol};
+//! use nanosp_core::{Message, Protocol};
 //! use nanosp_web::{dial, DialMode, Socket, WebRuntime};
 //!
-//! # async fn example() -> Result<(), nanosp::Error> {
+//! # async fn example() -> Result<(), nanosp_core::Error> {
 //! let req = Socket::new(Protocol::Req0, WebRuntime);
 //! dial(&req, "ws://127.0.0.1:8080/sp", DialMode::Blocking).await?;
 //! req.send(Message::from_slice(b"hello")).await?;
@@ -40,17 +40,17 @@ mod ws;
 
 use alloc::string::String;
 
-use nanosp::url::{Scheme, Url};
-use nanosp::Error;
+use nanosp_core::url::{Scheme, Url};
+use nanosp_core::Error;
 
-pub use nanosp::backoff::DialEvent;
+pub use nanosp_core::backoff::DialEvent;
 
-pub use nanosp;
+pub use nanosp_core;
 pub use runtime::{Sleep, WebRuntime};
 pub use ws::{connect, subprotocol, WsPipe, WsRead, WsWrite, MAX_PENDING};
 
 /// An SP socket in the browser.
-pub type Socket = nanosp::Socket<WebRuntime>;
+pub type Socket = nanosp_core::Socket<WebRuntime>;
 
 /// How [`dial`] treats its first attempt (nng's `NNG_FLAG_NONBLOCK`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -99,7 +99,7 @@ pub async fn dial(sock: &Socket, url: &str, mode: DialMode) -> Result<(), Error>
 /// [`dial`] telling `on` what its dialer does, with the same events as every
 /// target's dialer ([`DialEvent`]): connected, failed (with the error),
 /// pipe closed (with the reason), back-off before each redial. The schedule
-/// and the counters are the core's ([`nanosp::backoff::Redial`]). A first
+/// and the counters are the core's ([`nanosp_core::backoff::Redial`]). A first
 /// attempt that fails with [`DialMode::Blocking`] is returned, not reported.
 pub async fn dial_observed(
     sock: &Socket,
@@ -121,7 +121,7 @@ pub async fn dial_observed(
         DialMode::Blocking => Some(attempt().await?),
         DialMode::NonBlocking => None,
     };
-    wasm_bindgen_futures::spawn_local(nanosp::transport::dialer_loop_observed(
+    wasm_bindgen_futures::spawn_local(nanosp_core::transport::dialer_loop_observed(
         sref, first, attempt, on,
     ));
     Ok(())

@@ -8,7 +8,7 @@ use core::future::Future;
 use core::pin::Pin;
 use core::task::{Context, Poll, Waker};
 
-use nanosp::{Instant, Runtime};
+use nanosp_core::{Instant, Runtime};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 

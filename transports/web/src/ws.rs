@@ -1,11 +1,11 @@
 //! One SP pipe over one browser `WebSocket` (docs/wire.md §3).
 //!
-//! The SP rules are the core's [`nanosp::ws`], shared with nanosp-std: each
+//! The SP rules are the core's [`nanosp_core::ws`], shared with nanosp: each
 //! SP message is one binary WebSocket message (the protocol header then the
 //! body); the dialer offers exactly one subprotocol, `<peer>.sp.nanomsg.org`,
-//! and checks the echo ([`nanosp::ws::check_echo`]); a text message or one
+//! and checks the echo ([`nanosp_core::ws::check_echo`]); a text message or one
 //! over `recv-size-max` ends the connection with a close code saying why
-//! ([`nanosp::ws::app_close_code`]: the browser may send only 1000 and
+//! ([`nanosp_core::ws::app_close_code`]: the browser may send only 1000 and
 //! 3000–4999); the peer's close code becomes the pipe's close reason. A
 //! failed or timed-out handshake counts in `handshake_failures`.
 //!
@@ -25,10 +25,10 @@ use core::task::{Poll, Waker};
 use core::time::Duration;
 
 use js_sys::{ArrayBuffer, Reflect, Uint8Array};
-use nanosp::backoff::Counter;
-use nanosp::transport::{PipeDriver, PipeRead, PipeWrite};
-use nanosp::ws::{self as rules, DataKind};
-use nanosp::{Error, Message, Runtime, SocketRef};
+use nanosp_core::backoff::Counter;
+use nanosp_core::transport::{PipeDriver, PipeRead, PipeWrite};
+use nanosp_core::ws::{self as rules, DataKind};
+use nanosp_core::{Error, Message, Runtime, SocketRef};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{BinaryType, WebSocket};
@@ -202,7 +202,7 @@ impl PipeWrite for WsWrite {
 
 /// The subprotocol a dialer of `sock`'s protocol offers (docs/wire.md §3):
 /// the *peer's* name, e.g. `rep.sp.nanomsg.org` for a REQ socket
-/// ([`nanosp::ws::dialer_token`]).
+/// ([`nanosp_core::ws::dialer_token`]).
 pub fn subprotocol(sock: &SocketRef<WebRuntime>) -> String {
     rules::dialer_token(sock.protocol())
 }
@@ -212,7 +212,7 @@ pub fn subprotocol(sock: &SocketRef<WebRuntime>) -> String {
 /// handshake timeout. Errors: [`Error::ConnectionRefused`] when the browser
 /// could not connect (it tells no more: refused, HTTP 404 and TLS failures
 /// look alike), [`Error::TimedOut`],
-/// `nanosp::ProtocolError::BadSubprotocol`
+/// `nanosp_core::ProtocolError::BadSubprotocol`
 /// for a wrong echo, [`Error::Closed`] when the socket closes meanwhile. A
 /// timeout and a wrong echo count in `handshake_failures`, as on std.
 pub async fn connect(sock: SocketRef<WebRuntime>, url: String) -> Result<WsPipe, Error> {
@@ -222,7 +222,7 @@ pub async fn connect(sock: SocketRef<WebRuntime>, url: String) -> Result<WsPipe,
         }
     })?;
     let peer = sock.protocol().peer_number();
-    nanosp::transport::attach(
+    nanosp_core::transport::attach(
         &sock,
         peer,
         &url,

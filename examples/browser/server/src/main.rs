@@ -1,4 +1,4 @@
-//! The server of the browser demo (examples/browser), on nanosp-std: three
+//! The server of the browser demo (examples/browser), on nanosp: three
 //! WebSocket listeners sharing one port.
 //!
 //! * `/feed` — PUB: a live line every 500 ms (tick, uptime, connected
@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use nanosp_std::{Error, Message, PipeEvent, Protocol, SockOpt, Socket};
+use nanosp::{Error, Message, PipeEvent, Protocol, SockOpt, Socket};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {

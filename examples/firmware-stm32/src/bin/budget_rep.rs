@@ -7,7 +7,7 @@ mod board;
 
 use embassy_executor::Spawner;
 use embassy_time::Timer;
-use nanosp::Protocol;
+use nanosp_core::Protocol;
 use nanosp_embassy::{listen, EmbassyRuntime, Socket, TcpBuffers};
 use {defmt_rtt as _, panic_probe as _};
 

@@ -8,7 +8,7 @@ mod board;
 use embassy_executor::Spawner;
 use embassy_net::{IpEndpoint, Ipv4Address};
 use embassy_time::Timer;
-use nanosp::{Message, Protocol};
+use nanosp_core::{Message, Protocol};
 use nanosp_embassy::{dial, EmbassyRuntime, Socket, TcpBuffers};
 use {defmt_rtt as _, panic_probe as _};
 

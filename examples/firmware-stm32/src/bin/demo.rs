@@ -18,7 +18,7 @@ use defmt::{info, unwrap};
 use embassy_executor::Spawner;
 use embassy_net::Stack;
 use embassy_time::Timer;
-use nanosp::{Message, Protocol, SockOpt};
+use nanosp_core::{Message, Protocol, SockOpt};
 use nanosp_embassy::{listen, EmbassyRuntime, Socket, TcpBuffers};
 use static_cell::StaticCell;
 use {defmt_rtt as _, panic_probe as _};

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use nanosp_std::{Protocol, Socket};
+use nanosp::{Protocol, Socket};
 
 /// Safety net for every wait: generous, never a synchronisation device.
 pub const LIMIT: Duration = Duration::from_secs(10);

@@ -63,6 +63,7 @@ mod time;
 pub mod transport;
 pub mod url;
 mod util;
+mod vecmap;
 pub mod ws;
 
 pub use device::device;

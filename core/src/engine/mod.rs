@@ -29,7 +29,9 @@
 //! during a transaction and woken after the lock is released.
 
 use alloc::boxed::Box;
-use alloc::collections::{BTreeMap, VecDeque};
+use alloc::collections::VecDeque;
+
+use crate::vecmap::VecMap;
 use alloc::vec::Vec;
 use core::task::Waker;
 
@@ -65,7 +67,7 @@ struct RecvWaiter {
 /// Everything under the socket's lock.
 pub(crate) struct State {
     m: Box<dyn Machine>,
-    pipes: BTreeMap<PipeId, PipeSlot>,
+    pipes: VecMap<PipeId, PipeSlot>,
     /// Pipes whose incoming messages wait for room, oldest first.
     blocked: VecDeque<PipeId>,
     recv_waiters: VecDeque<RecvWaiter>,
@@ -149,7 +151,7 @@ impl<R: Runtime> Core<R> {
             recv_timeout_ms: AtomicU32::new(u32::MAX),
             st: Mutex::new(State {
                 m,
-                pipes: BTreeMap::new(),
+                pipes: VecMap::new(),
                 blocked: VecDeque::new(),
                 recv_waiters: VecDeque::new(),
                 next_ticket: 0,

@@ -232,7 +232,7 @@ impl<R: Runtime> Core<R> {
                 f();
             }
         }
-        self.finish(wakes, closes);
+        self.finish(&mut wakes, closes);
     }
 
     /// The live pipes.

@@ -134,7 +134,8 @@ impl<R: Runtime, Rd: PipeRead, Wr: PipeWrite> PipeDriver<R, Rd, Wr> {
             rx,
         } = self;
         let reader = async {
-            let mut got = VecDeque::with_capacity(READ_BATCH);
+            // Grown on first use and kept: nothing per message, nothing while idle.
+            let mut got = VecDeque::new();
             let why = loop {
                 match rd.recv().await {
                     Ok(m) => got.push_back(m),
@@ -167,7 +168,7 @@ impl<R: Runtime, Rd: PipeRead, Wr: PipeWrite> PipeDriver<R, Rd, Wr> {
             why
         };
         let writer = async {
-            let mut batch = VecDeque::with_capacity(PIPE_QUEUE);
+            let mut batch = VecDeque::new();
             loop {
                 if poll_fn(|cx| tx.poll_pop(cx, &mut batch, usize::MAX))
                     .await

@@ -64,6 +64,11 @@ impl<K: Ord + Copy, V> VecMap<K, V> {
         match self.find(&k) {
             Ok(i) => Some(core::mem::replace(&mut self.v[i].1, val)),
             Err(i) => {
+                if self.v.capacity() == 0 {
+                    // Many maps hold one entry (a socket's own context, a
+                    // client's one pipe): no room for four to start with.
+                    self.v.reserve_exact(1);
+                }
                 self.v.insert(i, (k, val));
                 None
             }

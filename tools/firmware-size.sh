@@ -20,8 +20,8 @@ read -r req _ < <(size_of budget-req)
 read -r rep _ < <(size_of budget-rep)
 echo "nanosp flash for a REQ client: $((req - base)) bytes"
 echo "nanosp flash for a REP server: $((rep - base)) bytes"
-req_max=${FLASH_REQ_MAX:-46200}
-rep_max=${FLASH_REP_MAX:-43800}
+req_max=${FLASH_REQ_MAX:-45000}
+rep_max=${FLASH_REP_MAX:-43400}
 fail=0
 if [ $((req - base)) -gt "$req_max" ]; then
   echo "REQ client flash $((req - base)) B is over its ceiling of $req_max B" >&2

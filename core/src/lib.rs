@@ -54,6 +54,7 @@ mod pipe;
 pub mod pool;
 pub mod proto;
 mod protocol;
+pub mod ready;
 mod socket;
 mod stats;
 pub mod stream;

@@ -11,6 +11,8 @@ use alloc::collections::VecDeque;
 use alloc::vec;
 use alloc::vec::Vec;
 
+use core::pin::pin;
+
 use embedded_io_async::{Read, Write};
 
 use crate::frame::{
@@ -119,17 +121,18 @@ pub async fn establish_with<R: Runtime, Rd: Read, Wr: Write>(
     let rt = sock.runtime();
     let deadline = rt.now().plus(o.handshake_timeout);
     let ours = sock.protocol().number();
-    let peer = match with_deadline(rt, Some(deadline), handshake(&mut rd, &mut wr, ours)).await {
-        Some(Ok(p)) => p,
-        Some(Err(e)) => {
-            sock.count(|s| s.handshake_failures += 1);
-            return Err(e);
-        }
-        None => {
-            sock.count(|s| s.handshake_failures += 1);
-            return Err(Error::TimedOut);
-        }
-    };
+    let peer =
+        match with_deadline(rt, Some(deadline), pin!(handshake(&mut rd, &mut wr, ours))).await {
+            Some(Ok(p)) => p,
+            Some(Err(e)) => {
+                sock.count(|s| s.handshake_failures += 1);
+                return Err(e);
+            }
+            None => {
+                sock.count(|s| s.handshake_failures += 1);
+                return Err(Error::TimedOut);
+            }
+        };
     let limit = o.frame_limit() as u64;
     let r = attach(
         sock,

@@ -178,6 +178,7 @@ impl Dialer {
 
 pub mod blocking;
 pub mod events;
+mod ready;
 pub mod rt;
 mod stream;
 mod ws;

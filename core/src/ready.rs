@@ -23,8 +23,8 @@ use core::task::{Context, Poll};
 use crate::frame::{
     encode_prefix, handshake as header_of, parse_handshake, Decoder, Framing, MAX_PREFIX,
 };
+use crate::stream::{counted, in_time};
 use crate::transport::{attach, PipeDriver, PipeRead, PipeWrite};
-use crate::util::with_deadline;
 use crate::{Error, Message, ProtocolError, Runtime, SocketRef};
 
 /// The size of buffer [`ReadyRead::with_scratch`] and
@@ -78,35 +78,20 @@ pub async fn establish_ready<R: Runtime, Rd: ReadyRead, Wr: ReadyWrite>(
     url: &str,
     dialed: bool,
 ) -> Result<PipeDriver<R, ReadyReader<Rd>, ReadyWriter<Wr>>, Error> {
-    let o = sock.options();
-    let rt = sock.runtime();
-    let deadline = rt.now().plus(o.handshake_timeout);
     let ours = sock.protocol().number();
-    let peer =
-        match with_deadline(rt, Some(deadline), pin!(handshake(&mut rd, &mut wr, ours))).await {
-            Some(Ok(p)) => p,
-            Some(Err(e)) => {
-                sock.count(|s| s.handshake_failures += 1);
-                return Err(e);
-            }
-            None => {
-                sock.count(|s| s.handshake_failures += 1);
-                return Err(Error::TimedOut);
-            }
-        };
-    let limit = o.frame_limit() as u64;
-    let r = attach(
+    let peer = in_time(sock, pin!(handshake(&mut rd, &mut wr, ours))).await?;
+    let limit = sock.options().frame_limit() as u64;
+    counted(
         sock,
-        peer,
-        url,
-        dialed,
-        ReadyReader::new(rd, framing, limit, crate::frame::MAX_INITIAL_RESERVE),
-        ReadyWriter::new(wr, framing),
-    );
-    if let Err(Error::Protocol(ProtocolError::PeerMismatch { .. })) = &r {
-        sock.count(|s| s.handshake_failures += 1);
-    }
-    r
+        attach(
+            sock,
+            peer,
+            url,
+            dialed,
+            ReadyReader::new(rd, framing, limit, crate::frame::MAX_INITIAL_RESERVE),
+            ReadyWriter::new(wr, framing),
+        ),
+    )
 }
 
 /// The SP header exchange over readiness I/O: the peer's protocol number.

@@ -14,7 +14,8 @@ tree_before=$(git status --porcelain --untracked-files=all)
 
 step "lock files current (host, wasm, fuzz, firmware and demo-server workspaces)"
 for m in Cargo.toml bindings/wasm/Cargo.toml fuzz/Cargo.toml \
-  examples/firmware-stm32/Cargo.toml examples/browser/server/Cargo.toml; do
+  examples/firmware-stm32/Cargo.toml examples/firmware-m0/Cargo.toml \
+  examples/browser/server/Cargo.toml; do
   cargo metadata --locked --format-version 1 --manifest-path "$m" >/dev/null \
     || { echo "$m: Cargo.lock is not current (run cargo metadata --manifest-path $m and commit it)"; exit 1; }
 done

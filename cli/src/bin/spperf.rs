@@ -17,6 +17,12 @@
 //! on URL with its port (tcp, ws) or name (ipc, inproc) plus i, each doing
 //! COUNT round trips, and prints the aggregate round trips per second.
 //!
+//! `lat_load URL COUNT` measures 64-byte round trips over URL twice in this
+//! one process, alone and then while a second connection (URL's port or name
+//! plus one) carries a PUSH/PULL stream of 64 KiB messages on the same
+//! runtime, and prints the round-trip percentiles of both: batching and
+//! bulk transfers must not hold a small message back.
+//!
 //! `-t N` picks the tokio runtime: 0 (the default for every mode but
 //! `scale`) is a current-thread runtime, so a message goes from the socket
 //! to the application without changing threads; N > 0 is a multi-thread
@@ -62,7 +68,7 @@ fn allocs() -> u64 {
 
 fn usage() -> ! {
     eprintln!(
-        "usage: spperf [-t THREADS] [-p pair0|pair1|reqrep|pushpull] local_lat|remote_lat|local_thr|remote_thr URL SIZE COUNT\n       spperf [-t THREADS] [-p ...] inproc_lat|inproc_thr SIZE COUNT\n       spperf [-t THREADS] scale URL PAIRS SIZE COUNT"
+        "usage: spperf [-t THREADS] [-p pair0|pair1|reqrep|pushpull] local_lat|remote_lat|local_thr|remote_thr URL SIZE COUNT\n       spperf [-t THREADS] [-p ...] inproc_lat|inproc_thr SIZE COUNT\n       spperf [-t THREADS] scale URL PAIRS SIZE COUNT\n       spperf [-t THREADS] lat_load URL COUNT"
     );
     exit(2)
 }
@@ -246,6 +252,59 @@ async fn thr_client(p: Proto, url: &str, size: usize, count: usize) {
     }
 }
 
+/// `lat_load`: 64 B round trips alone, then beside a 64 KiB bulk stream.
+async fn lat_load(url: &str, count: usize) {
+    let echo_url = url.to_string();
+    let server = tokio::spawn(async move {
+        let s = socket(Protocol::Pair1);
+        s.listen(&echo_url)
+            .await
+            .unwrap_or_else(|e| die("listen", e));
+        loop {
+            let Ok(m) = s.recv().await else { return };
+            if s.send(m).await.is_err() {
+                return;
+            }
+        }
+    });
+    let c = socket(Protocol::Pair1);
+    dial(&c, url).await;
+    let round_trips = |label: &'static str| {
+        let c = c.clone();
+        async move {
+            let mut rtt: Vec<u32> = Vec::with_capacity(count);
+            let mut m = Message::from(vec![b'x'; 64]);
+            for _ in 0..count {
+                let t = Instant::now();
+                c.send(m).await.unwrap_or_else(|e| die("send", e));
+                m = c.recv().await.unwrap_or_else(|e| die("recv", e));
+                rtt.push(u32::try_from(t.elapsed().as_nanos()).unwrap_or(u32::MAX));
+            }
+            print!("{label}: ");
+            print_percentiles(&mut rtt);
+        }
+    };
+    round_trips("64 B alone").await;
+    // The bulk stream: PUSH -> PULL over a second connection, as fast as
+    // the receiver takes it, on the same runtime as the round trips.
+    let bulk_url = nth_url(url, 1);
+    let pull = socket(Protocol::Pull0);
+    pull.listen(&bulk_url)
+        .await
+        .unwrap_or_else(|e| die("listen", e));
+    let sink = tokio::spawn(async move { while pull.recv().await.is_ok() {} });
+    let push = socket(Protocol::Push0);
+    dial(&push, &bulk_url).await;
+    let body = Message::from(vec![b'y'; 64 << 10]);
+    let p2 = push.clone();
+    let source = tokio::spawn(async move { while p2.send(body.clone()).await.is_ok() {} });
+    round_trips("64 B beside a 64 KiB stream").await;
+    push.close();
+    let _ = source.await;
+    server.abort();
+    sink.abort();
+}
+
 /// The URL of pair `i` of `scale`: a TCP/WS port plus `i`, or a name with
 /// `.i` added.
 fn nth_url(url: &str, i: usize) -> String {
@@ -349,6 +408,7 @@ fn main() {
                 let count = number(&args[4], "count");
                 scale(&args[1], pairs, size, count).await
             }
+            ("lat_load", 3) => lat_load(&args[1], number(&args[2], "count")).await,
             ("inproc_lat", 3) | ("inproc_thr", 3) => {
                 let size = number(&args[1], "size");
                 let count = number(&args[2], "count");

@@ -10,6 +10,16 @@
 //! | `abstract://name` | Linux abstract Unix sockets |
 //! | `ws://host:port/path`, `ws4://`, `ws6://` | WebSocket client and server (docs/wire.md §3); sockets may share a port on different paths |
 //! | `inproc://name` | the core's in-process transport |
+//! | `tls+tcp://host:port`, `tls+tcp4://`, `tls+tcp6://` | TCP under TLS 1.2/1.3 (rustls, `ring`); see [`tls`] |
+//! | `wss://host:port/path`, `wss4://`, `wss6://` | WebSocket under TLS; `wss://` listeners share a port by path |
+//!
+//! **TLS** is configured with a [`TlsConfig`] (nng's `nng_tls_config` and
+//! option names: `tls-ca-file`, `tls-cert-key-file`, `tls-server-name`,
+//! `tls-auth-mode`) on the socket ([`Socket::set_tls_config`]) or for one
+//! dialer or listener ([`Socket::dial_tls`], [`Socket::listen_tls`]);
+//! [`Socket::pipe_tls`] tells what a pipe knows of its peer (`tls-verified`,
+//! subject, common name). Failures are [`Error::Tls`] with a [`TlsError`]
+//! naming the cause; on a listener they close that one connection.
 //!
 //! Two APIs over the same sockets:
 //!

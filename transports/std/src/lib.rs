@@ -603,6 +603,11 @@ impl Socket {
     /// What a TLS pipe knows of its peer: whether its certificate verified
     /// (nng's `tls-verified`), its subject and common name (`tls-peer-cn`),
     /// the TLS version. `None` for a pipe that is not TLS or is gone.
+    ///
+    /// Recorded just after the pipe joins the socket: a pipe hook
+    /// ([`Socket::set_pipe_hook`]) on `AddPre` or `AddPost` cannot see it yet
+    /// (nng's pipe notify can read `tls-verified`); once a message came or
+    /// [`Socket::dial_tls`] returned, it is there.
     pub fn pipe_tls(&self, p: PipeId) -> Option<TlsPeer> {
         self.sh.tls_peers.get(p)
     }

@@ -59,10 +59,11 @@ impl std::str::FromStr for TlsAuthMode {
 ///
 /// ```
 /// use nanosp::{Protocol, Socket, TlsConfig};
-/// # let ca = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
-/// # let (cert_pem, key_pem) = (ca.cert.pem(), ca.key_pair.serialize_pem());
-/// # #[tokio::main(flavor = "current_thread")] async fn main2(cert_pem: String, key_pem: String) {
-/// let server = TlsConfig::new().with_cert_key_pem(format!("{cert_pem}{key_pem}").as_bytes()).unwrap();
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// # let c = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+/// # let (cert_pem, key_pem) = (c.cert.pem(), c.key_pair.serialize_pem());
+/// let both = format!("{cert_pem}{key_pem}"); // as in a tls-cert-key-file
+/// let server = TlsConfig::new().with_cert_key_pem(both.as_bytes()).unwrap();
 /// let client = TlsConfig::new().with_ca_pem(cert_pem.as_bytes()).unwrap();
 /// let rep = Socket::new(Protocol::Rep0);
 /// let l = rep.listen_tls("tls+tcp://127.0.0.1:0", &server).await.unwrap();
@@ -70,8 +71,9 @@ impl std::str::FromStr for TlsAuthMode {
 /// // The certificate is for "localhost": dial that name.
 /// let url = format!("tls+tcp://localhost:{}", l.port().unwrap());
 /// req.dial_tls(&url, &client).await.unwrap();
+/// let p = req.pipes()[0].id;
+/// assert!(req.pipe_tls(p).unwrap().verified);
 /// # }
-/// # main2(cert_pem, key_pem);
 /// ```
 #[derive(Clone, Default)]
 pub struct TlsConfig {
@@ -169,15 +171,14 @@ impl TlsConfig {
     /// assert_eq!(c.set("tls-ca-file", "/nonexistent").unwrap_err().nng_name(), "ENOENT");
     /// ```
     pub fn set(&mut self, name: &str, value: &str) -> Result<(), Error> {
-        let c = std::mem::take(self);
+        let c = self.clone();
         *self = match name {
-            "tls-ca-file" => c.clone().with_ca_file(value),
-            "tls-cert-key-file" => c.clone().with_cert_key_file(value),
-            "tls-server-name" => Ok(c.clone().with_server_name(value)),
-            "tls-auth-mode" => value.parse().map(|m| c.clone().with_auth_mode(m)),
-            _ => Err(Error::NotSupported),
-        }
-        .inspect_err(|_| *self = c.clone())?;
+            "tls-ca-file" => c.with_ca_file(value)?,
+            "tls-cert-key-file" => c.with_cert_key_file(value)?,
+            "tls-server-name" => c.with_server_name(value),
+            "tls-auth-mode" => c.with_auth_mode(value.parse()?),
+            _ => return Err(Error::NotSupported),
+        };
         Ok(())
     }
 
@@ -310,6 +311,36 @@ pub(crate) struct TlsServer {
     mode: TlsAuthMode,
 }
 
+/// The handshake-signature checks of a verifier with a `provider` field:
+/// the provider's, whatever the verifier decides about the certificate.
+macro_rules! handshake_signatures {
+    () => {
+        fn verify_tls12_signature(
+            &self,
+            m: &[u8],
+            c: &CertificateDer<'_>,
+            d: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, rustls::Error> {
+            verify_tls12_signature(m, c, d, &self.provider.signature_verification_algorithms)
+        }
+
+        fn verify_tls13_signature(
+            &self,
+            m: &[u8],
+            c: &CertificateDer<'_>,
+            d: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, rustls::Error> {
+            verify_tls13_signature(m, c, d, &self.provider.signature_verification_algorithms)
+        }
+
+        fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+            self.provider
+                .signature_verification_algorithms
+                .supported_schemes()
+        }
+    };
+}
+
 /// The server-certificate check of a dialer: webpki's when the mode is
 /// `Required`; otherwise any certificate passes the handshake (its
 /// signature over the handshake is still checked) and whether it verifies
@@ -339,29 +370,7 @@ impl ServerCertVerifier for ServerVerifier {
         }
     }
 
-    fn verify_tls12_signature(
-        &self,
-        m: &[u8],
-        c: &CertificateDer<'_>,
-        d: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls12_signature(m, c, d, &self.provider.signature_verification_algorithms)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        m: &[u8],
-        c: &CertificateDer<'_>,
-        d: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls13_signature(m, c, d, &self.provider.signature_verification_algorithms)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.provider
-            .signature_verification_algorithms
-            .supported_schemes()
-    }
+    handshake_signatures!();
 }
 
 /// A listener in `Optional` mode: asks for a client certificate, takes any
@@ -393,27 +402,7 @@ impl ClientCertVerifier for LenientClientVerifier {
     ) -> Result<ClientCertVerified, rustls::Error> {
         Ok(ClientCertVerified::assertion())
     }
-    fn verify_tls12_signature(
-        &self,
-        m: &[u8],
-        c: &CertificateDer<'_>,
-        d: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls12_signature(m, c, d, &self.provider.signature_verification_algorithms)
-    }
-    fn verify_tls13_signature(
-        &self,
-        m: &[u8],
-        c: &CertificateDer<'_>,
-        d: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls13_signature(m, c, d, &self.provider.signature_verification_algorithms)
-    }
-    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.provider
-            .signature_verification_algorithms
-            .supported_schemes()
-    }
+    handshake_signatures!();
 }
 
 /// What a TLS pipe knows of its peer (nng's pipe options `tls-verified`
@@ -758,5 +747,59 @@ impl PeerTable {
     }
     pub(crate) fn get(&self, id: PipeId) -> Option<TlsPeer> {
         self.0.lock().unwrap().get(&id).cloned()
+    }
+}
+
+/// Hooks for the fuzz crate (`fuzz/fuzz_targets/tls.rs`); not API.
+#[doc(hidden)]
+pub mod fuzzing {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A listener's TLS, built from a configuration.
+    pub struct Server(TlsServer);
+
+    impl Server {
+        /// As a `tls+tcp://` listener builds it.
+        pub fn new(cfg: &TlsConfig) -> Result<Server, Error> {
+            cfg.server().map(Server)
+        }
+    }
+
+    /// The listener side of a `tls+tcp://` connection on any stream, as the
+    /// listener runs it up to the SP handshake: the TLS handshake, our SP
+    /// header out, the peer's header in and checked against `proto`'s peer.
+    /// Returns the peer's protocol number.
+    pub async fn tls_accept<S>(
+        stream: S,
+        server: &Server,
+        proto: nanosp_core::Protocol,
+    ) -> Result<u16, Error>
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
+        let mut s = server
+            .0
+            .acceptor
+            .accept(stream)
+            .await
+            .map_err(handshake_error)?;
+        let io = |e: io::Error| match tls_in(&e) {
+            Some(t) => Error::Tls(t),
+            None => crate::stream::io_error(e),
+        };
+        let ours = nanosp_core::frame::handshake(proto.number());
+        s.write_all(&ours).await.map_err(io)?;
+        s.flush().await.map_err(io)?;
+        let mut h = [0u8; nanosp_core::frame::HANDSHAKE_LEN];
+        s.read_exact(&mut h).await.map_err(io)?;
+        let peer = nanosp_core::frame::parse_handshake(&h)?;
+        if peer != proto.peer_number() {
+            return Err(Error::Protocol(nanosp_core::ProtocolError::PeerMismatch {
+                expected: proto.peer_number(),
+                got: peer,
+            }));
+        }
+        Ok(peer)
     }
 }

@@ -809,11 +809,20 @@ async fn we_dial_nngcat_tls12() {
         if theirs == "--rep0" {
             args.extend(["--data", "pong"]);
         }
-        let c = spawn("nngcat", &args);
+        let mut c = spawn("nngcat", &args);
         if ours == "req" {
+            // nngcat prints the 1 MiB request before it answers: read its
+            // output meanwhile, or it blocks on a full pipe.
+            let mut out = c.stdout.take().unwrap();
+            let printed = tokio::spawn(async move {
+                use tokio::io::AsyncReadExt;
+                let mut v = Vec::new();
+                let _ = out.read_to_end(&mut v).await;
+                v
+            });
             let req = Socket::new(Protocol::Req0);
             dial_soon(&req, &url, &k.client_cfg());
-            req.send_timeout(Message::from(&big[..SIZE]), LIMIT)
+            req.send_timeout(Message::from(&big[..]), LIMIT)
                 .await
                 .unwrap();
             let a = tokio::time::timeout(LIMIT, req.recv())
@@ -825,12 +834,9 @@ async fn we_dial_nngcat_tls12() {
             assert!(t.verified);
             assert_eq!(t.version, "TLSv1.2");
             // nngcat --rep0 --count 1 answers once, then goes on listening.
-            let out = {
-                let mut c = c;
-                let _ = c.kill().await;
-                c.wait_with_output().await.unwrap().stdout
-            };
-            assert!(msgpack_one(&out) == big[..SIZE], "{scheme}");
+            let _ = c.kill().await;
+            let out = tokio::time::timeout(LIMIT, printed).await.unwrap().unwrap();
+            assert!(msgpack_one(&out) == big, "{scheme}");
         } else {
             let push = Socket::new(Protocol::Push0);
             // Client certificate too: nngcat 1.5 never asks for one, so it is
@@ -846,9 +852,6 @@ async fn we_dial_nngcat_tls12() {
 
 // -------------------------------------------------------- nng peers: pynng
 
-/// nngcat 1.5's REP over TLS does not answer a 1 MiB request (its TLS
-/// transport's receive limit); the 1 MiB message goes PUSH -> PULL.
-const SIZE: usize = 1000;
 const PYNNG_PEER: &str = r#"
 import sys, pynng
 role, url, ca, cert, auth, n = sys.argv[1:7]
@@ -1020,4 +1023,86 @@ async fn pynng_tls13_both_directions() {
         );
         let _ = c.wait().await;
     }
+}
+
+// ------------------------------------------------- hostile peers under TLS
+
+/// A TLS client of our own (rustls) trusting `k`'s CA: raw bytes under TLS.
+async fn raw_tls(k: &Pki, port: u16) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(k.ca.cert.der().clone()).unwrap();
+    let cfg = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
+    tokio_rustls::TlsConnector::from(Arc::new(cfg))
+        .connect(name, tcp)
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_peers_under_tls_close_only_their_connection() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    const PULL_HEADER: [u8; 8] = [0, b'S', b'P', 0, 0, 0x51, 0, 0];
+    const PUSH_HEADER: [u8; 8] = [0, b'S', b'P', 0, 0, 0x50, 0, 0];
+    let k = pki();
+    let pull = Socket::new(Protocol::Pull0);
+    short_handshake(&pull);
+    let l = pull
+        .listen_tls("tls+tcp://127.0.0.1:0", &k.server_cfg())
+        .await
+        .unwrap();
+    let port = l.port().unwrap();
+    let mut huge = PUSH_HEADER.to_vec();
+    huge.extend_from_slice(&(1u64 << 40).to_be_bytes());
+    let mut reserved = PUSH_HEADER.to_vec();
+    reserved.extend_from_slice(&[0xf0, 0, 0, 0, 0, 0, 0, 1, 0]);
+    let cases: [(&str, Vec<u8>); 5] = [
+        (
+            "HTTP instead of SP",
+            b"GET / HTTP/1.1\r\nHost: x\r\n\r\n".to_vec(),
+        ),
+        ("wrong peer protocol", PULL_HEADER.to_vec()),
+        ("a 1 TiB length", huge),
+        ("reserved length bits", reserved),
+        ("silence after TLS (SP handshake timeout)", Vec::new()),
+    ];
+    for (what, bytes) in cases {
+        let mut c = raw_tls(&k, port).await;
+        c.write_all(&bytes).await.unwrap();
+        c.flush().await.unwrap();
+        // Our SP header comes, then the end.
+        let mut h = [0u8; 8];
+        c.read_exact(&mut h).await.unwrap();
+        assert_eq!(h, PULL_HEADER, "{what}");
+        let mut b = [0u8; 64];
+        let r = tokio::time::timeout(LIMIT, c.read(&mut b))
+            .await
+            .unwrap_or_else(|_| panic!("{what}: not closed"));
+        assert!(matches!(r, Ok(0) | Err(_)), "{what}: stayed open: {r:?}");
+        serves_on("tls+tcp", &l, &k.client_cfg(), &pull).await;
+    }
+    // A stall mid-TLS-handshake of many peers at once does not stop accepts.
+    let before = pull.stats().handshake_failures;
+    let mut stalls = Vec::new();
+    for _ in 0..20 {
+        let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .unwrap();
+        s.write_all(&[0x16, 0x03, 0x01, 0x02, 0x00]).await.unwrap();
+        stalls.push(s);
+    }
+    serves_on("tls+tcp", &l, &k.client_cfg(), &pull).await;
+    until("the stalled handshakes to time out", || {
+        pull.stats().handshake_failures >= before + 20
+    })
+    .await;
 }

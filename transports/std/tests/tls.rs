@@ -1106,3 +1106,63 @@ async fn hostile_peers_under_tls_close_only_their_connection() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_wss_clients_close_only_their_connection() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let k = pki();
+    let pull = Socket::new(Protocol::Pull0);
+    short_handshake(&pull);
+    let l = pull
+        .listen_tls("wss://127.0.0.1:0/sp", &k.server_cfg())
+        .await
+        .unwrap();
+    let port = l.port().unwrap();
+    let upgrade = |path: &str, token: &str| {
+        format!(
+            "GET {path} HTTP/1.1\r\nHost: localhost:{port}\r\nUpgrade: websocket\r\n\
+             Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+             Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: {token}\r\n\r\n"
+        )
+        .into_bytes()
+    };
+    // A 2^62-byte binary frame, masked as a client's must be.
+    let mut huge = vec![0x82, 0xff];
+    huge.extend_from_slice(&(1u64 << 62).to_be_bytes());
+    huge.extend_from_slice(&[1, 2, 3, 4]);
+    let cases: [(&str, Vec<u8>, &str); 5] = [
+        ("garbage", b"\x00SP\x00\x00\x50\x00\x00".to_vec(), ""),
+        (
+            "unknown path",
+            upgrade("/nope", "pull.sp.nanomsg.org"),
+            "404",
+        ),
+        (
+            "wrong subprotocol",
+            upgrade("/sp", "rep.sp.nanomsg.org"),
+            "400",
+        ),
+        (
+            "a 2^62-byte frame",
+            [upgrade("/sp", "pull.sp.nanomsg.org"), huge].concat(),
+            "101",
+        ),
+        ("silence after TLS (handshake timeout)", Vec::new(), ""),
+    ];
+    for (what, bytes, status) in cases {
+        let mut c = raw_tls(&k, port).await;
+        c.write_all(&bytes).await.unwrap();
+        c.flush().await.unwrap();
+        let mut got = Vec::new();
+        let r = tokio::time::timeout(LIMIT, c.read_to_end(&mut got))
+            .await
+            .unwrap_or_else(|_| panic!("{what}: not closed"));
+        // Closed, with the HTTP refusal where there is one. (After a 101
+        // the close may come as a reset that loses what was unread.)
+        let text = String::from_utf8_lossy(&got);
+        if status != "101" {
+            assert!(text.contains(status), "{what}: {text} {r:?}");
+        }
+        serves_on("wss", &l, &k.client_cfg(), &pull).await;
+    }
+}

@@ -352,7 +352,7 @@ impl Server {
                     let (s, p) = t.accept(tcp).await?;
                     (s, Some(p))
                 }
-                None => (MaybeTls::plain(tcp), None),
+                None => (MaybeTls::plain(refuse_tls(tcp).await?), None),
             };
             let (ws, r) = upgrade(s, self.config(), |path| {
                 self.routes.lock().unwrap().get(path).cloned()
@@ -376,6 +376,27 @@ impl Server {
         let url = self.key.to_string();
         events::handshake_failed(&url, false, e);
     }
+}
+
+/// A TLS client at a `ws://` port (its first byte is a TLS handshake
+/// record's, 0x16, which no HTTP request starts with) gets a plain HTTP 400:
+/// its TLS reads that as "not TLS" ([`nanosp_core::TlsError::NotTls`]) where
+/// a bare hang-up would say nothing. Its ClientHello is read first, so that
+/// closing does not reset the connection under the answer. For this
+/// listener it is a malformed request, as any other non-HTTP bytes.
+async fn refuse_tls(mut tcp: TcpStream) -> Result<TcpStream, Error> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut first = [0u8; 1];
+    if !matches!(tcp.peek(&mut first).await, Ok(1)) || first[0] != 0x16 {
+        return Ok(tcp);
+    }
+    let mut hello = [0u8; 4096];
+    let _ = tcp.read(&mut hello).await;
+    let _ = tcp
+        .write_all(b"HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n")
+        .await;
+    let _ = tcp.shutdown().await;
+    Err(Error::Protocol(ProtocolError::MalformedHeader))
 }
 
 /// The listener side of one upgrade, on any stream: `route` finds the route

@@ -89,10 +89,12 @@ class Runner:
                 ]
             )
         if out is None:
-            return None, None
+            return None, None, None
         m = re.search(pat, out)
         a = re.search(r"allocations per message: ([0-9.]+)", out)
-        return (float(m.group(1)) if m else None), (float(a.group(1)) if a else None)
+        t = re.search(r"round trip p50 p99 p99\.9 max: ([0-9.]+) ([0-9.]+) ([0-9.]+) ([0-9.]+)", out)
+        tails = [float(x) for x in t.groups()] if t else None
+        return (float(m.group(1)) if m else None), (float(a.group(1)) if a else None), tails
 
     def scale(self, impl, transport, pairs, size, count, pinned):
         url = self.url(transport) if transport != "inproc" else f"inproc://scale{self.n}"
@@ -215,13 +217,16 @@ def main():
                     count = max(10, COUNTS[size][0 if kind == "lat" else 1] // a.div)
                     impls = impls_for(transport, kind)
                     got = {i: [] for i in impls}
+                    tails = {i: [] for i in impls}
                     allocs = []
                     for _ in range(a.reps):
                         for i in impls:  # alternating: one of each per round
                             if got[i] and all(v is None for v in got[i]):
                                 continue  # failed before: do not wait on it again
-                            v, al = r.one(i, transport, kind, size, count, pinned)
+                            v, al, tl = r.one(i, transport, kind, size, count, pinned)
                             got[i].append(v)
+                            if tl:
+                                tails[i].append(tl)
                             if i == "nanosp" and al is not None:
                                 allocs.append(al)
                     row = {
@@ -232,6 +237,10 @@ def main():
                         "count": count,
                         "results": {i: summarize(v) for i, v in got.items()},
                         "nanosp_allocs_per_msg": max(allocs) if allocs else None,
+                        # Round-trip p50, p99, p99.9 and max (µs), each the
+                        # median over the runs.
+                        "tails": {i: [statistics.median(x[k] for x in v) for k in range(4)]
+                                  for i, v in tails.items() if v},
                     }
                     rows.append(row)
                     print_row(row, header=len(rows) == 1)
@@ -321,6 +330,19 @@ def table_md(rows, scale_rows):
             al = r.get("nanosp_allocs_per_msg")
             rtxt.append("-" if al is None else f"{al:.3f}")
             out.append(f"| {'yes' if r['pinned'] else 'no'} | {t} | {size} | " + " | ".join(cols + rtxt) + " |")
+        out.append("")
+    tail = [r for r in rows if r["kind"] == "lat" and r.get("tails")]
+    if tail:
+        out.append("### Tail latency (µs per round trip: p50 / p99 / p99.9, median of the runs)\n")
+        out.append("| pinned | transport | size | nanosp | nng | p99 sp/nng |")
+        out.append("|---|---|---:|---:|---:|---:|")
+        for r in tail:
+            t = r["tails"]
+            size = {64: "64 B", 1024: "1 KiB", 65536: "64 KiB", 1 << 20: "1 MiB"}[r["size"]]
+            f = lambda v: "-" if not v else " / ".join(f"{x:.1f}" if x >= 10 else f"{x:.2f}" for x in v[:3])
+            sp, nn = t.get("nanosp"), t.get("nng")
+            q = f"{sp[1] / nn[1]:.3g}×" if sp and nn and nn[1] else "-"
+            out.append(f"| {'yes' if r['pinned'] else 'no'} | {r['transport']} | {size} | {f(sp)} | {f(nn)} | {q} |")
         out.append("")
     if scale_rows:
         out.append("### Scaling: independent REQ/REP pairs in one process (64 B, aggregate round trips/s)\n")

@@ -14,7 +14,8 @@ tree_before=$(git status --porcelain --untracked-files=all)
 
 step "lock files current (host, wasm, fuzz, firmware and demo-server workspaces)"
 for m in Cargo.toml bindings/wasm/Cargo.toml fuzz/Cargo.toml \
-  examples/firmware-stm32/Cargo.toml examples/browser/server/Cargo.toml; do
+  examples/firmware-stm32/Cargo.toml examples/firmware-m0/Cargo.toml \
+  examples/browser/server/Cargo.toml; do
   cargo metadata --locked --format-version 1 --manifest-path "$m" >/dev/null \
     || { echo "$m: Cargo.lock is not current (run cargo metadata --manifest-path $m and commit it)"; exit 1; }
 done
@@ -77,6 +78,10 @@ out=$(cat "$out_file"); rm -f "$out_file"
 
 step "benchmark smoke: nanosp, nng and raw sockets side by side (numbers printed, not asserted)"
 bench/compare.sh --smoke
+
+step "idle pipes: 10,000 handshaken TCP connections to a REP listener cost at most 2 KiB each (issue 14)"
+cargo build --locked -q --release -p nanosp-cli --bin spcat
+python3 bench/idle.py --count 10000 --max-per-pipe 2048 --nng target/release/spcat
 
 step "spperf faces nng's perf (libnng) both ways: each side's output lines must appear"
 # The server (local_*) listens, the client (remote_*) redials until it is up.

@@ -81,6 +81,25 @@ static int dial_once(nng_socket s, const char *url) {
     return rv;
 }
 
+static int cmp_u32(const void *a, const void *b) {
+    uint32_t x = *(const uint32_t *) a, y = *(const uint32_t *) b;
+    return (x > y) - (x < y);
+}
+
+/* The round-trip percentiles line spperf prints too (microseconds). */
+static void print_percentiles(uint32_t *rtt, long n) {
+    if (n <= 0) return;
+    qsort(rtt, (size_t) n, sizeof rtt[0], cmp_u32);
+    double q[4] = {0.5, 0.99, 0.999, 1.0}, v[4];
+    for (int k = 0; k < 4; k++) {
+        long i = (long) ((double) n * q[k] + 0.999999999);
+        if (i < 1) i = 1;
+        if (i > n) i = n;
+        v[k] = rtt[i - 1] / 1e3;
+    }
+    printf("round trip p50 p99 p99.9 max: %.3f %.3f %.3f %.3f [us]\n", v[0], v[1], v[2], v[3]);
+}
+
 static nng_socket open_pair(void) {
     nng_socket s;
     int rv;
@@ -123,10 +142,17 @@ static void lat_client(const char *url, size_t size, long count) {
     dial(s, url);
     if ((rv = nng_msg_alloc(&m, size)) != 0) fail("nng_msg_alloc", rv);
     memset(nng_msg_body(m), 'x', size);
-    double t0 = now_s();
+    /* One clock read per round trip, into memory allocated up front. */
+    uint32_t *rtt = malloc(sizeof(uint32_t) * (size_t) (count > 0 ? count : 1));
+    if (rtt == NULL) fail("malloc", NNG_ENOMEM);
+    double t0 = now_s(), last = t0;
     for (long i = 0; i < count; i++) {
         if ((rv = nng_sendmsg(s, m, 0)) != 0) fail("nng_sendmsg", rv);
         if ((rv = nng_recvmsg(s, &m, 0)) != 0) fail("nng_recvmsg", rv);
+        double t = now_s();
+        double ns = (t - last) * 1e9;
+        rtt[i] = ns > 4e9 ? UINT32_MAX : (uint32_t) ns;
+        last = t;
     }
     double total = now_s() - t0;
     nng_msg_free(m);
@@ -135,6 +161,8 @@ static void lat_client(const char *url, size_t size, long count) {
     printf("message size: %d [B]\n", (int) size);
     printf("round trip count: %ld\n", count);
     printf("average latency: %.3f [us]\n", total * 1e6 / ((double) count * 2));
+    print_percentiles(rtt, count);
+    free(rtt);
 }
 
 static void thr_server(const char *url, size_t size, long count) {

@@ -59,7 +59,8 @@ impl Chan {
         let cap = cap.max(1);
         Chan {
             st: Mutex::new(State {
-                q: VecDeque::with_capacity(cap),
+                // Allocated on first use: an idle pipe holds no queue memory.
+                q: VecDeque::new(),
                 cap,
                 closed: false,
                 rx_waker: None,

@@ -13,6 +13,7 @@ use crate::Message;
 /// [`Error::MessageTooLong`] on the pipe it came from; it closes that pipe only.
 #[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Error {
     /// The socket (or pipe, dialer, listener) is closed (`NNG_ECLOSED`).
     Closed,
@@ -129,6 +130,7 @@ impl core::error::Error for TlsError {}
 /// Its `Display` is nng's `nng_strerror` text where nng has one.
 #[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum IoErrorKind {
     /// No such file or directory, e.g. an IPC path's folder (nng: `ENOENT`).
     NotFound,
@@ -203,6 +205,7 @@ impl fmt::Display for IoErrorKind {
 /// How a peer broke the wire protocol (docs/wire.md §2, §4).
 #[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum ProtocolError {
     /// Handshake bytes 0–2 are not `00 'S' 'P'`.
     BadMagic,
@@ -399,13 +402,6 @@ const fn nng_error(e: &Error) -> (&'static str, u32) {
             | IoErrorKind::NotConnected
             | IoErrorKind::Other => ("ESYSERR", 0x1000_0000),
         },
-    }
-}
-
-#[cfg(feature = "defmt")]
-impl defmt::Format for Error {
-    fn format(&self, f: defmt::Formatter<'_>) {
-        defmt::write!(f, "{}", defmt::Display2Format(self))
     }
 }
 

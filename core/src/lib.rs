@@ -54,6 +54,7 @@ mod pipe;
 pub mod pool;
 pub mod proto;
 mod protocol;
+pub mod ready;
 mod socket;
 mod stats;
 pub mod stream;
@@ -63,6 +64,7 @@ mod time;
 pub mod transport;
 pub mod url;
 mod util;
+mod vecmap;
 pub mod ws;
 
 pub use device::device;

@@ -11,6 +11,8 @@ use alloc::collections::VecDeque;
 use alloc::vec;
 use alloc::vec::Vec;
 
+use core::pin::pin;
+
 use embedded_io_async::{Read, Write};
 
 use crate::frame::{
@@ -115,38 +117,49 @@ pub async fn establish_with<R: Runtime, Rd: Read, Wr: Write>(
     dialed: bool,
 ) -> Result<PipeDriver<R, StreamReader<Rd>, StreamWriter<Wr>>, Error> {
     let framing = cfg.framing;
-    let o = sock.options();
-    let rt = sock.runtime();
-    let deadline = rt.now().plus(o.handshake_timeout);
     let ours = sock.protocol().number();
-    let peer = match with_deadline(rt, Some(deadline), handshake(&mut rd, &mut wr, ours)).await {
-        Some(Ok(p)) => p,
-        Some(Err(e)) => {
-            sock.count(|s| s.handshake_failures += 1);
-            return Err(e);
-        }
-        None => {
-            sock.count(|s| s.handshake_failures += 1);
-            return Err(Error::TimedOut);
-        }
-    };
-    let limit = o.frame_limit() as u64;
-    let r = attach(
+    let peer = in_time(sock, pin!(handshake(&mut rd, &mut wr, ours))).await?;
+    let limit = sock.options().frame_limit() as u64;
+    counted(
         sock,
-        peer,
-        url,
-        dialed,
-        {
-            let mut r = StreamReader::with_buffer(rd, framing, limit, cfg.read_buf);
-            r.dec.set_max_reserve(cfg.max_reserve);
-            r
-        },
-        {
-            let mut w = StreamWriter::with_buffer(wr, framing, cfg.write_buf);
-            w.flush = cfg.flush;
-            w
-        },
-    );
+        attach(
+            sock,
+            peer,
+            url,
+            dialed,
+            {
+                let mut r = StreamReader::with_buffer(rd, framing, limit, cfg.read_buf);
+                r.dec.set_max_reserve(cfg.max_reserve);
+                r
+            },
+            {
+                let mut w = StreamWriter::with_buffer(wr, framing, cfg.write_buf);
+                w.flush = cfg.flush;
+                w
+            },
+        ),
+    )
+}
+
+/// Runs a handshake within the socket's handshake timeout; a failure (or
+/// the timeout) is counted in [`crate::Stats::handshake_failures`].
+pub(crate) async fn in_time<R: Runtime, F: core::future::Future<Output = Result<u16, Error>>>(
+    sock: &SocketRef<R>,
+    handshake: core::pin::Pin<&mut F>,
+) -> Result<u16, Error> {
+    let rt = sock.runtime();
+    let deadline = rt.now().plus(sock.options().handshake_timeout);
+    let r = with_deadline(rt, Some(deadline), handshake)
+        .await
+        .unwrap_or(Err(Error::TimedOut));
+    if r.is_err() {
+        sock.count(|s| s.handshake_failures += 1);
+    }
+    r
+}
+
+/// Counts an attach refused for the peer's protocol as a failed handshake.
+pub(crate) fn counted<R: Runtime, T>(sock: &SocketRef<R>, r: Result<T, Error>) -> Result<T, Error> {
     if let Err(Error::Protocol(ProtocolError::PeerMismatch { .. })) = &r {
         sock.count(|s| s.handshake_failures += 1);
     }

@@ -17,6 +17,8 @@
 use alloc::collections::VecDeque;
 use alloc::string::String;
 use core::future::{poll_fn, Future};
+use core::pin::pin;
+use core::task::Poll;
 
 use crate::backoff::{AcceptPause, Redial};
 use crate::chan::Chan;
@@ -125,81 +127,91 @@ impl<R: Runtime, Rd: PipeRead, Wr: PipeWrite> PipeDriver<R, Rd, Wr> {
 
     /// Moves messages both ways until the pipe closes (peer gone, bad input,
     /// socket closed, or the socket closed the pipe); returns why.
-    pub async fn run(self) -> Error {
-        let PipeDriver {
-            mut guard,
-            mut rd,
-            mut wr,
-            tx,
-            rx,
-        } = self;
-        let reader = async {
-            let mut got = VecDeque::with_capacity(READ_BATCH);
-            let why = loop {
-                match rd.recv().await {
-                    Ok(m) => got.push_back(m),
-                    Err(e) => break e,
-                }
-                let mut failed = None;
-                while got.len() < READ_BATCH {
-                    match rd.try_recv() {
-                        Some(Ok(m)) => got.push_back(m),
-                        Some(Err(e)) => {
-                            failed = Some(e);
-                            break;
+    #[allow(clippy::manual_async_fn)]
+    pub fn run(self) -> impl Future<Output = Error> {
+        // The driver is captured once and its fields used in place, and the
+        // halves are pinned where they are made: the task's future holds
+        // each of them once (an idle server pipe is mostly this future).
+        let mut me = self;
+        async move {
+            let why = {
+                let (rd, wr, tx, rx) = (&mut me.rd, &mut me.wr, &me.tx, &me.rx);
+                let mut reader = pin!(async {
+                    // Grown on first use and kept: nothing per message, nothing while idle.
+                    let mut got = VecDeque::new();
+                    let why = loop {
+                        match rd.recv().await {
+                            Ok(m) => got.push_back(m),
+                            Err(e) => break e,
                         }
-                        None => break,
+                        let mut failed = None;
+                        while got.len() < READ_BATCH {
+                            match rd.try_recv() {
+                                Some(Ok(m)) => got.push_back(m),
+                                Some(Err(e)) => {
+                                    failed = Some(e);
+                                    break;
+                                }
+                                None => break,
+                            }
+                        }
+                        // What arrived before bad input is still delivered.
+                        if poll_fn(|cx| rx.poll_push_many(cx, &mut got)).await.is_err() {
+                            return Error::Closed;
+                        }
+                        if let Some(e) = failed {
+                            break e;
+                        }
+                    };
+                    // The peer is gone (or sent bad input), but what it sent before
+                    // is the application's: the pipe stays until the socket has taken
+                    // it (or closes), as a pipe that reads one message at a time
+                    // would lose nothing either.
+                    poll_fn(|cx| rx.poll_drained(cx)).await;
+                    why
+                });
+                let mut writer = pin!(async {
+                    let mut batch = VecDeque::new();
+                    loop {
+                        if poll_fn(|cx| tx.poll_pop(cx, &mut batch, usize::MAX))
+                            .await
+                            .is_err()
+                        {
+                            return Error::Closed;
+                        }
+                        if let Err(e) = wr.send(&mut batch).await {
+                            return e;
+                        }
+                        batch.clear();
+                        tx.written();
                     }
-                }
-                // What arrived before bad input is still delivered.
-                if poll_fn(|cx| rx.poll_push_many(cx, &mut got)).await.is_err() {
-                    return Error::Closed;
-                }
-                if let Some(e) = failed {
-                    break e;
-                }
+                });
+                // A writer stuck in a write to a peer that stopped reading must still
+                // end when the socket closes the pipe.
+                poll_fn(|cx| {
+                    if let Poll::Ready(e) = reader.as_mut().poll(cx) {
+                        return Poll::Ready(e);
+                    }
+                    if let Poll::Ready(e) = writer.as_mut().poll(cx) {
+                        return Poll::Ready(e);
+                    }
+                    tx.poll_closed(cx).map(|()| Error::Closed)
+                })
+                .await
             };
-            // The peer is gone (or sent bad input), but what it sent before
-            // is the application's: the pipe stays until the socket has taken
-            // it (or closes), as a pipe that reads one message at a time
-            // would lose nothing either.
-            poll_fn(|cx| rx.poll_drained(cx)).await;
-            why
-        };
-        let writer = async {
-            let mut batch = VecDeque::with_capacity(PIPE_QUEUE);
-            loop {
-                if poll_fn(|cx| tx.poll_pop(cx, &mut batch, usize::MAX))
-                    .await
-                    .is_err()
-                {
-                    return Error::Closed;
-                }
-                if let Err(e) = wr.send(&mut batch).await {
-                    return e;
-                }
-                batch.clear();
-                tx.written();
+            let mut guard = me.guard;
+            if matches!(why, Error::Protocol(_) | Error::MessageTooLong { .. }) {
+                let big = matches!(why, Error::MessageTooLong { .. });
+                guard.sock.count(|s| {
+                    s.protocol_errors += 1;
+                    s.oversized += u64::from(big);
+                });
             }
-        };
-        // A writer stuck in a write to a peer that stopped reading must still
-        // end when the socket closes the pipe.
-        let closed = poll_fn(|cx| tx.poll_closed(cx));
-        let why = match select(select(reader, writer), closed).await {
-            Either::Left(Either::Left(e) | Either::Right(e)) => e,
-            Either::Right(()) => Error::Closed,
-        };
-        if matches!(why, Error::Protocol(_) | Error::MessageTooLong { .. }) {
-            let big = matches!(why, Error::MessageTooLong { .. });
-            guard.sock.count(|s| {
-                s.protocol_errors += 1;
-                s.oversized += u64::from(big);
-            });
+            guard.why = why;
+            drop(guard);
+            me.wr.close(&why).await;
+            why
         }
-        guard.why = why;
-        drop(guard);
-        wr.close(&why).await;
-        why
     }
 }
 

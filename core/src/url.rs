@@ -221,6 +221,7 @@ impl fmt::Display for Scheme {
 /// Why a URL was refused.
 #[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum UrlError {
     /// No `scheme://`.
     MissingScheme,

@@ -27,17 +27,25 @@ pub(crate) async fn select<A: Future, B: Future>(a: A, b: B) -> Either<A::Output
     .await
 }
 
-/// Runs `fut` with an optional deadline; `None` from the sleep side means timed out.
+/// Runs `fut` with an optional deadline; `None` from the sleep side means
+/// timed out. `fut` is pinned by the caller, where it is made, so the
+/// caller's future holds it once.
 pub(crate) async fn with_deadline<R: crate::Runtime, F: Future>(
     rt: &R,
     deadline: Option<crate::Instant>,
-    fut: F,
+    mut fut: core::pin::Pin<&mut F>,
 ) -> Option<F::Output> {
     match deadline {
         None => Some(fut.await),
-        Some(d) => match select(fut, rt.sleep_until(d)).await {
-            Either::Left(x) => Some(x),
-            Either::Right(()) => None,
-        },
+        Some(d) => {
+            let mut sleep = pin!(rt.sleep_until(d));
+            poll_fn(|cx| {
+                if let Poll::Ready(x) = fut.as_mut().poll(cx) {
+                    return Poll::Ready(Some(x));
+                }
+                sleep.as_mut().poll(cx).map(|()| None)
+            })
+            .await
+        }
     }
 }

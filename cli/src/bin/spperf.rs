@@ -9,8 +9,8 @@
 //! spperf scale URL PAIRS SIZE COUNT
 //! ```
 //!
-//! PROTO is `pair1` (the default, as nng), `reqrep` (latency) or `pushpull`
-//! (throughput). The throughput client sends one empty message first to
+//! PROTO is `pair1` (the default, as nng), `pair0` (the default of mangos'
+//! perf tool), `reqrep` (latency) or `pushpull` (throughput). The throughput client sends one empty message first to
 //! start the clock, as nng's does.
 //!
 //! `scale` runs PAIRS independent REQ/REP pairs in this one process, pair i
@@ -62,7 +62,7 @@ fn allocs() -> u64 {
 
 fn usage() -> ! {
     eprintln!(
-        "usage: spperf [-t THREADS] [-p pair1|reqrep|pushpull] local_lat|remote_lat|local_thr|remote_thr URL SIZE COUNT\n       spperf [-t THREADS] [-p ...] inproc_lat|inproc_thr SIZE COUNT\n       spperf [-t THREADS] scale URL PAIRS SIZE COUNT"
+        "usage: spperf [-t THREADS] [-p pair0|pair1|reqrep|pushpull] local_lat|remote_lat|local_thr|remote_thr URL SIZE COUNT\n       spperf [-t THREADS] [-p ...] inproc_lat|inproc_thr SIZE COUNT\n       spperf [-t THREADS] scale URL PAIRS SIZE COUNT"
     );
     exit(2)
 }
@@ -81,6 +81,7 @@ fn die(what: &str, e: impl std::fmt::Display) -> ! {
 
 #[derive(Clone, Copy, PartialEq)]
 enum Proto {
+    Pair0,
     Pair1,
     ReqRep,
     PushPull,
@@ -90,6 +91,7 @@ impl Proto {
     /// (server side, client side) for latency or throughput.
     fn sides(self, lat: bool) -> (Protocol, Protocol) {
         match (self, lat) {
+            (Proto::Pair0, _) => (Protocol::Pair0, Protocol::Pair0),
             (Proto::Pair1, _) => (Protocol::Pair1, Protocol::Pair1),
             (Proto::ReqRep, true) => (Protocol::Rep0, Protocol::Req0),
             (Proto::PushPull, false) => (Protocol::Pull0, Protocol::Push0),
@@ -163,7 +165,11 @@ async fn lat_client(p: Proto, url: &str, size: usize, count: usize) {
     let s = socket(p.sides(true).1);
     dial(&s, url).await;
     let mut m = Message::from(vec![b'x'; size]);
+    // Each round trip's time, in nanoseconds, for the percentiles: one clock
+    // read per round trip, into memory allocated before the clock starts.
+    let mut rtt: Vec<u32> = Vec::with_capacity(count);
     let t0 = Instant::now();
+    let mut last = t0;
     let (mut a0, warm) = (0, count / 2);
     for i in 0..count {
         if i == warm {
@@ -171,6 +177,9 @@ async fn lat_client(p: Proto, url: &str, size: usize, count: usize) {
         }
         s.send(m).await.unwrap_or_else(|e| die("send", e));
         m = s.recv().await.unwrap_or_else(|e| die("recv", e));
+        let now = Instant::now();
+        rtt.push(u32::try_from((now - last).as_nanos()).unwrap_or(u32::MAX));
+        last = now;
     }
     let total = t0.elapsed().as_secs_f64();
     let per_msg = (allocs() - a0) as f64 / ((count - warm).max(1) * 2) as f64;
@@ -182,6 +191,27 @@ async fn lat_client(p: Proto, url: &str, size: usize, count: usize) {
         total * 1e6 / (count as f64 * 2.0)
     );
     println!("allocations per message: {per_msg:.3} (second half, this process)");
+    print_percentiles(&mut rtt);
+}
+
+/// Prints the round-trip percentiles line that `bench/c/nngperf.c` prints
+/// too (p50, p99, p99.9 and the worst, in microseconds).
+fn print_percentiles(rtt: &mut [u32]) {
+    if rtt.is_empty() {
+        return;
+    }
+    rtt.sort_unstable();
+    let at = |q: f64| {
+        let i = ((rtt.len() as f64 * q).ceil() as usize).clamp(1, rtt.len()) - 1;
+        f64::from(rtt[i]) / 1e3
+    };
+    println!(
+        "round trip p50 p99 p99.9 max: {:.3} {:.3} {:.3} {:.3} [us]",
+        at(0.5),
+        at(0.99),
+        at(0.999),
+        at(1.0)
+    );
 }
 
 async fn thr_server(p: Proto, url: &str, size: usize, count: usize) {
@@ -303,6 +333,7 @@ fn main() {
         match args.first().map(String::as_str) {
             Some("-p" | "--proto") if args.len() >= 2 => {
                 proto = match args[1].as_str() {
+                    "pair0" => Proto::Pair0,
                     "pair1" => Proto::Pair1,
                     "reqrep" => Proto::ReqRep,
                     "pushpull" => Proto::PushPull,

@@ -114,7 +114,7 @@ impl<R: Runtime> Core<R> {
             if !leftovers.is_empty() {
                 rx.unpop(leftovers.drain(..));
             }
-            self.finish(wakes, closes);
+            self.finish(&mut wakes, closes);
             if gone {
                 rx.pump_abort();
                 return out;

@@ -29,7 +29,9 @@
 //! during a transaction and woken after the lock is released.
 
 use alloc::boxed::Box;
-use alloc::collections::{BTreeMap, VecDeque};
+use alloc::collections::VecDeque;
+
+use crate::vecmap::VecMap;
 use alloc::vec::Vec;
 use core::task::Waker;
 
@@ -65,7 +67,7 @@ struct RecvWaiter {
 /// Everything under the socket's lock.
 pub(crate) struct State {
     m: Box<dyn Machine>,
-    pipes: BTreeMap<PipeId, PipeSlot>,
+    pipes: VecMap<PipeId, PipeSlot>,
     /// Pipes whose incoming messages wait for room, oldest first.
     blocked: VecDeque<PipeId>,
     recv_waiters: VecDeque<RecvWaiter>,
@@ -104,12 +106,13 @@ impl State {
         let mut table = pipes::Table(&mut self.pipes);
         let mut io = Io::new(&mut table, wakes, &mut self.stats, self.now);
         let t = g(&mut *self.m, &mut io);
-        let (rr, sr, armed) = (io.recv_ready, io.send_ready, io.armed);
+        // The notifications are read where they are (no copies of them).
+        let armed = io.armed;
+        ops::wake_receivers(&mut self.recv_waiters, &io.recv_ready, io.wakes);
+        ops::wake_senders(&mut self.send_waiters, &io.send_ready, io.wakes);
         if let Some(at) = armed {
             self.timer_armed(at, wakes);
         }
-        ops::wake_receivers(&mut self.recv_waiters, &rr, wakes);
-        ops::wake_senders(&mut self.send_waiters, &sr, wakes);
         t
     }
 }
@@ -149,7 +152,7 @@ impl<R: Runtime> Core<R> {
             recv_timeout_ms: AtomicU32::new(u32::MAX),
             st: Mutex::new(State {
                 m,
-                pipes: BTreeMap::new(),
+                pipes: VecMap::new(),
                 blocked: VecDeque::new(),
                 recv_waiters: VecDeque::new(),
                 next_ticket: 0,
@@ -181,12 +184,12 @@ impl<R: Runtime> Core<R> {
             let t = f(st, &mut wakes);
             (t, core::mem::take(&mut st.closes))
         });
-        self.finish(wakes, closes);
+        self.finish(&mut wakes, closes);
         t
     }
 
     /// Wakes what a transaction collected and closes the pipes it asked to.
-    fn finish(&self, mut wakes: Wakes, closes: Vec<(PipeId, Error)>) {
+    fn finish(&self, wakes: &mut Wakes, closes: Vec<(PipeId, Error)>) {
         wakes.wake_all();
         if wakes.more.capacity() > 0 {
             let v = core::mem::take(&mut wakes.more);

@@ -4,7 +4,6 @@
 //! the reason).
 
 use alloc::boxed::Box;
-use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 use core::task::Waker;
 
@@ -16,6 +15,7 @@ use super::Core;
 use crate::chan::Chan;
 use crate::proto::{PipeTx, Pipes, Wakes};
 use crate::sync::{Arc, Weak};
+use crate::vecmap::VecMap;
 use crate::{Error, PipeEvent, PipeId, PipeInfo, PipeStats, ProtocolError, Runtime};
 
 type HookFn = dyn Fn(PipeEvent, &PipeInfo) -> bool + Send + Sync;
@@ -38,7 +38,7 @@ pub(crate) struct PipeSlot {
 }
 
 /// The machine's window on the pipe table.
-pub(super) struct Table<'a>(pub(super) &'a mut BTreeMap<PipeId, PipeSlot>);
+pub(super) struct Table<'a>(pub(super) &'a mut VecMap<PipeId, PipeSlot>);
 
 impl Pipes for Table<'_> {
     fn tx(&mut self, p: PipeId) -> Option<PipeTx<'_>> {
@@ -232,7 +232,7 @@ impl<R: Runtime> Core<R> {
                 f();
             }
         }
-        self.finish(wakes, closes);
+        self.finish(&mut wakes, closes);
     }
 
     /// The live pipes.

@@ -1,7 +1,9 @@
 //! What several machines share: option checks, the receive and send
 //! queues, round robin and fan-out over pipes, contexts, and request ids.
 
-use alloc::collections::{BTreeMap, VecDeque};
+use alloc::collections::VecDeque;
+
+use crate::vecmap::VecMap;
 use alloc::vec::Vec;
 
 use super::wire::{Backtrace, HeaderError, RequestId};
@@ -378,14 +380,14 @@ pub(crate) trait Ctx {
 /// open) and those the application opened. Options set on the socket also
 /// become the settings of contexts opened later, as nng.
 pub(crate) struct Contexts<C: Ctx> {
-    map: BTreeMap<CtxId, C>,
+    map: VecMap<CtxId, C>,
     defaults: C::Settings,
 }
 
 impl<C: Ctx> Contexts<C> {
     /// The socket's context, with `defaults`.
     pub(crate) fn new(defaults: C::Settings) -> Self {
-        let mut map = BTreeMap::new();
+        let mut map = VecMap::new();
         map.insert(CtxId::SOCKET, C::open(&defaults));
         Contexts { map, defaults }
     }
@@ -473,7 +475,7 @@ impl<C: Ctx + AsMut<RecvWait>> Contexts<C> {
 /// context that waits for its answers.
 pub(crate) struct Ids {
     next: u32,
-    live: BTreeMap<u32, CtxId>,
+    live: VecMap<u32, CtxId>,
 }
 
 impl Ids {
@@ -481,7 +483,7 @@ impl Ids {
     pub(crate) fn new(seed: u32) -> Self {
         Ids {
             next: seed,
-            live: BTreeMap::new(),
+            live: VecMap::new(),
         }
     }
 

@@ -406,11 +406,17 @@ impl Wakes {
         }
     }
     pub(crate) fn wake_all(&mut self) {
-        for w in self.few.drain(..) {
-            w.wake();
+        // In the order they were pushed; usually none or one, so no drain
+        // iterators (their set-up and drop cost more than the wakes).
+        if !self.few.is_empty() {
+            for w in core::mem::take(&mut self.few) {
+                w.wake();
+            }
         }
-        for w in self.more.drain(..) {
-            w.wake();
+        if !self.more.is_empty() {
+            for w in self.more.drain(..) {
+                w.wake();
+            }
         }
     }
 }

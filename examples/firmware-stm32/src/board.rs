@@ -22,6 +22,10 @@ bind_interrupts!(struct Irqs {
 
 #[global_allocator]
 static HEAP: Heap = Heap::empty();
+/// The TCP buffers (each way) the budget binaries give their connection.
+#[allow(dead_code)]
+pub const TCP_BUF: usize = 2048;
+
 /// Messages in flight and pipe state live here.
 pub const HEAP_SIZE: usize = 32 * 1024;
 

@@ -188,6 +188,7 @@ impl Dialer {
 
 pub mod blocking;
 pub mod events;
+mod ready;
 pub mod rt;
 mod stream;
 pub mod tls;

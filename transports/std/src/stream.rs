@@ -1,8 +1,8 @@
 //! Byte-stream transports: TCP (`tcp://`, `tcp4://`, `tcp6://`) and Unix
 //! domain sockets (`ipc://`, `unix://`, and `abstract://` on Linux). Each
-//! connection becomes a pipe through the core's [`establish`] (SP handshake,
-//! framing, write coalescing); this module only connects, accepts and
-//! configures sockets.
+//! connection becomes a pipe through the core's [`establish_ready`] (SP
+//! handshake, framing, gathered writes, no buffer held while idle); this
+//! module only connects, accepts and configures sockets.
 
 use std::io;
 use std::net::SocketAddr;
@@ -11,12 +11,14 @@ use std::sync::Arc;
 
 use embedded_io_adapters::tokio_1::FromTokio;
 use nanosp_core::frame::Framing;
+use nanosp_core::ready::{establish_ready, ReadyRead, ReadyReader, ReadyWrite, ReadyWriter};
 use nanosp_core::stream::{establish, StreamReader, StreamWriter};
 use nanosp_core::transport::{accept_loop, PipeDriver};
 use nanosp_core::{Error, Scheme, SocketRef, Url, UrlError};
 use tokio::net::{tcp, unix, TcpListener, TcpStream, UnixListener, UnixStream};
 
 use crate::events;
+use crate::ready::Ready;
 use crate::rt::{TokioRuntime, TokioSpawner};
 use crate::tls::{MaybeTls, PeerTable, TlsClient, TlsConfig, TlsServer};
 use crate::{Listener, Shared, TcpTuning};
@@ -24,8 +26,8 @@ use crate::{Listener, Shared, TcpTuning};
 type Sref = SocketRef<TokioRuntime>;
 type TcpDriver = PipeDriver<
     TokioRuntime,
-    StreamReader<FromTokio<tcp::OwnedReadHalf>>,
-    StreamWriter<FromTokio<tcp::OwnedWriteHalf>>,
+    ReadyReader<Ready<tcp::OwnedReadHalf>>,
+    ReadyWriter<Ready<tcp::OwnedWriteHalf>>,
 >;
 type TlsDriver = PipeDriver<
     TokioRuntime,
@@ -34,8 +36,8 @@ type TlsDriver = PipeDriver<
 >;
 type UnixDriver = PipeDriver<
     TokioRuntime,
-    StreamReader<FromTokio<unix::OwnedReadHalf>>,
-    StreamWriter<FromTokio<unix::OwnedWriteHalf>>,
+    ReadyReader<Ready<unix::OwnedReadHalf>>,
+    ReadyWriter<Ready<unix::OwnedWriteHalf>>,
 >;
 
 /// Maps an OS error to the core's error.
@@ -155,14 +157,7 @@ async fn tcp_pipe(sref: &Sref, u: &Url, url: &str, tcp: TcpTuning) -> Result<Tcp
         .await
         .inspect_err(|e| events::dial_failed(url, e))?;
     let (r, w) = s.into_split();
-    establish_dialed(
-        sref,
-        FromTokio::new(r),
-        FromTokio::new(w),
-        Framing::Tcp,
-        url,
-    )
-    .await
+    establish_dialed(sref, Ready(r), Ready(w), Framing::Tcp, url).await
 }
 
 /// Handshakes a connection a dialer made, reporting a failure.
@@ -172,12 +167,12 @@ async fn establish_dialed<Rd, Wr>(
     wr: Wr,
     framing: Framing,
     url: &str,
-) -> Result<PipeDriver<TokioRuntime, StreamReader<Rd>, StreamWriter<Wr>>, Error>
+) -> Result<PipeDriver<TokioRuntime, ReadyReader<Rd>, ReadyWriter<Wr>>, Error>
 where
-    Rd: embedded_io_async::Read,
-    Wr: embedded_io_async::Write,
+    Rd: ReadyRead,
+    Wr: ReadyWrite,
 {
-    establish(sref, rd, wr, framing, url, true)
+    establish_ready(sref, rd, wr, framing, url, true)
         .await
         .inspect_err(|e| events::handshake_failed(url, true, e))
 }
@@ -212,31 +207,37 @@ async fn unix_pipe(sref: &Sref, u: &Url, url: &str) -> Result<UnixDriver, Error>
         .await
         .inspect_err(|e| events::dial_failed(url, e))?;
     let (r, w) = s.into_split();
-    establish_dialed(
-        sref,
-        FromTokio::new(r),
-        FromTokio::new(w),
-        Framing::Ipc,
-        url,
-    )
-    .await
+    establish_dialed(sref, Ready(r), Ready(w), Framing::Ipc, url).await
 }
 
 /// Handshakes an accepted connection and runs its pipe, reporting failures
 /// and the close reason.
-async fn serve_accepted<Rd, Wr>(sref: Sref, rd: Rd, wr: Wr, framing: Framing, url: String)
+// Not an `async fn`: that would copy its arguments once more into the
+// task's future (about 70 bytes per idle pipe).
+#[allow(clippy::manual_async_fn)]
+fn serve_accepted<Rd, Wr>(
+    sref: Sref,
+    rd: Rd,
+    wr: Wr,
+    framing: Framing,
+    url: String,
+) -> impl std::future::Future<Output = ()>
 where
-    Rd: embedded_io_async::Read,
-    Wr: embedded_io_async::Write,
+    Rd: ReadyRead,
+    Wr: ReadyWrite,
 {
-    match establish(&sref, rd, wr, framing, &url, false).await {
-        Ok(p) => {
-            let why = p.run().await;
-            if !sref.is_closed() {
-                events::pipe_closed(&url, false, &why);
-            }
+    // An async block rather than an async fn: its captures are not copied
+    // again into locals. The driver is moved into its run future inside the
+    // match arm, so the task's future does not keep a second copy of it.
+    async move {
+        let run = match establish_ready(&sref, rd, wr, framing, &url, false).await {
+            Ok(p) => p.run(),
+            Err(e) => return events::handshake_failed(&url, false, &e),
+        };
+        let why = run.await;
+        if !sref.is_closed() {
+            events::pipe_closed(&url, false, &why);
         }
-        Err(e) => events::handshake_failed(&url, false, &e),
     }
 }
 
@@ -425,8 +426,7 @@ pub(crate) async fn listen(sh: &Shared, u: Url, tls: Option<TlsConfig>) -> Resul
         Scheme::Tcp | Scheme::Tcp4 | Scheme::Tcp6 => {
             tcp_listen(sh, &u, |sref, s, url| {
                 let (r, w) = s.into_split();
-                let (r, w) = (FromTokio::new(r), FromTokio::new(w));
-                serve_accepted(sref, r, w, Framing::Tcp, url)
+                serve_accepted(sref, Ready(r), Ready(w), Framing::Tcp, url)
             })
             .await
         }
@@ -453,7 +453,7 @@ pub(crate) async fn listen(sh: &Shared, u: Url, tls: Option<TlsConfig>) -> Resul
                 },
                 move |sref, s: UnixStream| {
                     let (r, w) = s.into_split();
-                    let (r, w) = (FromTokio::new(r), FromTokio::new(w));
+                    let (r, w) = (Ready(r), Ready(w));
                     serve_accepted(sref, r, w, Framing::Ipc, url2.clone())
                 },
             ));

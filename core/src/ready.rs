@@ -1,0 +1,333 @@
+//! Pipes over byte streams that can wait for readiness (tokio's TCP and Unix
+//! sockets): an idle pipe holds no buffer at all.
+//!
+//! [`crate::stream`]'s reader and writer lend a buffer to every `read` and
+//! `write` they await, so a pipe keeps its 16 KiB read buffer while it waits
+//! for a peer that says nothing, and its write buffer between batches. Here
+//! the waiting is done without a buffer ([`ReadyRead::readable`],
+//! [`ReadyWrite::writable`]), and the reading and writing without waiting
+//! ([`ReadyRead::try_read`], [`ReadyWrite::try_write2`]) into and from a
+//! buffer on the stack. Bytes stay on the heap only while they must: a
+//! partial frame inside the decoder, the unwritten rest of a write the
+//! kernel did not take whole, a large body being written from its message.
+//!
+//! Same framing, limits and errors as [`crate::stream`]; the handshake is
+//! [`crate::stream::handshake`]'s.
+
+use alloc::collections::VecDeque;
+use alloc::vec::Vec;
+use core::future::poll_fn;
+use core::pin::pin;
+use core::task::{Context, Poll};
+
+use crate::frame::{
+    encode_prefix, handshake as header_of, parse_handshake, Decoder, Framing, MAX_PREFIX,
+};
+use crate::stream::{counted, in_time};
+use crate::transport::{attach, PipeDriver, PipeRead, PipeWrite};
+use crate::{Error, Message, ProtocolError, Runtime, SocketRef};
+
+/// The size of buffer [`ReadyRead::with_scratch`] and
+/// [`ReadyWrite::with_scratch`] should lend: what is read or gathered per
+/// system call.
+pub const SCRATCH: usize = 16 << 10;
+
+/// Bodies larger than this are written from the message itself, not copied.
+const COPY_MAX: usize = 8 << 10;
+
+/// Messages decoded from one read wait here; past this many slots the
+/// queue's memory is given back when the pipe goes idle.
+const KEEP_SLOTS: usize = 16;
+
+/// The reading half of a stream that can wait for readiness.
+pub trait ReadyRead {
+    /// Ready when the stream may have bytes to read (or has failed). Polled
+    /// rather than awaited: a waiting pipe keeps no future of it.
+    fn poll_readable(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>>;
+    /// Reads what is there without waiting: `Ok(None)` if nothing was after
+    /// all, `Ok(Some(0))` at the end of the stream.
+    fn try_read(&mut self, buf: &mut [u8]) -> Result<Option<usize>, Error>;
+    /// Runs `f` with a buffer of [`SCRATCH`] bytes that no pipe owns (one
+    /// per thread, say): pipes read into it and decode from it at once, so
+    /// none holds a read buffer of its own.
+    fn with_scratch<T>(f: impl FnOnce(&mut [u8]) -> T) -> T;
+}
+
+/// The writing half of a stream that can wait for readiness.
+pub trait ReadyWrite {
+    /// Ready when the stream may take bytes (or has failed).
+    fn poll_writable(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>>;
+    /// Writes from `a` and then `b` (one gathered write where the stream
+    /// can) without waiting: how many bytes it took, `Ok(None)` if none.
+    fn try_write2(&mut self, a: &[u8], b: &[u8]) -> Result<Option<usize>, Error>;
+    /// As [`ReadyRead::with_scratch`], for gathering frames into a write
+    /// (a different buffer from the read one).
+    fn with_scratch<T>(f: impl FnOnce(&mut [u8]) -> T) -> T;
+}
+
+/// Handshakes (our header first, then the peer's; docs/wire.md §7, item 20)
+/// within the socket's handshake timeout and attaches the pipe, as
+/// [`crate::stream::establish`] does for `embedded-io` streams. Failures
+/// are counted in [`crate::Stats::handshake_failures`]; the caller drops
+/// (closes) the stream.
+pub async fn establish_ready<R: Runtime, Rd: ReadyRead, Wr: ReadyWrite>(
+    sock: &SocketRef<R>,
+    mut rd: Rd,
+    mut wr: Wr,
+    framing: Framing,
+    url: &str,
+    dialed: bool,
+) -> Result<PipeDriver<R, ReadyReader<Rd>, ReadyWriter<Wr>>, Error> {
+    let ours = sock.protocol().number();
+    let peer = in_time(sock, pin!(handshake(&mut rd, &mut wr, ours))).await?;
+    let limit = sock.options().frame_limit() as u64;
+    counted(
+        sock,
+        attach(
+            sock,
+            peer,
+            url,
+            dialed,
+            ReadyReader::new(rd, framing, limit, crate::frame::MAX_INITIAL_RESERVE),
+            ReadyWriter::new(wr, framing),
+        ),
+    )
+}
+
+/// The SP header exchange over readiness I/O: the peer's protocol number.
+async fn handshake<Rd: ReadyRead, Wr: ReadyWrite>(
+    rd: &mut Rd,
+    wr: &mut Wr,
+    ours: u16,
+) -> Result<u16, Error> {
+    let h = header_of(ours);
+    let mut off = 0;
+    while off < h.len() {
+        match wr.try_write2(&h[off..], &[])? {
+            Some(n) => off += n,
+            None => poll_fn(|cx| wr.poll_writable(cx)).await?,
+        }
+    }
+    let mut h = [0u8; 8];
+    let mut got = 0;
+    while got < h.len() {
+        match rd.try_read(&mut h[got..])? {
+            Some(0) => return Err(ProtocolError::HandshakeIncomplete.into()),
+            Some(n) => got += n,
+            None => poll_fn(|cx| rd.poll_readable(cx)).await?,
+        }
+    }
+    Ok(parse_handshake(&h)?)
+}
+
+/// The receiving half of a readiness pipe: decodes framed messages.
+pub struct ReadyReader<Rd> {
+    rd: Rd,
+    dec: Decoder,
+    /// Whole messages of the last read, not yet handed out.
+    ready: VecDeque<Message>,
+    /// Bad input after them: the pipe's end, once they are delivered.
+    failed: Option<Error>,
+}
+
+impl<Rd: ReadyRead> ReadyReader<Rd> {
+    /// Wraps `rd`; messages over `limit` bytes (0 = unlimited) close the
+    /// pipe; at most `max_reserve` bytes are reserved for a body before they
+    /// arrive.
+    pub fn new(rd: Rd, framing: Framing, limit: u64, max_reserve: usize) -> Self {
+        let mut dec = Decoder::new(framing, limit);
+        dec.set_max_reserve(max_reserve);
+        ReadyReader {
+            rd,
+            dec,
+            ready: VecDeque::new(),
+            failed: None,
+        }
+    }
+
+    fn next(&mut self) -> Option<Result<Message, Error>> {
+        match self.ready.pop_front() {
+            Some(m) => Some(Ok(m)),
+            None => self.failed.take().map(Err),
+        }
+    }
+
+    /// One read without waiting: false if nothing was there.
+    fn read_some(&mut self) -> Result<bool, Error> {
+        if let Some(dst) = self.dec.body_buf() {
+            // A large body: straight into its message.
+            return match self.rd.try_read(dst)? {
+                None => Ok(false),
+                Some(0) => Err(Error::ConnectionShutdown),
+                Some(n) => {
+                    if let Some(m) = self.dec.advance_body(n) {
+                        self.ready.push_back(m);
+                    }
+                    Ok(true)
+                }
+            };
+        }
+        let (rd, dec, ready, failed) = (
+            &mut self.rd,
+            &mut self.dec,
+            &mut self.ready,
+            &mut self.failed,
+        );
+        Rd::with_scratch(|chunk| {
+            let n = match rd.try_read(chunk)? {
+                None => return Ok(false),
+                Some(0) => return Err(Error::ConnectionShutdown),
+                Some(n) => n,
+            };
+            let mut input = &chunk[..n];
+            while !input.is_empty() {
+                match dec.decode(&mut input) {
+                    Ok(Some(m)) => ready.push_back(m),
+                    Ok(None) => {}
+                    Err(e) => {
+                        *failed = Some(e);
+                        break;
+                    }
+                }
+            }
+            Ok(true)
+        })
+    }
+}
+
+impl<Rd: ReadyRead> PipeRead for ReadyReader<Rd> {
+    fn try_recv(&mut self) -> Option<Result<Message, Error>> {
+        self.next()
+    }
+
+    async fn recv(&mut self) -> Result<Message, Error> {
+        loop {
+            if let Some(r) = self.next() {
+                return r;
+            }
+            if !self.read_some()? {
+                if self.ready.capacity() > KEEP_SLOTS {
+                    self.ready = VecDeque::new();
+                }
+                poll_fn(|cx| self.rd.poll_readable(cx)).await?;
+            }
+        }
+    }
+}
+
+/// The sending half of a readiness pipe: frames and gathers messages.
+pub struct ReadyWriter<Wr> {
+    wr: Wr,
+    framing: Framing,
+    /// Bytes of a gathered write the stream did not take, written first.
+    pending: Vec<u8>,
+    /// A large body being written from its message, and how far.
+    body: Option<(Message, usize)>,
+}
+
+impl<Wr: ReadyWrite> ReadyWriter<Wr> {
+    /// Wraps `wr`.
+    pub fn new(wr: Wr, framing: Framing) -> Self {
+        ReadyWriter {
+            wr,
+            framing,
+            pending: Vec::new(),
+            body: None,
+        }
+    }
+
+    /// Writes what an earlier write left, without waiting: false if the
+    /// stream took nothing.
+    fn write_left(&mut self) -> Result<bool, Error> {
+        let body: &[u8] = match &self.body {
+            Some((m, off)) => &m.body()[*off..],
+            None => &[],
+        };
+        let Some(n) = self.wr.try_write2(&self.pending, body)? else {
+            return Ok(false);
+        };
+        let from_pending = n.min(self.pending.len());
+        self.pending.drain(..from_pending);
+        if let Some((m, off)) = &mut self.body {
+            *off += n - from_pending;
+            if *off == m.body().len() {
+                self.body = None;
+            }
+        }
+        Ok(true)
+    }
+
+    /// Gathers whole frames from the front of `batch` into one write (a
+    /// large body goes from its message, after its prefix and header) and
+    /// writes without waiting; what the stream does not take is kept.
+    fn write_batch(&mut self, batch: &mut VecDeque<Message>) -> Result<(), Error> {
+        Wr::with_scratch(|buf| self.gather_and_write(buf, batch))
+    }
+
+    fn gather_and_write(
+        &mut self,
+        buf: &mut [u8],
+        batch: &mut VecDeque<Message>,
+    ) -> Result<(), Error> {
+        let cap = buf.len();
+        let mut len = 0;
+        let mut big = None;
+        while let Some(m) = batch.front() {
+            let mut p = [0u8; MAX_PREFIX];
+            let np = encode_prefix(self.framing, m.len() as u64, &mut p);
+            let head = np + m.header().len();
+            let large = m.body().len() > COPY_MAX || head + m.body().len() > cap;
+            let need = head + if large { 0 } else { m.body().len() };
+            // The first frame always fits: headers are bounded far below
+            // the buffer, and a body over COPY_MAX is not copied.
+            if len > 0 && len + need > cap {
+                break;
+            }
+            buf[len..len + np].copy_from_slice(&p[..np]);
+            len += np;
+            buf[len..len + m.header().len()].copy_from_slice(m.header());
+            len += m.header().len();
+            let m = batch.pop_front().expect("front exists");
+            if large {
+                big = Some(m);
+                break;
+            }
+            buf[len..len + m.body().len()].copy_from_slice(m.body());
+            len += m.body().len();
+        }
+        let body: &[u8] = big.as_ref().map_or(&[], |m| m.body());
+        let n = self.wr.try_write2(&buf[..len], body)?.unwrap_or(0);
+        if n < len {
+            self.pending.extend_from_slice(&buf[n..len]);
+            self.body = big.map(|m| (m, 0));
+        } else if let Some(m) = big {
+            let off = n - len;
+            if off < m.body().len() {
+                self.body = Some((m, off));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<Wr: ReadyWrite> PipeWrite for ReadyWriter<Wr> {
+    async fn send(&mut self, batch: &mut VecDeque<Message>) -> Result<(), Error> {
+        loop {
+            if !self.pending.is_empty() || self.body.is_some() {
+                if !self.write_left()? {
+                    poll_fn(|cx| self.wr.poll_writable(cx)).await?;
+                }
+                continue;
+            }
+            if batch.is_empty() {
+                break;
+            }
+            self.write_batch(batch)?;
+        }
+        // Nothing is held between batches.
+        if self.pending.capacity() > 0 {
+            self.pending = Vec::new();
+        }
+        Ok(())
+    }
+}

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Side-by-side benchmark: nanosp (spperf), nng (bench/c/nngperf.c on the
 system libnng) and a raw-socket baseline (bench/c/rawperf.c), alternating in
-one run, over inproc, ipc, tcp and ws, at several message sizes, unpinned and
+one run, over inproc, ipc, tcp, ws and tls (tls+tcp://, with
+--transports ...,tls), at several message sizes, unpinned and
 with every process pinned to one CPU.
 
 Prints a table of medians, min-max and ratios; writes it (Markdown and JSON)
@@ -12,7 +13,8 @@ Latency is nng perf's "average latency" (one way, half a round trip, PAIR v1
 ping-pong); throughput is the receiving side's msg/s (PAIR v1, one sender).
 Raw latency is a blocking read/write ping-pong on a plain socket; raw
 throughput is one write per length-prefixed message ("raw") or messages
-packed into 64 KiB writes ("raw-batch"). WebSocket rows compare with raw TCP.
+packed into 64 KiB writes ("raw-batch"). WebSocket and TLS rows compare with
+raw TCP (no TLS).
 """
 
 import argparse
@@ -55,6 +57,9 @@ class Runner:
             return f"tcp://127.0.0.1:{free_port()}"
         if transport == "ws":
             return f"ws://127.0.0.1:{free_port()}/bench"
+        if transport == "tls":
+            # The certificate's DNS name: nng 1.5's mbedTLS matches DNS names only.
+            return f"tls+tcp://localhost:{free_port()}"
         if transport == "ipc":
             return f"ipc:///tmp/nanosp-bench-{os.getpid()}-{self.n}.ipc"
         raise ValueError(transport)
@@ -72,7 +77,7 @@ class Runner:
         if transport == "inproc":
             out = self.run([base + [f"inproc_{kind}", str(size), str(count)]])
         else:
-            t = "tcp" if impl.startswith("raw") and transport == "ws" else transport
+            t = "tcp" if impl.startswith("raw") and transport in ("ws", "tls") else transport
             url = self.url(t)
             client = f"remote_{kind}"
             if impl == "raw-batch":
@@ -156,6 +161,27 @@ def ratio(kind, a, b):
     return a["median"] / b["median"]
 
 
+def tls_files():
+    """A self-signed certificate for localhost made now (no key in the
+    repository), given to spperf and nngperf through SP_TLS_CERT_KEY (the
+    listener's) and SP_TLS_CA (what the dialer trusts)."""
+    import tempfile
+
+    d = tempfile.mkdtemp(prefix="nanosp-bench-tls-")
+    cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+         "-days", "1", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost",
+         "-addext", "basicConstraints=critical,CA:FALSE", "-keyout", key, "-out", cert],
+        check=True, capture_output=True,
+    )
+    both = os.path.join(d, "both.pem")
+    with open(both, "w") as f:
+        f.write(open(cert).read() + open(key).read())
+    os.environ["SP_TLS_CERT_KEY"] = both
+    os.environ["SP_TLS_CA"] = cert
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--reps", type=int, default=5, help="runs of each measurement (median reported)")
@@ -177,6 +203,8 @@ def main():
         write_out(a.out, d["machine"], d["args"]["reps"], d["rows"], d["scale"], d["args"])
         return
 
+    if "tls" in a.transports.split(",") + a.scale.split(","):
+        tls_files()
     bins = {"spperf": a.spperf, "nngperf": os.path.join(a.bin, "nngperf"), "rawperf": os.path.join(a.bin, "rawperf")}
     r = Runner(bins, a.div, a.timeout)
     rows = []

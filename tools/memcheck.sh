@@ -19,7 +19,7 @@ command -v valgrind >/dev/null || { echo "valgrind is not installed (apt-get ins
 
 # Test binaries that start external peers (nngcat, nanocat, python): the
 # peers are not ours to check and their timing does not survive valgrind.
-skip_re='^(nngcat|interop)$'
+skip_re='^(nngcat|interop|tls)$'
 
 quick=0
 only=""

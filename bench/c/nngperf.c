@@ -16,12 +16,17 @@
  * or name (ipc, inproc) plus i, each doing COUNT round trips; it prints the
  * aggregate round trips per second.
  *
+ * tls+tcp:// URLs take their TLS files from the environment, as spperf
+ * does: SP_TLS_CERT_KEY (PEM with certificate and key, for listeners) and
+ * SP_TLS_CA (PEM with the CA, for dialers; the URL's host is the server name).
+ *
  * Build: cc -O2 -o nngperf nngperf.c -lnng -lpthread
  */
 #include <nng/nng.h>
 #include <nng/protocol/pair1/pair.h>
 #include <nng/protocol/reqrep0/rep.h>
 #include <nng/protocol/reqrep0/req.h>
+#include <nng/supplemental/tls/tls.h>
 #include <nng/supplemental/util/platform.h>
 
 #include <stdint.h>
@@ -49,6 +54,31 @@ static double now_s(void) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double) t.tv_sec + (double) t.tv_nsec / 1e9;
+}
+
+/* Listens on URL, with SP_TLS_CERT_KEY for a tls+tcp:// URL. */
+static void listen_on(nng_socket s, const char *url) {
+    nng_listener l;
+    int rv;
+    const char *ck = getenv("SP_TLS_CERT_KEY");
+    if ((rv = nng_listener_create(&l, s, url)) != 0) fail("nng_listener_create", rv);
+    if (strncmp(url, "tls+", 4) == 0 && ck != NULL &&
+        (rv = nng_listener_set_string(l, NNG_OPT_TLS_CERT_KEY_FILE, ck)) != 0)
+        fail("tls-cert-key-file", rv);
+    if ((rv = nng_listener_start(l, 0)) != 0) fail("nng_listen", rv);
+}
+
+/* One dial attempt, with SP_TLS_CA for a tls+tcp:// URL. */
+static int dial_once(nng_socket s, const char *url) {
+    nng_dialer d;
+    int rv;
+    const char *ca = getenv("SP_TLS_CA");
+    if ((rv = nng_dialer_create(&d, s, url)) != 0) return rv;
+    if (strncmp(url, "tls+", 4) == 0 && ca != NULL &&
+        (rv = nng_dialer_set_string(d, NNG_OPT_TLS_CA_FILE, ca)) != 0)
+        fail("tls-ca-file", rv);
+    if ((rv = nng_dialer_start(d, 0)) != 0) nng_dialer_close(d);
+    return rv;
 }
 
 static int cmp_u32(const void *a, const void *b) {
@@ -81,7 +111,7 @@ static nng_socket open_pair(void) {
  * clock starts with a connection in place. */
 static void dial(nng_socket s, const char *url) {
     int rv;
-    for (int i = 0; (rv = nng_dial(s, url, NULL, 0)) != 0; i++) {
+    for (int i = 0; (rv = dial_once(s, url)) != 0; i++) {
         if ((rv != NNG_ECONNREFUSED && rv != NNG_ENOENT) || i > 1000) fail("nng_dial", rv);
         nng_msleep(10);
     }
@@ -91,7 +121,7 @@ static void dial(nng_socket s, const char *url) {
 static void lat_server(const char *url, size_t size, long count) {
     nng_socket s = open_pair();
     int rv;
-    if ((rv = nng_listen(s, url, NULL, 0)) != 0) fail("nng_listen", rv);
+    listen_on(s, url);
     for (long i = 0; i < count; i++) {
         nng_msg *m;
         if ((rv = nng_recvmsg(s, &m, 0)) != 0) fail("nng_recvmsg", rv);
@@ -140,7 +170,7 @@ static void thr_server(const char *url, size_t size, long count) {
     nng_msg *m;
     int rv;
     if ((rv = nng_socket_set_int(s, NNG_OPT_RECVBUF, 128)) != 0) fail("recvbuf", rv);
-    if ((rv = nng_listen(s, url, NULL, 0)) != 0) fail("nng_listen", rv);
+    listen_on(s, url);
     if ((rv = nng_recvmsg(s, &m, 0)) != 0) fail("nng_recvmsg", rv); /* start */
     nng_msg_free(m);
     double t0 = now_s();
@@ -256,8 +286,8 @@ static void scale(const char *url, int pairs, size_t size, long count) {
         p->count = count;
         if ((rv = nng_rep0_open(&p->rep)) != 0) fail("nng_rep0_open", rv);
         if ((rv = nng_req0_open(&p->req)) != 0) fail("nng_req0_open", rv);
-        if ((rv = nng_listen(p->rep, p->url, NULL, 0)) != 0) fail("nng_listen", rv);
-        if ((rv = nng_dial(p->req, p->url, NULL, 0)) != 0) fail("nng_dial", rv);
+        listen_on(p->rep, p->url);
+        if ((rv = dial_once(p->req, p->url)) != 0) fail("nng_dial", rv);
     }
     double t0 = now_s();
     for (int i = 0; i < pairs; i++) {

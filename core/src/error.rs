@@ -60,7 +60,66 @@ pub enum Error {
     /// An operating-system or stream error with no nng meaning of its own
     /// (the transport's byte stream failed); see [`IoErrorKind`].
     Io(IoErrorKind),
+    /// TLS failed (`tls+tcp://`, `wss://`): the peer could not be
+    /// authenticated (`NNG_EPEERAUTH`) or TLS itself failed (`NNG_ECRYPTO`);
+    /// see [`TlsError`].
+    Tls(TlsError),
 }
+
+/// Why TLS failed ([`Error::Tls`]). Each kind names the cause a user can
+/// fix; [`TlsError::is_peer_auth`] tells nng's `EPEERAUTH` (a certificate
+/// was not accepted, by us or by the peer) from `ECRYPTO` (TLS itself).
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TlsError {
+    /// The peer does not speak TLS: plaintext where a TLS record was
+    /// expected (e.g. a `tcp://` dialer at a `tls+tcp://` listener, or a
+    /// TLS dialer at a plaintext listener).
+    NotTls,
+    /// The TLS handshake failed otherwise (no common version or cipher
+    /// suite, a bad signature, a broken record).
+    Handshake,
+    /// The peer's certificate is not signed by a trusted authority.
+    UnknownIssuer,
+    /// The peer's certificate has expired (or is not valid yet).
+    Expired,
+    /// The server's certificate is for another name than the one dialed
+    /// (or `tls-server-name`).
+    WrongName,
+    /// The peer's certificate is not acceptable for another reason
+    /// (revoked, wrong usage, malformed).
+    BadCertificate,
+    /// The listener requires a client certificate and the client sent none.
+    NoCertificate,
+    /// The peer refused our certificate, or our lack of one (a TLS alert
+    /// such as `certificate_required`, `unknown_ca`, `bad_certificate`).
+    RefusedByPeer,
+}
+
+impl TlsError {
+    /// True for failures to authenticate a peer (nng's `EPEERAUTH`); false
+    /// for TLS failures (`ECRYPTO`).
+    pub const fn is_peer_auth(&self) -> bool {
+        !matches!(self, Self::NotTls | Self::Handshake)
+    }
+}
+
+impl fmt::Display for TlsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::NotTls => "the peer does not speak TLS",
+            Self::Handshake => "TLS handshake failed",
+            Self::UnknownIssuer => "peer certificate not signed by a trusted CA",
+            Self::Expired => "peer certificate expired or not yet valid",
+            Self::WrongName => "peer certificate is for another name",
+            Self::BadCertificate => "peer certificate not acceptable",
+            Self::NoCertificate => "client certificate required but none sent",
+            Self::RefusedByPeer => "the peer refused our certificate (or our lack of one)",
+        })
+    }
+}
+
+impl core::error::Error for TlsError {}
 
 /// What kind of I/O error [`Error::Io`] is: nanosp's own list, so that the
 /// public error does not expose a dependency's type. Stream transports give
@@ -229,6 +288,7 @@ impl fmt::Display for Error {
             Self::NotFound => f.write_str("entry not found"),
             Self::Rejected => f.write_str("pipe rejected by the application"),
             Self::Io(k) => write!(f, "{k}"),
+            Self::Tls(e) => write!(f, "TLS: {e}"),
         }
     }
 }
@@ -245,6 +305,12 @@ impl From<ProtocolError> for Error {
 impl From<UnknownProtocol> for Error {
     fn from(_: UnknownProtocol) -> Self {
         Error::InvalidArgument
+    }
+}
+
+impl From<TlsError> for Error {
+    fn from(e: TlsError) -> Self {
+        Error::Tls(e)
     }
 }
 
@@ -319,6 +385,8 @@ const fn nng_error(e: &Error) -> (&'static str, u32) {
         Error::Busy => ("EBUSY", 4),
         Error::InvalidArgument => ("EINVAL", 3),
         Error::NotFound => ("ENOENT", 12),
+        Error::Tls(t) if t.is_peer_auth() => ("EPEERAUTH", 27),
+        Error::Tls(_) => ("ECRYPTO", 26),
         Error::Io(k) => match k {
             IoErrorKind::NotFound => ("ENOENT", 12),
             IoErrorKind::PermissionDenied => ("EPERM", 16),

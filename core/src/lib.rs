@@ -68,7 +68,7 @@ mod vecmap;
 pub mod ws;
 
 pub use device::device;
-pub use error::{Error, IoErrorKind, ProtocolError, SendError};
+pub use error::{Error, IoErrorKind, ProtocolError, SendError, TlsError};
 pub use message::{Message, HEADER_CAPACITY};
 pub use options::Options;
 pub use options::SockOpt;

@@ -56,10 +56,18 @@ pub enum Scheme {
     Wss,
     /// `tls+tcp://`
     TlsTcp,
+    /// `tls+tcp4://`
+    TlsTcp4,
+    /// `tls+tcp6://`
+    TlsTcp6,
+    /// `wss4://`
+    Wss4,
+    /// `wss6://`
+    Wss6,
 }
 
 /// Every scheme with its canonical name (kept equal to `as_str` by a test).
-const SCHEMES: [(Scheme, &str); 12] = [
+const SCHEMES: [(Scheme, &str); 16] = [
     (Scheme::Tcp, "tcp"),
     (Scheme::Tcp4, "tcp4"),
     (Scheme::Tcp6, "tcp6"),
@@ -72,6 +80,10 @@ const SCHEMES: [(Scheme, &str); 12] = [
     (Scheme::Ws6, "ws6"),
     (Scheme::Wss, "wss"),
     (Scheme::TlsTcp, "tls+tcp"),
+    (Scheme::TlsTcp4, "tls+tcp4"),
+    (Scheme::TlsTcp6, "tls+tcp6"),
+    (Scheme::Wss4, "wss4"),
+    (Scheme::Wss6, "wss6"),
 ];
 
 /// How the part after `scheme://` is laid out.
@@ -105,6 +117,10 @@ impl Scheme {
             Scheme::Ws6 => "ws6",
             Scheme::Wss => "wss",
             Scheme::TlsTcp => "tls+tcp",
+            Scheme::TlsTcp4 => "tls+tcp4",
+            Scheme::TlsTcp6 => "tls+tcp6",
+            Scheme::Wss4 => "wss4",
+            Scheme::Wss6 => "wss6",
         }
     }
 
@@ -120,9 +136,20 @@ impl Scheme {
     /// carry whole messages (inproc, WebSocket).
     pub fn framing(self) -> Option<Framing> {
         match self {
-            Scheme::Tcp | Scheme::Tcp4 | Scheme::Tcp6 | Scheme::TlsTcp => Some(Framing::Tcp),
+            Scheme::Tcp
+            | Scheme::Tcp4
+            | Scheme::Tcp6
+            | Scheme::TlsTcp
+            | Scheme::TlsTcp4
+            | Scheme::TlsTcp6 => Some(Framing::Tcp),
             Scheme::Ipc | Scheme::Unix | Scheme::Abstract => Some(Framing::Ipc),
-            Scheme::Inproc | Scheme::Ws | Scheme::Ws4 | Scheme::Ws6 | Scheme::Wss => None,
+            Scheme::Inproc
+            | Scheme::Ws
+            | Scheme::Ws4
+            | Scheme::Ws6
+            | Scheme::Wss
+            | Scheme::Wss4
+            | Scheme::Wss6 => None,
         }
     }
 
@@ -133,12 +160,23 @@ impl Scheme {
 
     /// True for the WebSocket schemes.
     pub fn is_websocket(self) -> bool {
-        matches!(self, Scheme::Ws | Scheme::Ws4 | Scheme::Ws6 | Scheme::Wss)
+        matches!(
+            self,
+            Scheme::Ws | Scheme::Ws4 | Scheme::Ws6 | Scheme::Wss | Scheme::Wss4 | Scheme::Wss6
+        )
     }
 
     /// True for schemes that run over TLS (`tls+tcp`, `wss`).
     pub fn is_tls(self) -> bool {
-        matches!(self, Scheme::TlsTcp | Scheme::Wss)
+        matches!(
+            self,
+            Scheme::TlsTcp
+                | Scheme::TlsTcp4
+                | Scheme::TlsTcp6
+                | Scheme::Wss
+                | Scheme::Wss4
+                | Scheme::Wss6
+        )
     }
 
     /// True for schemes whose URL has a host and port.
@@ -151,15 +189,22 @@ impl Scheme {
     pub fn default_port(self) -> Option<u16> {
         match self {
             Scheme::Ws | Scheme::Ws4 | Scheme::Ws6 => Some(80),
-            Scheme::Wss => Some(443),
+            Scheme::Wss | Scheme::Wss4 | Scheme::Wss6 => Some(443),
             _ => None,
         }
     }
 
     fn shape(self) -> Shape {
         match self {
-            Scheme::Tcp | Scheme::Tcp4 | Scheme::Tcp6 | Scheme::TlsTcp => Shape::HostPort,
-            Scheme::Ws | Scheme::Ws4 | Scheme::Ws6 | Scheme::Wss => Shape::Web,
+            Scheme::Tcp
+            | Scheme::Tcp4
+            | Scheme::Tcp6
+            | Scheme::TlsTcp
+            | Scheme::TlsTcp4
+            | Scheme::TlsTcp6 => Shape::HostPort,
+            Scheme::Ws | Scheme::Ws4 | Scheme::Ws6 | Scheme::Wss | Scheme::Wss4 | Scheme::Wss6 => {
+                Shape::Web
+            }
             Scheme::Ipc | Scheme::Unix => Shape::Path,
             Scheme::Abstract => Shape::Encoded,
             Scheme::Inproc => Shape::Name,
@@ -542,7 +587,9 @@ mod tests {
         assert_eq!(err("host:1"), UrlError::MissingScheme);
         assert_eq!(err("://host:1"), UrlError::MissingScheme);
         assert_eq!(err("udp://host:1"), UrlError::UnknownScheme);
-        assert_eq!(err("tls+tcp4://host:1"), UrlError::UnknownScheme);
+        assert_eq!(err("tls+udp://host:1"), UrlError::UnknownScheme);
+        assert_eq!(ok("tls+tcp4://host:1").scheme, Scheme::TlsTcp4);
+        assert_eq!(ok("wss6://[::1]/x").port, 443);
     }
 
     #[test]

@@ -1,6 +1,10 @@
 // Serves the nanosp demo page and starts its SP servers:
 //
-//   bash bindings/wasm/build.sh && node examples/browser/serve.mjs [--port 8080] [--nngcat]
+//   bash bindings/wasm/build.sh && node examples/browser/serve.mjs [--port 8080] [--nngcat] [--tls CERT_KEY_PEM]
+//
+// With --tls (a PEM file holding a certificate chain and its key) the page is
+// served over https and the nanosp demo server listens on wss://, as a page
+// on https must use (nngcat cannot stand in then).
 //
 // then open the printed URL. The server is the nanosp demo server
 // (examples/browser/server, built into target/release) when it has been
@@ -10,6 +14,7 @@
 // ws://127.0.0.1:PORT+2/rpc answering every request. Everything listens on
 // 127.0.0.1 only; the package comes from bindings/wasm/pkg.
 import http from "node:http";
+import https from "node:https";
 import { spawn } from "node:child_process";
 import { readFileSync, existsSync } from "node:fs";
 import { join, extname, normalize } from "node:path";
@@ -28,8 +33,9 @@ function freePort() {
 const stdServer = process.env.NANOSP_DEMO_SERVER ?? new URL("../../target/release/nanosp-demo-server", import.meta.url).pathname;
 
 /** Starts the nanosp server on `port`; resolves to [child, feed URL, rpc URL] once it listens. */
-function startStd(port) {
-  const kid = spawn(stdServer, [String(port)], { stdio: ["ignore", "pipe", "inherit"] });
+function startStd(port, tls) {
+  const args = [String(port), ...(tls ? ["--tls", tls] : [])];
+  const kid = spawn(stdServer, args, { stdio: ["ignore", "pipe", "inherit"] });
   return new Promise((resolve, reject) => {
     let buf = "";
     kid.stdout.on("data", (d) => {
@@ -44,21 +50,25 @@ function startStd(port) {
 }
 
 /** Starts everything; `port` 0 picks free ports. Resolves to { url, stop, server }. */
-export async function start({ port = 8080, nngcat = false } = {}) {
+export async function start({ port = 8080, nngcat = false, tls } = {}) {
   if (!existsSync(join(pkg, "nanosp_bg.wasm"))) throw new Error("run bash bindings/wasm/build.sh first");
-  const server = http.createServer((req, res) => {
+  if (tls && (nngcat || !existsSync(stdServer))) throw new Error("--tls needs the nanosp demo server (nngcat has no wss here)");
+  const serve = (req, res) => {
     const path = new URL(req.url, "http://x").pathname;
     const [base, rel] = path.startsWith("/nanosp/") ? [pkg, path.slice(8)] : [here, path === "/" ? "index.html" : path.slice(1)];
     const file = normalize(join(base, rel));
     if (!file.startsWith(base) || !existsSync(file)) return res.writeHead(404).end("not found");
     res.writeHead(200, { "content-type": TYPES[extname(file)] ?? "application/octet-stream" });
     res.end(readFileSync(file));
-  });
+  };
+  const server = tls
+    ? https.createServer({ cert: readFileSync(tls), key: readFileSync(tls) }, serve)
+    : http.createServer(serve);
   await new Promise((r) => server.listen(port, "127.0.0.1", r));
   const httpPort = server.address().port;
   let kids, feed, rpc, kind;
   if (!nngcat && existsSync(stdServer)) {
-    const [kid, f, r] = await startStd(port ? port + 1 : 0);
+    const [kid, f, r] = await startStd(port ? port + 1 : 0, tls);
     [kids, feed, rpc, kind] = [[kid], f, r, "nanosp"];
   } else {
     const feedPort = port ? port + 1 : await freePort();
@@ -71,14 +81,19 @@ export async function start({ port = 8080, nngcat = false } = {}) {
     ];
     kind = "nngcat";
   }
-  const url = `http://127.0.0.1:${httpPort}/?feed=${encodeURIComponent(feed)}&rpc=${encodeURIComponent(rpc)}`;
+  const url = `${tls ? "https" : "http"}://127.0.0.1:${httpPort}/?feed=${encodeURIComponent(feed)}&rpc=${encodeURIComponent(rpc)}`;
   const stop = () => { for (const k of kids) k.kill("SIGTERM"); server.close(); };
   return { url, stop, feedPort: Number(new URL(feed).port), rpcPort: Number(new URL(rpc).port), server: kind };
 }
 
 if (process.argv[1] === new URL(import.meta.url).pathname) {
   const i = process.argv.indexOf("--port");
-  const { url, stop, server } = await start({ port: i > 0 ? Number(process.argv[i + 1]) : 8080, nngcat: process.argv.includes("--nngcat") });
+  const t = process.argv.indexOf("--tls");
+  const { url, stop, server } = await start({
+    port: i > 0 ? Number(process.argv[i + 1]) : 8080,
+    nngcat: process.argv.includes("--nngcat"),
+    tls: t > 0 ? process.argv[t + 1] : undefined,
+  });
   console.log(`nanosp demo (${server} server): open ${url}`);
   for (const sig of ["SIGINT", "SIGTERM"]) process.on(sig, () => { stop(); process.exit(0); });
 }

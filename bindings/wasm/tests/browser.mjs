@@ -7,12 +7,16 @@ import { writeFileSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { existsSync } from "node:fs";
-import { nngcat, packAndInstall, serveStatic, runTests, assertEq, CHROMIUM_ARGS, freePort, stdServer, STD_SERVER } from "./harness.mjs";
+import { nngcat, packAndInstall, serveStatic, runTests, assertEq, CHROMIUM_ARGS, freePort, stdServer, STD_SERVER, testCertificate } from "./harness.mjs";
 
 const { modDir } = packAndInstall();
 const here = new URL("./", import.meta.url).pathname;
 const { server, origin } = await serveStatic({ "/nanosp/": modDir, "/": here });
-const browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium", args: CHROMIUM_ARGS });
+const tls = testCertificate(); // wss:// tests: trusted by SPKI below
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+  args: [...CHROMIUM_ARGS, `--ignore-certificate-errors-spki-list=${tls.spki}`],
+});
 const scratch = mkdtempSync(join(tmpdir(), "nanosp-test-"));
 
 /** A fresh page with the package loaded; console errors go to our log. */
@@ -346,34 +350,46 @@ const tests = [
   }],
 ];
 
+/** REQ, SUB, a small binary and a 1 MiB echo against the nanosp demo server. */
+async function stdRoundTrips(srv) {
+  return inPage(async ({ feed, rpc, echo }) => {
+    const req = new nanosp.Socket("req");
+    await req.dial(rpc);
+    await req.send("hello std");
+    const reply = await req.recvText();
+    const sub = new nanosp.Socket("sub");
+    sub.subscribe("tick");
+    await sub.dial(feed);
+    const tick = await sub.recvText();
+    const e = new nanosp.Socket("req");
+    e.setOption("recv-size-max", 2 << 20);
+    await e.dial(echo);
+    const zeros = new Uint8Array([0, 0, 5, 0, 0]);
+    await e.send(zeros);
+    const back = Array.from(await e.recv());
+    const big = new Uint8Array(1 << 20);
+    for (let i = 0; i < big.length; i += 7) big[i] = i & 0xff;
+    await e.send(big);
+    const bigBack = await e.recv();
+    const same = bigBack.length === big.length && (await hex(bigBack)) === (await hex(big));
+    return { reply, tick: tick.startsWith("tick "), back, same };
+  }, { feed: srv.feed, rpc: srv.rpc, echo: srv.echo });
+}
+
 // Against a nanosp WebSocket listener (examples/browser/server), when it
 // is built: it needs transports/std (tools/test-all.sh builds it then).
 const noStd = existsSync(STD_SERVER) ? undefined : `${STD_SERVER} not built (needs transports/std)`;
 tests.push(
   ["nanosp listener: REQ, SUB, binary echo, 1 MiB echo", async () => {
     const srv = await stdServer();
-    const got = await inPage(async ({ feed, rpc, echo }) => {
-      const req = new nanosp.Socket("req");
-      await req.dial(rpc);
-      await req.send("hello std");
-      const reply = await req.recvText();
-      const sub = new nanosp.Socket("sub");
-      sub.subscribe("tick");
-      await sub.dial(feed);
-      const tick = await sub.recvText();
-      const e = new nanosp.Socket("req");
-      e.setOption("recv-size-max", 2 << 20);
-      await e.dial(echo);
-      const zeros = new Uint8Array([0, 0, 5, 0, 0]);
-      await e.send(zeros);
-      const back = Array.from(await e.recv());
-      const big = new Uint8Array(1 << 20);
-      for (let i = 0; i < big.length; i += 7) big[i] = i & 0xff;
-      await e.send(big);
-      const bigBack = await e.recv();
-      const same = bigBack.length === big.length && (await hex(bigBack)) === (await hex(big));
-      return { reply, tick: tick.startsWith("tick "), back, same };
-    }, { feed: srv.feed, rpc: srv.rpc, echo: srv.echo });
+    const got = await stdRoundTrips(srv);
+    assertEq(got, { reply: "echo: hello std (#1)", tick: true, back: [0, 0, 5, 0, 0], same: true });
+    await srv.stop();
+  }, noStd],
+  ["nanosp wss:// listener (TLS, test certificate trusted by SPKI): REQ, SUB, binary echo, 1 MiB echo", async () => {
+    const srv = await stdServer({ tls: tls.both });
+    assertEq(srv.rpc.startsWith("wss://"), true, "a wss:// URL");
+    const got = await stdRoundTrips(srv);
     assertEq(got, { reply: "echo: hello std (#1)", tick: true, back: [0, 0, 5, 0, 0], same: true });
     await srv.stop();
   }, noStd],

@@ -4,17 +4,22 @@
 import { chromium } from "playwright-core";
 import { start } from "../../../examples/browser/serve.mjs";
 import { existsSync } from "node:fs";
-import { runTests, waitForPort, CHROMIUM_ARGS, STD_SERVER } from "./harness.mjs";
+import { runTests, waitForPort, CHROMIUM_ARGS, STD_SERVER, testCertificate } from "./harness.mjs";
 
-async function check(nngcat) {
-    const demo = await start({ port: 0, nngcat });
+/** `tls`: the page over https, the nanosp server on wss://, the certificate
+ *  trusted by this Chromium through its SPKI hash. */
+async function check(nngcat, tls = false) {
+    const cert = tls ? testCertificate() : undefined;
+    const demo = await start({ port: 0, nngcat, tls: cert?.both });
     if (!nngcat && demo.server !== "nanosp") throw new Error("the nanosp server is not built");
-    const browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium", args: CHROMIUM_ARGS });
+    const args = cert ? [...CHROMIUM_ARGS, `--ignore-certificate-errors-spki-list=${cert.spki}`] : CHROMIUM_ARGS;
+    const browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium", args });
     try {
       await Promise.all([waitForPort(demo.feedPort), waitForPort(demo.rpcPort)]);
       const page = await browser.newPage();
       page.on("pageerror", (e) => console.log(`  [page error] ${e}`));
       await page.goto(demo.url);
+      if (tls && !demo.url.startsWith("https://")) throw new Error(`not https: ${demo.url}`);
       await page.locator("#feed-state", { hasText: "connected" }).waitFor();
       await page.locator("#rpc-state", { hasText: "connected" }).waitFor();
       await page.locator("#news li", { hasText: "tick" }).first().waitFor({ timeout: 5000 });
@@ -33,6 +38,8 @@ async function check(nngcat) {
 const failed = await runTests([
   ["demo page with nngcat servers: live feed and request/reply", () => check(true)],
   ["demo page with the nanosp server: live feed and request/reply", () => check(false),
+    existsSync(STD_SERVER) ? undefined : `${STD_SERVER} not built (needs transports/std)`],
+  ["demo page over https with the nanosp server on wss://: live feed and request/reply", () => check(false, true),
     existsSync(STD_SERVER) ? undefined : `${STD_SERVER} not built (needs transports/std)`],
 ]);
 process.exit(failed ? 1 : 0);

@@ -5,7 +5,8 @@
 import { spawn, execFileSync } from "node:child_process";
 import { createServer, connect } from "node:net";
 import http from "node:http";
-import { mkdtempSync, readFileSync, existsSync, statSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync, existsSync, statSync } from "node:fs";
+import { createHash, X509Certificate } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join, extname, normalize } from "node:path";
 
@@ -133,6 +134,21 @@ export function serveStatic(routes) {
   return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve({ server, origin: `http://127.0.0.1:${server.address().port}` })));
 }
 
+/** A certificate + key for 127.0.0.1 made now with openssl (no key in the
+ *  repository): { both: PEM file with both, spki: the base64 SHA-256 of its
+ *  public key, for Chromium's --ignore-certificate-errors-spki-list }. */
+export function testCertificate() {
+  const dir = mkdtempSync(join(tmpdir(), "nanosp-tls-"));
+  const [cert, key] = [join(dir, "cert.pem"), join(dir, "key.pem")];
+  execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+    "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
+    "-addext", "basicConstraints=critical,CA:FALSE", "-keyout", key, "-out", cert], { stdio: "ignore" });
+  const both = join(dir, "server.pem");
+  writeFileSync(both, readFileSync(cert, "utf8") + readFileSync(key, "utf8"));
+  const spki = new X509Certificate(readFileSync(cert)).publicKey.export({ type: "spki", format: "der" });
+  return { both, spki: createHash("sha256").update(spki).digest("base64") };
+}
+
 /** Chromium flags that keep a headless run quiet and off the network. */
 export const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--disable-background-networking", "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-dev-shm-usage"];
 
@@ -140,9 +156,11 @@ export const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--
 export const STD_SERVER = process.env.NANOSP_DEMO_SERVER
   ?? new URL("../../../target/release/nanosp-demo-server", import.meta.url).pathname;
 
-/** Starts the nanosp demo server on `port` (0 = any); resolves when it listens. */
-export async function stdServer({ port = 0 } = {}) {
-  const proc = spawn(STD_SERVER, [String(port)], { stdio: ["ignore", "pipe", "inherit"] });
+/** Starts the nanosp demo server on `port` (0 = any), on wss:// with the
+ *  certificate + key PEM file `tls` if given; resolves when it listens. */
+export async function stdServer({ port = 0, tls } = {}) {
+  const args = [String(port), ...(tls ? ["--tls", tls] : [])];
+  const proc = spawn(STD_SERVER, args, { stdio: ["ignore", "pipe", "inherit"] });
   children.add(proc);
   proc.on("exit", () => children.delete(proc));
   const line = await new Promise((resolve, reject) => {

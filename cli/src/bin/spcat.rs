@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use clap::{Arg, ArgAction, ArgMatches, Command};
 use nanosp::blocking::Socket;
-use nanosp::{Error, Message, PipeEvent, Protocol, SockOpt};
+use nanosp::{Error, Message, PipeEvent, Protocol, SockOpt, TlsAuthMode, TlsConfig};
 use nanosp_cli::{addr_strerror, strerror, Format, Role, PROTOCOLS};
 
 fn fatal(msg: impl std::fmt::Display) -> ! {
@@ -159,15 +159,18 @@ fn command() -> Command {
         .arg(
             flag("insecure")
                 .short('k')
-                .help("TLS: not supported by spcat yet"),
+                .help("TLS: do not verify the peer's certificate"),
         )
-        .arg(value("cacert", "FILE").help("TLS: not supported by spcat yet"))
+        .arg(value("cacert", "FILE").help(
+            "TLS: trust the CA certificates of PEM FILE; a listener given it \
+             requires and verifies client certificates",
+        ))
         .arg(
             value("cert", "FILE")
                 .short('E')
-                .help("TLS: not supported by spcat yet"),
+                .help("TLS: our certificate (PEM; with its key unless --key)"),
         )
-        .arg(value("key", "FILE").help("TLS: not supported by spcat yet"))
+        .arg(value("key", "FILE").help("TLS: the private key of --cert (PEM)"))
         .arg(value("zt-home", "PATH").help("ZeroTier: not supported"))
         .arg(
             value("file", "FILE")
@@ -175,6 +178,53 @@ fn command() -> Command {
                 .help("send the contents of FILE (- = standard input)"),
         )
         .arg(value("data", "DATA").short('D').help("send DATA"))
+}
+
+/// The TLS configuration of `--cacert`, `--cert`, `--key` and `--insecure`
+/// (nngcat's meanings), for every dialer and listener; `None` without them.
+/// One step past nngcat: a listener given `--cacert` requires a client
+/// certificate signed by it (nngcat 1.5 loads the CA but never asks).
+fn tls_config(m: &ArgMatches) -> Option<TlsConfig> {
+    let path = |id: &str| once(m, id, id);
+    let (ca, cert, key) = (path("cacert"), path("cert"), path("key"));
+    let insecure = m.get_flag("insecure");
+    if ca.is_none() && cert.is_none() && key.is_none() && !insecure {
+        return None;
+    }
+    let read = |what: &str, f: &OsString| {
+        std::fs::read(f).unwrap_or_else(|e| {
+            fatal(format!(
+                "Unable to read {what} {}: {e}",
+                f.to_string_lossy()
+            ))
+        })
+    };
+    let mut c = TlsConfig::new();
+    if let Some(f) = &ca {
+        c = c
+            .with_ca_pem(&read("CA file", f))
+            .unwrap_or_else(|e| fatal(format!("Unable to load CA file: {}", strerror(&e))));
+    }
+    match (&cert, &key) {
+        (Some(cf), k) => {
+            let cert = read("certificate", cf);
+            let key = k
+                .as_ref()
+                .map(|k| read("key", k))
+                .unwrap_or_else(|| cert.clone());
+            c = c.with_cert_and_key_pem(&cert, &key).unwrap_or_else(|e| {
+                fatal(format!("Unable to load certificate/key: {}", strerror(&e)))
+            });
+        }
+        (None, Some(_)) => fatal("Option --key requires --cert."),
+        (None, None) => {}
+    }
+    if insecure {
+        c = c.with_auth_mode(TlsAuthMode::None);
+    } else if ca.is_some() {
+        c = c.with_auth_mode(TlsAuthMode::Required);
+    }
+    Some(c)
 }
 
 /// One value of an argument given at most once.
@@ -529,12 +579,10 @@ fn main() {
     if compat && proto == Protocol::Pair1 {
         fatal("Protocol does not support --compat.");
     }
-    if ["insecure", "cacert", "cert", "key", "zt-home"]
-        .iter()
-        .any(|id| m.value_source(id) == Some(clap::parser::ValueSource::CommandLine))
-    {
-        fatal("TLS and ZeroTier options are not supported by spcat yet.");
+    if m.value_source("zt-home") == Some(clap::parser::ValueSource::CommandLine) {
+        fatal("ZeroTier options are not supported by spcat.");
     }
+    let tls = tls_config(&m);
     if proto != Protocol::Sub0 && !topics.is_empty() {
         fatal("Protocol does not support --subscribe.");
     }
@@ -568,6 +616,7 @@ fn main() {
     }
 
     let sock = Socket::new(proto);
+    sock.set_tls_config(tls);
     if proto == Protocol::Sub0 {
         let all = [Vec::new()];
         for t in if topics.is_empty() {

@@ -112,7 +112,29 @@ impl Proto {
 fn socket(p: Protocol) -> Socket {
     let s = Socket::new(p);
     let _ = s.set_opt(SockOpt::RecvMaxSize(0));
+    s.set_tls_config(tls_from_env());
     s
+}
+
+/// TLS for `tls+tcp://` and `wss://` URLs, as nngperf takes it: the files
+/// named by `SP_TLS_CERT_KEY` (certificate and key, for listeners) and
+/// `SP_TLS_CA` (the CA, for dialers), if set.
+fn tls_from_env() -> Option<nanosp::TlsConfig> {
+    let ck = std::env::var_os("SP_TLS_CERT_KEY");
+    let ca = std::env::var_os("SP_TLS_CA");
+    if ck.is_none() && ca.is_none() {
+        return None;
+    }
+    let mut c = nanosp::TlsConfig::new();
+    if let Some(f) = ck {
+        c = c
+            .with_cert_key_file(f)
+            .unwrap_or_else(|e| die("SP_TLS_CERT_KEY", e));
+    }
+    if let Some(f) = ca {
+        c = c.with_ca_file(f).unwrap_or_else(|e| die("SP_TLS_CA", e));
+    }
+    Some(c)
 }
 
 async fn lat_server(p: Proto, url: &str, size: usize, count: usize) {

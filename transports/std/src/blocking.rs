@@ -255,6 +255,17 @@ impl Socket {
         run(async move { s.listen(&url).await })
     }
 
+    /// The TLS configuration of the dialers and listeners started from now
+    /// on ([`crate::Socket::set_tls_config`]).
+    pub fn set_tls_config(&self, tls: Option<crate::TlsConfig>) {
+        self.inner.set_tls_config(tls)
+    }
+
+    /// What a TLS pipe knows of its peer ([`crate::Socket::pipe_tls`]).
+    pub fn pipe_tls(&self, p: crate::PipeId) -> Option<crate::TlsPeer> {
+        self.inner.pipe_tls(p)
+    }
+
     /// Sets an option.
     pub fn set_opt(&self, o: SockOpt) -> Result<(), Error> {
         self.inner.set_opt(o)

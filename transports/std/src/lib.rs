@@ -10,6 +10,16 @@
 //! | `abstract://name` | Linux abstract Unix sockets |
 //! | `ws://host:port/path`, `ws4://`, `ws6://` | WebSocket client and server (docs/wire.md §3); sockets may share a port on different paths |
 //! | `inproc://name` | the core's in-process transport |
+//! | `tls+tcp://host:port`, `tls+tcp4://`, `tls+tcp6://` | TCP under TLS 1.2/1.3 (rustls, `ring`); see [`tls`] |
+//! | `wss://host:port/path`, `wss4://`, `wss6://` | WebSocket under TLS; `wss://` listeners share a port by path |
+//!
+//! **TLS** is configured with a [`TlsConfig`] (nng's `nng_tls_config` and
+//! option names: `tls-ca-file`, `tls-cert-key-file`, `tls-server-name`,
+//! `tls-auth-mode`) on the socket ([`Socket::set_tls_config`]) or for one
+//! dialer or listener ([`Socket::dial_tls`], [`Socket::listen_tls`]);
+//! [`Socket::pipe_tls`] tells what a pipe knows of its peer (`tls-verified`,
+//! subject, common name). Failures are [`Error::Tls`] with a [`TlsError`]
+//! naming the cause; on a listener they close that one connection.
 //!
 //! Two APIs over the same sockets:
 //!
@@ -181,7 +191,10 @@ pub mod events;
 mod ready;
 pub mod rt;
 mod stream;
+pub mod tls;
 mod ws;
+pub use nanosp_core::TlsError;
+pub use tls::{TlsAuthMode, TlsConfig, TlsPeer};
 #[doc(hidden)]
 pub use ws::fuzzing;
 pub use ws::MAX_RECV_FRAME_UNLIMITED;
@@ -247,6 +260,10 @@ impl TcpSettings {
 pub(crate) struct Shared {
     pub(crate) sock: nanosp_core::Socket<TokioRuntime>,
     pub(crate) tcp: TcpSettings,
+    /// The TLS configuration for dialers and listeners without their own.
+    pub(crate) tls: Mutex<Option<TlsConfig>>,
+    /// What each TLS pipe knows of its peer.
+    pub(crate) tls_peers: tls::PeerTable,
 }
 
 /// An SP socket on tokio: cooked or raw, any protocol of the core, dialing
@@ -303,6 +320,8 @@ impl Socket {
             sh: Arc::new(Shared {
                 sock,
                 tcp: TcpSettings::default(),
+                tls: Mutex::new(None),
+                tls_peers: tls::PeerTable::default(),
             }),
         }
     }
@@ -535,11 +554,63 @@ impl Socket {
     /// background with back-off whenever the connection drops. The returned
     /// [`Dialer`] closes this dialer alone ([`Dialer::close`]).
     pub async fn dial(&self, url: &str) -> Result<Dialer, Error> {
+        let tls = self.tls_config();
+        self.dial_with(url, tls).await
+    }
+
+    /// Dials a `tls+tcp://` or `wss://` URL with its own TLS configuration
+    /// (as nng sets a TLS config on one dialer); otherwise as [`Socket::dial`].
+    /// The configuration is read now: later changes do not reach this dialer.
+    ///
+    /// A dialer checks the server's certificate against the configuration's
+    /// CAs and the URL's host (or [`TlsConfig::with_server_name`]); with no
+    /// CA and the default [`TlsAuthMode::Required`] every server is
+    /// refused ([`TlsError::UnknownIssuer`]).
+    pub async fn dial_tls(&self, url: &str, tls: &TlsConfig) -> Result<Dialer, Error> {
+        self.dial_with(url, Some(tls.clone())).await
+    }
+
+    async fn dial_with(&self, url: &str, tls: Option<TlsConfig>) -> Result<Dialer, Error> {
         let (d, stop) = Dialer::new(url, is_inproc(url));
         let url = url.to_string();
-        self.on_runtime(move |s| async move { s.dial_here(&url, false, stop).await })
+        self.on_runtime(move |s| async move { s.dial_here(&url, false, stop, tls).await })
             .await?;
         Ok(d)
+    }
+
+    /// Sets the TLS configuration of the dialers and listeners started from
+    /// now on without one of their own ([`Socket::dial_tls`],
+    /// [`Socket::listen_tls`]); `None` removes it.
+    ///
+    /// ```
+    /// use nanosp::{Protocol, Socket, TlsAuthMode, TlsConfig};
+    /// let s = Socket::new(Protocol::Pair1);
+    /// // nngcat's --insecure: take any server certificate.
+    /// s.set_tls_config(Some(TlsConfig::new().with_auth_mode(TlsAuthMode::None)));
+    /// ```
+    pub fn set_tls_config(&self, tls: Option<TlsConfig>) {
+        *self.sh.tls.lock().unwrap_or_else(|e| e.into_inner()) = tls;
+    }
+
+    /// The socket's TLS configuration ([`Socket::set_tls_config`]).
+    pub fn tls_config(&self) -> Option<TlsConfig> {
+        self.sh
+            .tls
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// What a TLS pipe knows of its peer: whether its certificate verified
+    /// (nng's `tls-verified`), its subject and common name (`tls-peer-cn`),
+    /// the TLS version. `None` for a pipe that is not TLS or is gone.
+    ///
+    /// Recorded just after the pipe joins the socket: a pipe hook
+    /// ([`Socket::set_pipe_hook`]) on `AddPre` or `AddPost` cannot see it yet
+    /// (nng's pipe notify can read `tls-verified`); once a message came or
+    /// [`Socket::dial_tls`] returned, it is there.
+    pub fn pipe_tls(&self, p: PipeId) -> Option<TlsPeer> {
+        self.sh.tls_peers.get(p)
     }
 
     /// Dials `url` without failing on an absent peer: connects in the
@@ -561,8 +632,9 @@ impl Socket {
         let rt = self.sh.sock.runtime().clone();
         // The loop holds only a SocketRef, so spawning through a short task
         // that drops `me` keeps "last handle dropped closes" true.
+        let tls = self.tls_config();
         rt.spawn(async move {
-            let _ = me.dial_here(&url, true, stop).await;
+            let _ = me.dial_here(&url, true, stop, tls).await;
         });
         Ok(d)
     }
@@ -582,7 +654,13 @@ impl Socket {
         }
     }
 
-    async fn dial_here(&self, url: &str, nonblocking: bool, stop: DialerStop) -> Result<(), Error> {
+    async fn dial_here(
+        &self,
+        url: &str,
+        nonblocking: bool,
+        stop: DialerStop,
+        tls: Option<TlsConfig>,
+    ) -> Result<(), Error> {
         let u = Url::parse(url)?;
         if self.is_closed() {
             return Err(Error::Closed);
@@ -592,9 +670,13 @@ impl Socket {
             S::Inproc if nonblocking => self.sh.sock.dial_nonblocking(url),
             S::Inproc => self.sh.sock.dial(url),
             S::Ws | S::Ws4 | S::Ws6 => {
-                ws::dial(&self.sh, u, url.to_string(), nonblocking, stop).await
+                ws::dial(&self.sh, u, url.to_string(), nonblocking, stop, None).await
             }
-            _ => stream::dial(&self.sh, u, url.to_string(), nonblocking, stop).await,
+            S::Wss | S::Wss4 | S::Wss6 => {
+                let c = tls.unwrap_or_default().client(&u.host)?;
+                ws::dial(&self.sh, u, url.to_string(), nonblocking, stop, Some(c)).await
+            }
+            _ => stream::dial(&self.sh, u, url.to_string(), nonblocking, stop, tls).await,
         }
     }
 
@@ -602,12 +684,28 @@ impl Socket {
     /// [`Listener::url`] tells the real address. The listener runs until the
     /// socket closes or [`Listener::close`].
     pub async fn listen(&self, url: &str) -> Result<Listener, Error> {
+        let tls = self.tls_config();
+        self.listen_with(url, tls).await
+    }
+
+    /// Listens on a `tls+tcp://` or `wss://` URL with its own TLS
+    /// configuration, which must hold a certificate and key (else
+    /// [`Error::InvalidArgument`]). Client certificates are asked for with
+    /// [`TlsAuthMode::Optional`] or [`TlsAuthMode::Required`] (which needs
+    /// a CA). `wss://` listeners sharing a port share its TLS: the first
+    /// one's configuration serves them all, and `ws://` and `wss://` cannot
+    /// share a port ([`Error::AddressInUse`]).
+    pub async fn listen_tls(&self, url: &str, tls: &TlsConfig) -> Result<Listener, Error> {
+        self.listen_with(url, Some(tls.clone())).await
+    }
+
+    async fn listen_with(&self, url: &str, tls: Option<TlsConfig>) -> Result<Listener, Error> {
         let url = url.to_string();
-        self.on_runtime(move |s| async move { s.listen_here(&url).await })
+        self.on_runtime(move |s| async move { s.listen_here(&url, tls).await })
             .await
     }
 
-    async fn listen_here(&self, url: &str) -> Result<Listener, Error> {
+    async fn listen_here(&self, url: &str, tls: Option<TlsConfig>) -> Result<Listener, Error> {
         let u = Url::parse(url)?;
         if self.is_closed() {
             return Err(Error::Closed);
@@ -618,9 +716,12 @@ impl Socket {
                 self.sh.sock.listen(url)?;
                 Ok(Listener::new(url.to_string(), None, None))
             }
-            S::Ws | S::Ws4 | S::Ws6 => ws::listen(&self.sh, u).await,
-            S::Wss | S::TlsTcp => Err(Error::TransportUnavailable),
-            _ => stream::listen(&self.sh, u).await,
+            S::Ws | S::Ws4 | S::Ws6 => ws::listen(&self.sh, u, None).await,
+            S::Wss | S::Wss4 | S::Wss6 => {
+                let srv = tls.unwrap_or_default().server()?;
+                ws::listen(&self.sh, u, Some(srv)).await
+            }
+            _ => stream::listen(&self.sh, u, tls).await,
         }
     }
 }
@@ -630,11 +731,9 @@ fn is_inproc(url: &str) -> bool {
 }
 
 fn check_dialable(u: &Url) -> Result<(), Error> {
-    use nanosp_core::Scheme as S;
     match u.scheme {
-        S::Wss | S::TlsTcp => Err(Error::TransportUnavailable),
         #[cfg(not(target_os = "linux"))]
-        S::Abstract => Err(Error::TransportUnavailable),
+        nanosp_core::Scheme::Abstract => Err(Error::TransportUnavailable),
         _ if u.scheme.has_host() && u.is_wildcard_host() => {
             Err(Error::AddressInvalid(nanosp_core::UrlError::BadHost))
         }

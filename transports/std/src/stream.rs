@@ -9,8 +9,10 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use embedded_io_adapters::tokio_1::FromTokio;
 use nanosp_core::frame::Framing;
 use nanosp_core::ready::{establish_ready, ReadyRead, ReadyReader, ReadyWrite, ReadyWriter};
+use nanosp_core::stream::{establish, StreamReader, StreamWriter};
 use nanosp_core::transport::{accept_loop, PipeDriver};
 use nanosp_core::{Error, Scheme, SocketRef, Url, UrlError};
 use tokio::net::{tcp, unix, TcpListener, TcpStream, UnixListener, UnixStream};
@@ -18,6 +20,7 @@ use tokio::net::{tcp, unix, TcpListener, TcpStream, UnixListener, UnixStream};
 use crate::events;
 use crate::ready::Ready;
 use crate::rt::{TokioRuntime, TokioSpawner};
+use crate::tls::{MaybeTls, PeerTable, TlsClient, TlsConfig, TlsServer};
 use crate::{Listener, Shared, TcpTuning};
 
 type Sref = SocketRef<TokioRuntime>;
@@ -25,6 +28,11 @@ type TcpDriver = PipeDriver<
     TokioRuntime,
     ReadyReader<Ready<tcp::OwnedReadHalf>>,
     ReadyWriter<Ready<tcp::OwnedWriteHalf>>,
+>;
+type TlsDriver = PipeDriver<
+    TokioRuntime,
+    StreamReader<FromTokio<tokio::io::ReadHalf<MaybeTls>>>,
+    StreamWriter<FromTokio<tokio::io::WriteHalf<MaybeTls>>>,
 >;
 type UnixDriver = PipeDriver<
     TokioRuntime,
@@ -47,8 +55,14 @@ pub(crate) fn io_error(e: io::Error) -> Error {
 /// the scheme's family (`tcp4`/`ws4`, `tcp6`/`ws6`). `listen` maps the
 /// wildcard host (`""` or `*`) to the unspecified address of the family.
 pub(crate) async fn resolve(u: &Url, listen: bool) -> Result<Vec<SocketAddr>, Error> {
-    let v6_only = matches!(u.scheme, Scheme::Tcp6 | Scheme::Ws6);
-    let v4_only = matches!(u.scheme, Scheme::Tcp4 | Scheme::Ws4);
+    let v6_only = matches!(
+        u.scheme,
+        Scheme::Tcp6 | Scheme::Ws6 | Scheme::TlsTcp6 | Scheme::Wss6
+    );
+    let v4_only = matches!(
+        u.scheme,
+        Scheme::Tcp4 | Scheme::Ws4 | Scheme::TlsTcp4 | Scheme::Wss4
+    );
     if u.is_wildcard_host() {
         if !listen {
             return Err(Error::AddressInvalid(UrlError::BadHost));
@@ -227,6 +241,90 @@ where
     }
 }
 
+/// The pipe a dialer's TLS connection became: the previous one's peer facts
+/// go when the next connects (a dialer has one pipe at a time).
+type LastPipe = Arc<std::sync::Mutex<Option<nanosp_core::PipeId>>>;
+
+/// Counts and reports a failed TLS handshake.
+fn tls_failed(sref: &Sref, url: &str, dialed: bool, e: &Error) {
+    sref.count(|s| s.handshake_failures += 1);
+    events::handshake_failed(url, dialed, e);
+}
+
+/// One `tls+tcp://` dial attempt: TCP connect, TLS handshake (bounded by
+/// the handshake timeout), SP handshake.
+async fn tls_pipe(
+    sref: &Sref,
+    u: &Url,
+    url: &str,
+    tcp: TcpTuning,
+    client: &TlsClient,
+    peers: &PeerTable,
+    last: &LastPipe,
+) -> Result<TlsDriver, Error> {
+    let s = tcp_connect(u, tcp)
+        .await
+        .inspect_err(|e| events::dial_failed(url, e))?;
+    let hs = sref.options().handshake_timeout;
+    let (s, peer) = match tokio::time::timeout(hs, client.connect(s)).await {
+        Ok(r) => r,
+        Err(_) => Err(Error::TimedOut),
+    }
+    .inspect_err(|e| tls_failed(sref, url, true, e))?;
+    let seen = s.seen();
+    let (r, w) = tokio::io::split(s);
+    let p = establish(
+        sref,
+        FromTokio::new(r),
+        FromTokio::new(w),
+        Framing::Tcp,
+        url,
+        true,
+    )
+    .await
+    .map_err(|e| seen.explain(e))
+    .inspect_err(|e| events::handshake_failed(url, true, e))?;
+    peers.insert(p.id(), peer);
+    if let Some(old) = last.lock().unwrap().replace(p.id()) {
+        peers.remove(old);
+    }
+    Ok(p)
+}
+
+/// Serves an accepted `tls+tcp://` connection: TLS handshake (bounded by
+/// the handshake timeout), SP handshake, then the pipe.
+async fn serve_tls(sref: Sref, s: TcpStream, server: TlsServer, url: String, peers: PeerTable) {
+    let hs = sref.options().handshake_timeout;
+    let (s, peer) = match tokio::time::timeout(hs, server.accept(s)).await {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) => return tls_failed(&sref, &url, false, &e),
+        Err(_) => return tls_failed(&sref, &url, false, &Error::TimedOut),
+    };
+    let seen = s.seen();
+    let (r, w) = tokio::io::split(s);
+    match establish(
+        &sref,
+        FromTokio::new(r),
+        FromTokio::new(w),
+        Framing::Tcp,
+        &url,
+        false,
+    )
+    .await
+    {
+        Ok(p) => {
+            let id = p.id();
+            peers.insert(id, peer);
+            let why = p.run().await;
+            peers.remove(id);
+            if !sref.is_closed() {
+                events::pipe_closed(&url, false, &why);
+            }
+        }
+        Err(e) => events::handshake_failed(&url, false, &seen.explain(e)),
+    }
+}
+
 /// Starts a dialer: a synchronous first attempt (its error returned, no
 /// retry) unless `nonblocking`, then [`dialer_loop`] in the background.
 pub(crate) async fn dial(
@@ -235,10 +333,24 @@ pub(crate) async fn dial(
     url: String,
     nonblocking: bool,
     stop: crate::DialerStop,
+    tls: Option<TlsConfig>,
 ) -> Result<(), Error> {
     let sref = sh.sock.transport_ref();
     let rt = sh.sock.runtime().clone();
     match u.scheme {
+        Scheme::TlsTcp | Scheme::TlsTcp4 | Scheme::TlsTcp6 => {
+            let client = tls.unwrap_or_default().client(&u.host)?;
+            let tcp = sh.tcp.clone();
+            let peers = sh.tls_peers.clone();
+            let last = LastPipe::default();
+            let (s2, u2, url2) = (sref.clone(), u.clone(), url.clone());
+            let connect = move || {
+                let (s, u, url, t) = (s2.clone(), u2.clone(), url2.clone(), tcp.get());
+                let (c, p, l) = (client.clone(), peers.clone(), last.clone());
+                async move { tls_pipe(&s, &u, &url, t, &c, &p, &l).await }
+            };
+            start_dialer!(rt, sref, connect, nonblocking, url, stop)
+        }
         Scheme::Tcp | Scheme::Tcp4 | Scheme::Tcp6 => {
             let tcp = sh.tcp.clone();
             let (s2, u2, url2) = (sref.clone(), u.clone(), url.clone());
@@ -260,39 +372,63 @@ pub(crate) async fn dial(
     }
 }
 
-/// Binds and starts the accept loop of a `tcp://` or `ipc://` listener.
-pub(crate) async fn listen(sh: &Shared, u: Url) -> Result<Listener, Error> {
+/// Binds a TCP listener for `u` and starts its accept loop: `serve` runs
+/// each accepted connection (TCP options applied), given the listener's URL.
+async fn tcp_listen<F, Fut>(sh: &Shared, u: &Url, mut serve: F) -> Result<Listener, Error>
+where
+    F: FnMut(Sref, TcpStream, String) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let sref = sh.sock.transport_ref();
+    let rt = sh.sock.runtime().clone();
+    let spawner = TokioSpawner(rt.handle().clone());
+    let l = Arc::new(tcp_bind(u).await?);
+    let local = l.local_addr().map_err(io_error)?;
+    let url = addr_url(u.scheme.as_str(), local, "");
+    let tcp = sh.tcp.clone();
+    let (url1, url2) = (url.clone(), url.clone());
+    let task = rt.spawn(accept_loop(
+        sref,
+        spawner,
+        move || {
+            let (l, url) = (l.clone(), url1.clone());
+            async move {
+                l.accept()
+                    .await
+                    .map(|(s, _)| s)
+                    .map_err(|e| accepting(&url, e))
+            }
+        },
+        move |sref, s: TcpStream| {
+            configure_tcp(&s, tcp.get());
+            serve(sref, s, url2.clone())
+        },
+    ));
+    events::listener_bound(&url);
+    Ok(Listener::new(url, Some(local), Some(task)))
+}
+
+/// Binds and starts the accept loop of a `tcp://`, `tls+tcp://` or `ipc://`
+/// listener.
+pub(crate) async fn listen(sh: &Shared, u: Url, tls: Option<TlsConfig>) -> Result<Listener, Error> {
     let sref = sh.sock.transport_ref();
     let rt = sh.sock.runtime().clone();
     let spawner = TokioSpawner(rt.handle().clone());
     match u.scheme {
+        Scheme::TlsTcp | Scheme::TlsTcp4 | Scheme::TlsTcp6 => {
+            let server = tls.unwrap_or_default().server()?;
+            let peers = sh.tls_peers.clone();
+            tcp_listen(sh, &u, move |sref, s, url| {
+                serve_tls(sref, s, server.clone(), url, peers.clone())
+            })
+            .await
+        }
         Scheme::Tcp | Scheme::Tcp4 | Scheme::Tcp6 => {
-            let l = Arc::new(tcp_bind(&u).await?);
-            let local = l.local_addr().map_err(io_error)?;
-            let url = addr_url(u.scheme.as_str(), local, "");
-            let tcp = sh.tcp.clone();
-            let (url1, url2) = (url.clone(), url.clone());
-            let task = rt.spawn(accept_loop(
-                sref,
-                spawner,
-                move || {
-                    let (l, url) = (l.clone(), url1.clone());
-                    async move {
-                        l.accept()
-                            .await
-                            .map(|(s, _)| s)
-                            .map_err(|e| accepting(&url, e))
-                    }
-                },
-                move |sref, s: TcpStream| {
-                    configure_tcp(&s, tcp.get());
-                    let (r, w) = s.into_split();
-                    let (r, w) = (Ready(r), Ready(w));
-                    serve_accepted(sref, r, w, Framing::Tcp, url2.clone())
-                },
-            ));
-            events::listener_bound(&url);
-            Ok(Listener::new(url, Some(local), Some(task)))
+            tcp_listen(sh, &u, |sref, s, url| {
+                let (r, w) = s.into_split();
+                serve_accepted(sref, Ready(r), Ready(w), Framing::Tcp, url)
+            })
+            .await
         }
         Scheme::Ipc | Scheme::Unix | Scheme::Abstract => {
             let (l, cleanup) = {

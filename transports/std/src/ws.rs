@@ -47,11 +47,12 @@ use tokio_tungstenite::WebSocketStream;
 use crate::events;
 use crate::rt::{TokioRuntime, TokioSpawner};
 use crate::stream::{accepting, addr_url, configure_tcp, io_error, resolve, tcp_connect};
+use crate::tls::{MaybeTls, PeerTable, TlsClient, TlsPeer, TlsServer};
 use crate::TcpTuning;
 use crate::{Listener, Shared};
 
 type Sref = SocketRef<TokioRuntime>;
-type Ws<S = TcpStream> = WebSocketStream<S>;
+type Ws<S = MaybeTls> = WebSocketStream<S>;
 type WsDriver = PipeDriver<TokioRuntime, WsReader, WsWriter>;
 
 /// The largest incoming frame when `recv-size-max` is 0 (no message limit):
@@ -94,7 +95,7 @@ fn ws_error(e: tungstenite::Error) -> Error {
 }
 
 /// The receiving half of a WebSocket pipe (over TCP, or any stream in tests).
-pub struct WsReader<S = TcpStream> {
+pub struct WsReader<S = MaybeTls> {
     rd: SplitStream<Ws<S>>,
     limit: usize,
 }
@@ -124,7 +125,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> PipeRead for WsReader<S> {
 }
 
 /// The sending half of a WebSocket pipe.
-pub struct WsWriter<S = TcpStream> {
+pub struct WsWriter<S = MaybeTls> {
     wr: SplitSink<Ws<S>, WsMsg>,
     /// Header and body of each message are gathered here and split off as
     /// the frame's payload; once tungstenite has written and dropped it, the
@@ -191,10 +192,16 @@ fn halves<S: AsyncRead + AsyncWrite + Unpin>(
     )
 }
 
-/// One dial attempt: TCP connect, upgrade offering the peer's token, check
-/// the echo, attach; all within the handshake timeout. A failure after the
-/// TCP connection was made is a failed handshake.
-async fn ws_pipe(sref: &Sref, u: &Url, url: &str, tcp: TcpTuning) -> Result<WsDriver, Error> {
+/// One dial attempt: TCP connect, TLS for `wss://`, upgrade offering the
+/// peer's token, check the echo, attach; all within the handshake timeout.
+/// A failure after the TCP connection was made is a failed handshake.
+async fn ws_pipe(
+    sref: &Sref,
+    u: &Url,
+    url: &str,
+    tcp: TcpTuning,
+    tls: Option<(&TlsClient, &PeerTable, &LastPipe)>,
+) -> Result<WsDriver, Error> {
     let o = sref.options();
     let proto = sref.protocol();
     let start = tokio::time::Instant::now();
@@ -203,7 +210,17 @@ async fn ws_pipe(sref: &Sref, u: &Url, url: &str, tcp: TcpTuning) -> Result<WsDr
         Err(_) => Err(Error::TimedOut),
     }
     .inspect_err(|e| events::dial_failed(url, e))?;
+    let mut peer = None;
     let upgrade = async {
+        let tcp = match tls {
+            Some((c, _, _)) => {
+                let (s, p) = c.connect(tcp).await?;
+                peer = Some(p);
+                s
+            }
+            None => MaybeTls::plain(tcp),
+        };
+        let seen = tcp.seen();
         let host = if u.host.contains(':') {
             format!("[{}]", u.host)
         } else {
@@ -220,7 +237,7 @@ async fn ws_pipe(sref: &Sref, u: &Url, url: &str, tcp: TcpTuning) -> Result<WsDr
         let (ws, resp) =
             tokio_tungstenite::client_async_with_config(req, tcp, Some(config(o.frame_limit())))
                 .await
-                .map_err(ws_error)?;
+                .map_err(|e| seen.explain(ws_error(e)))?;
         let echoed = resp.headers().get(SEC_WEBSOCKET_PROTOCOL);
         rules::check_echo(proto, echoed.and_then(|v| v.to_str().ok()))?;
         Ok(ws)
@@ -237,8 +254,18 @@ async fn ws_pipe(sref: &Sref, u: &Url, url: &str, tcp: TcpTuning) -> Result<WsDr
         events::handshake_failed(url, true, e);
     })?;
     let (rd, wr) = halves(ws, o.frame_limit());
-    attach(sref, proto.peer_number(), url, true, rd, wr)
+    let p = attach(sref, proto.peer_number(), url, true, rd, wr)?;
+    if let (Some((_, peers, last)), Some(peer)) = (tls, peer) {
+        peers.insert(p.id(), peer);
+        if let Some(old) = last.lock().unwrap().replace(p.id()) {
+            peers.remove(old);
+        }
+    }
+    Ok(p)
 }
+
+/// The pipe a `wss://` dialer made last (a dialer has one at a time).
+type LastPipe = Arc<Mutex<Option<nanosp_core::PipeId>>>;
 
 /// Starts a WebSocket dialer (first attempt synchronous unless `nonblocking`).
 pub(crate) async fn dial(
@@ -247,14 +274,21 @@ pub(crate) async fn dial(
     url: String,
     nonblocking: bool,
     stop: crate::DialerStop,
+    tls: Option<TlsClient>,
 ) -> Result<(), Error> {
     let sref = sh.sock.transport_ref();
     let rt = sh.sock.runtime().clone();
     let tcp = sh.tcp.clone();
+    let peers = sh.tls_peers.clone();
+    let last = LastPipe::default();
     let (s2, url2) = (sref.clone(), url.clone());
     let connect = move || {
         let (s, u, url, t) = (s2.clone(), u.clone(), url2.clone(), tcp.get());
-        async move { ws_pipe(&s, &u, &url, t).await }
+        let (c, p, l) = (tls.clone(), peers.clone(), last.clone());
+        async move {
+            let tls = c.as_ref().map(|c| (c, &p, &l));
+            ws_pipe(&s, &u, &url, t, tls).await
+        }
     };
     start_dialer!(rt, sref, connect, nonblocking, url, stop)
 }
@@ -264,7 +298,7 @@ pub(crate) async fn dial(
 struct Route {
     proto: nanosp_core::Protocol,
     limit: usize,
-    tx: mpsc::UnboundedSender<Ws>,
+    tx: mpsc::UnboundedSender<(Ws, Option<TlsPeer>)>,
     /// The listening socket, whose stats count the server's accept errors.
     sref: Option<Sref>,
 }
@@ -274,6 +308,8 @@ struct Server {
     key: SocketAddr,
     routes: Mutex<HashMap<String, Route>>,
     task: Mutex<Option<tokio::task::AbortHandle>>,
+    /// `wss://`: the TLS of every route on this port.
+    tls: Option<TlsServer>,
 }
 
 fn servers() -> &'static Mutex<HashMap<SocketAddr, Arc<Server>>> {
@@ -307,14 +343,60 @@ impl Server {
         config(lim.unwrap_or(0))
     }
 
+    /// TLS (for `wss://`) and the upgrade of one connection, within the
+    /// handshake timeout; the pipe goes to the route's listener.
     async fn serve(self: Arc<Server>, tcp: TcpStream, timeout: std::time::Duration) {
-        let hs = upgrade(tcp, self.config(), |path| {
-            self.routes.lock().unwrap().get(path).cloned()
-        });
-        if let Ok(Ok((ws, r))) = tokio::time::timeout(timeout, hs).await {
-            let _ = r.tx.send(ws);
+        let hs = async {
+            let (s, peer) = match &self.tls {
+                Some(t) => {
+                    let (s, p) = t.accept(tcp).await?;
+                    (s, Some(p))
+                }
+                None => (MaybeTls::plain(refuse_tls(tcp).await?), None),
+            };
+            let (ws, r) = upgrade(s, self.config(), |path| {
+                self.routes.lock().unwrap().get(path).cloned()
+            })
+            .await?;
+            Ok::<_, Error>((ws, r, peer))
+        };
+        match tokio::time::timeout(timeout, hs).await {
+            Ok(Ok((ws, r, peer))) => {
+                let _ = r.tx.send((ws, peer));
+            }
+            Ok(Err(e @ Error::Tls(_))) => self.tls_failed(&e),
+            Err(_) if self.tls.is_some() => self.tls_failed(&Error::TimedOut),
+            _ => {}
         }
     }
+
+    /// Counts a failed TLS handshake in every socket listening here.
+    fn tls_failed(&self, e: &Error) {
+        self.count(|s| s.handshake_failures += 1);
+        let url = self.key.to_string();
+        events::handshake_failed(&url, false, e);
+    }
+}
+
+/// A TLS client at a `ws://` port (its first byte is a TLS handshake
+/// record's, 0x16, which no HTTP request starts with) gets a plain HTTP 400:
+/// its TLS reads that as "not TLS" ([`nanosp_core::TlsError::NotTls`]) where
+/// a bare hang-up would say nothing. Its ClientHello is read first, so that
+/// closing does not reset the connection under the answer. For this
+/// listener it is a malformed request, as any other non-HTTP bytes.
+async fn refuse_tls(mut tcp: TcpStream) -> Result<TcpStream, Error> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut first = [0u8; 1];
+    if !matches!(tcp.peek(&mut first).await, Ok(1)) || first[0] != 0x16 {
+        return Ok(tcp);
+    }
+    let mut hello = [0u8; 4096];
+    let _ = tcp.read(&mut hello).await;
+    let _ = tcp
+        .write_all(b"HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n")
+        .await;
+    let _ = tcp.shutdown().await;
+    Err(Error::Protocol(ProtocolError::MalformedHeader))
 }
 
 /// The listener side of one upgrade, on any stream: `route` finds the route
@@ -442,7 +524,7 @@ impl Drop for RouteGuard {
 
 /// Listens on `ws://host:port/path`: joins the server of `host:port` (starting
 /// it if needed) with a route for `path`.
-pub(crate) async fn listen(sh: &Shared, u: Url) -> Result<Listener, Error> {
+pub(crate) async fn listen(sh: &Shared, u: Url, tls: Option<TlsServer>) -> Result<Listener, Error> {
     let sref = sh.sock.transport_ref();
     let rt = sh.sock.runtime().clone();
     let o = sref.options();
@@ -464,6 +546,8 @@ pub(crate) async fn listen(sh: &Shared, u: Url) -> Result<Listener, Error> {
         None
     };
     let server = match existing {
+        // ws:// and wss:// cannot share a port.
+        Some(s) if s.tls.is_some() != tls.is_some() => return Err(Error::AddressInUse),
         Some(s) => s,
         None => {
             let l = TcpListener::bind(addr).await.map_err(io_error)?;
@@ -472,6 +556,7 @@ pub(crate) async fn listen(sh: &Shared, u: Url) -> Result<Listener, Error> {
                 key: local,
                 routes: Mutex::new(HashMap::new()),
                 task: Mutex::new(None),
+                tls,
             });
             let srv = server.clone();
             let tcp = sh.tcp.clone();
@@ -518,6 +603,7 @@ pub(crate) async fn listen(sh: &Shared, u: Url) -> Result<Listener, Error> {
     let local = server.key;
     let url = addr_url(u.scheme.as_str(), local, &u.path);
     let url2 = url.clone();
+    let peers = sh.tls_peers.clone();
     let rx = Arc::new(tokio::sync::Mutex::new(rx));
     let task = rt.spawn(async move {
         let _guard = guard;
@@ -528,14 +614,20 @@ pub(crate) async fn listen(sh: &Shared, u: Url) -> Result<Listener, Error> {
                 let rx = rx.clone();
                 async move { rx.lock().await.recv().await.ok_or(Error::Closed) }
             },
-            move |sref: Sref, ws: Ws| {
+            move |sref: Sref, (ws, tls): (Ws, Option<TlsPeer>)| {
                 let url = url2.clone();
+                let peers = peers.clone();
                 async move {
                     let (rd, wr) = halves(ws, sref.options().frame_limit());
                     let peer = sref.protocol().peer_number();
                     match attach(&sref, peer, &url, false, rd, wr) {
                         Ok(p) => {
+                            let id = p.id();
+                            if let Some(t) = tls {
+                                peers.insert(id, t);
+                            }
                             let why = p.run().await;
+                            peers.remove(id);
                             if !sref.is_closed() {
                                 events::pipe_closed(&url, false, &why);
                             }

@@ -85,6 +85,10 @@ fn error_names_and_codes_are_nngs() {
         (Error::Io(K::WriteZero), "ESYSERR"),
         (Error::Io(K::NotConnected), "ESYSERR"),
         (Error::Io(K::Other), "ESYSERR"),
+        (Error::Tls(nanosp::TlsError::NotTls), "ECRYPTO"),
+        (Error::Tls(nanosp::TlsError::Handshake), "ECRYPTO"),
+        (Error::Tls(nanosp::TlsError::UnknownIssuer), "EPEERAUTH"),
+        (Error::Tls(nanosp::TlsError::NoCertificate), "EPEERAUTH"),
     ];
     for (e, name) in cases {
         assert_eq!(e.nng_name(), name, "{e:?}");

@@ -7,24 +7,37 @@
 //! * `/echo` — REP: answers every request with its exact bytes (for tests:
 //!   binary payloads, large messages; `recv-size-max` 4 MiB).
 //!
-//! `nanosp-demo-server [PORT]` (default 8081; 0 = any free port) listens on
-//! 127.0.0.1 and prints one line, `feed URL rpc URL echo URL`, once all
-//! three listen.
+//! `nanosp-demo-server [PORT] [--tls CERT_KEY_PEM]` (default 8081; 0 = any
+//! free port) listens on 127.0.0.1 and prints one line, `feed URL rpc URL
+//! echo URL`, once all three listen. With `--tls` (a PEM file holding the
+//! certificate chain and its key) the three listen on `wss://`, as a page
+//! served over https needs.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use nanosp::{Error, Message, PipeEvent, Protocol, SockOpt, Socket};
+use nanosp::{Error, Message, PipeEvent, Protocol, SockOpt, Socket, TlsConfig};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    let port: u16 = std::env::args()
-        .nth(1)
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let tls = match args.iter().position(|a| a == "--tls") {
+        Some(i) => {
+            let file = args.get(i + 1).expect("--tls CERT_KEY_PEM").clone();
+            args.drain(i..i + 2);
+            Some(TlsConfig::new().with_cert_key_file(&file)?)
+        }
+        None => None,
+    };
+    let port: u16 = args
+        .first()
         .map(|p| p.parse().expect("PORT is a number"))
         .unwrap_or(8081);
+    let scheme = if tls.is_some() { "wss" } else { "ws" };
 
     let feed = Socket::new(Protocol::Pub0);
+    feed.set_tls_config(tls.clone());
     let subscribers = Arc::new(AtomicU64::new(0));
     let n = subscribers.clone();
     feed.set_pipe_hook(move |ev, _| {
@@ -35,13 +48,15 @@ async fn main() -> Result<(), Error> {
         };
         true
     });
-    let l = feed.listen(&format!("ws://127.0.0.1:{port}/feed")).await?;
+    let l = feed.listen(&format!("{scheme}://127.0.0.1:{port}/feed")).await?;
     let port = l.port().expect("a TCP port");
     let rpc = Socket::new(Protocol::Rep0);
-    let rpc_l = rpc.listen(&format!("ws://127.0.0.1:{port}/rpc")).await?;
+    rpc.set_tls_config(tls.clone());
+    let rpc_l = rpc.listen(&format!("{scheme}://127.0.0.1:{port}/rpc")).await?;
     let echo = Socket::new(Protocol::Rep0);
+    echo.set_tls_config(tls);
     echo.set_opt(SockOpt::RecvMaxSize(4 << 20))?;
-    let echo_l = echo.listen(&format!("ws://127.0.0.1:{port}/echo")).await?;
+    let echo_l = echo.listen(&format!("{scheme}://127.0.0.1:{port}/echo")).await?;
     println!("feed {} rpc {} echo {}", l.url(), rpc_l.url(), echo_l.url());
 
     let served = Arc::new(AtomicU64::new(0));

@@ -4,8 +4,8 @@
 //! [`crate::stream`]'s reader and writer lend a buffer to every `read` and
 //! `write` they await, so a pipe keeps its 16 KiB read buffer while it waits
 //! for a peer that says nothing, and its write buffer between batches. Here
-//! the waiting is done without a buffer ([`ReadyRead::readable`],
-//! [`ReadyWrite::writable`]), and the reading and writing without waiting
+//! the waiting is done without a buffer ([`ReadyRead::poll_readable`],
+//! [`ReadyWrite::poll_writable`]), and the reading and writing without waiting
 //! ([`ReadyRead::try_read`], [`ReadyWrite::try_write2`]) into and from a
 //! buffer on the stack. Bytes stay on the heap only while they must: a
 //! partial frame inside the decoder, the unwritten rest of a write the

@@ -597,6 +597,7 @@ enum Inner {
 
 /// A TCP connection, in the clear or under TLS: one type for the stream
 /// transports and the WebSocket server, whichever the URL asks for.
+#[doc(hidden)] // an implementation detail of the transports (its trait impls would only repeat tokio's docs)
 pub struct MaybeTls {
     inner: Inner,
     seen: Seen,

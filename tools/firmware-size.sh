@@ -39,7 +39,7 @@ done
 read -r m0base _ < <(size_of "$dir0/m0-budget-base")
 read -r m0req _ < <(size_of "$dir0/m0-budget-req")
 
-check "a REQ client (Cortex-M4F, thumbv7em)" $((req - base)) "${FLASH_REQ_MAX:-45000}"
-check "a REP server (Cortex-M4F, thumbv7em)" $((rep - base)) "${FLASH_REP_MAX:-43400}"
-check "a REQ client (Cortex-M0+, thumbv6m)" $((m0req - m0base)) "${FLASH_M0_REQ_MAX:-46500}"
+check "a REQ client (Cortex-M4F, thumbv7em)" $((req - base)) "${FLASH_REQ_MAX:-45700}"
+check "a REP server (Cortex-M4F, thumbv7em)" $((rep - base)) "${FLASH_REP_MAX:-44100}"
+check "a REQ client (Cortex-M0+, thumbv6m)" $((m0req - m0base)) "${FLASH_M0_REQ_MAX:-46900}"
 exit $fail

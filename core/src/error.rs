@@ -71,6 +71,7 @@ pub enum Error {
 /// was not accepted, by us or by the peer) from `ECRYPTO` (TLS itself).
 #[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum TlsError {
     /// The peer does not speak TLS: plaintext where a TLS record was
     /// expected (e.g. a `tcp://` dialer at a `tls+tcp://` listener, or a

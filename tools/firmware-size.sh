@@ -9,6 +9,11 @@
 # not met yet).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Source paths end up in the binaries (panic locations): map them to fixed
+# names so that the sizes do not depend on where the tree is checked out.
+# (These replace the firmware configs' rustflags, so theirs are repeated.)
+sep=$'\x1f'
+export CARGO_ENCODED_RUSTFLAGS="-Clink-arg=-Tlink.x${sep}-Clink-arg=-Tdefmt.x${sep}--remap-path-prefix=$PWD=/nanosp${sep}--remap-path-prefix=${CARGO_HOME:-$HOME/.cargo}=/cargo"
 fail=0
 size_of() { llvm-size "$1" | awk 'NR==2 {print $1+$2, $2+$3}'; }
 check() { # what bytes ceiling

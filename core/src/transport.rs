@@ -25,7 +25,7 @@ use crate::chan::Chan;
 use crate::engine::PIPE_QUEUE;
 use crate::socket::SocketRef;
 use crate::sync::Arc;
-use crate::util::{select, yield_now, Either};
+use crate::util::{select, Either};
 use crate::{Error, Message, PipeId, Runtime};
 
 /// The receiving half of a pipe.
@@ -43,11 +43,6 @@ pub trait PipeRead {
 
 /// Most messages a pipe driver hands to its socket at once.
 const READ_BATCH: usize = 16;
-
-/// Bytes a pipe's reader or writer moves before it lets the other tasks of
-/// its executor run: a bulk stream must not hold a small message on another
-/// pipe back (streams that are always ready never make it wait otherwise).
-const TURN_BYTES: usize = 256 << 10;
 
 /// The sending half of a pipe.
 pub trait PipeWrite {
@@ -144,7 +139,6 @@ impl<R: Runtime, Rd: PipeRead, Wr: PipeWrite> PipeDriver<R, Rd, Wr> {
                 let mut reader = pin!(async {
                     // Grown on first use and kept: nothing per message, nothing while idle.
                     let mut got = VecDeque::new();
-                    let mut turn = 0;
                     let why = loop {
                         match rd.recv().await {
                             Ok(m) => got.push_back(m),
@@ -161,14 +155,9 @@ impl<R: Runtime, Rd: PipeRead, Wr: PipeWrite> PipeDriver<R, Rd, Wr> {
                                 None => break,
                             }
                         }
-                        turn += got.iter().map(Message::len).sum::<usize>();
                         // What arrived before bad input is still delivered.
                         if poll_fn(|cx| rx.poll_push_many(cx, &mut got)).await.is_err() {
                             return Error::Closed;
-                        }
-                        if turn >= TURN_BYTES {
-                            turn = 0;
-                            yield_now().await;
                         }
                         if let Some(e) = failed {
                             break e;
@@ -183,7 +172,6 @@ impl<R: Runtime, Rd: PipeRead, Wr: PipeWrite> PipeDriver<R, Rd, Wr> {
                 });
                 let mut writer = pin!(async {
                     let mut batch = VecDeque::new();
-                    let mut turn = 0;
                     loop {
                         if poll_fn(|cx| tx.poll_pop(cx, &mut batch, usize::MAX))
                             .await
@@ -191,15 +179,10 @@ impl<R: Runtime, Rd: PipeRead, Wr: PipeWrite> PipeDriver<R, Rd, Wr> {
                         {
                             return Error::Closed;
                         }
-                        turn += batch.iter().map(Message::len).sum::<usize>();
                         if let Err(e) = wr.send(&mut batch).await {
                             return e;
                         }
                         batch.clear();
-                        if turn >= TURN_BYTES {
-                            turn = 0;
-                            yield_now().await;
-                        }
                         tx.written();
                     }
                 });

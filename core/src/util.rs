@@ -49,18 +49,3 @@ pub(crate) async fn with_deadline<R: crate::Runtime, F: Future>(
         }
     }
 }
-
-/// Lets the executor run its other tasks once before going on.
-pub(crate) async fn yield_now() {
-    let mut yielded = false;
-    poll_fn(|cx| {
-        if yielded {
-            Poll::Ready(())
-        } else {
-            yielded = true;
-            cx.waker().wake_by_ref();
-            Poll::Pending
-        }
-    })
-    .await
-}

@@ -520,7 +520,7 @@ impl Socket {
     /// forever): `"recv-timeout"`, `"send-timeout"`, `"recv-size-max"`
     /// (bytes, 0 = unlimited; default 1 MiB), `"send-buffer"`,
     /// `"recv-buffer"`, `"reconnect-time-min"`, `"reconnect-time-max"`,
-    /// `"handshake-timeout"`,
+    /// `"handshake-timeout"`, `"linger"` (ms, see `closeLinger`),
     /// `"ttl-max"`, `"req:resend-time"`, `"surveyor:survey-time"`,
     /// `"sub:subscribe"`, `"sub:unsubscribe"`, `"sub:prefnew"`.
     /// Unknown names throw `ENOTSUP`, bad values `EINVAL`.
@@ -538,7 +538,8 @@ impl Socket {
 
     /// Reads a socket-level option: `"recv-timeout"`, `"send-timeout"`,
     /// `"reconnect-time-min"`, `"reconnect-time-max"` (ms, `-1` = forever),
-    /// `"recv-size-max"` (bytes), `"ttl-max"`. Others throw `ENOTSUP`.
+    /// `"recv-size-max"` (bytes), `"ttl-max"`, `"linger"` (ms). Others throw
+    /// `ENOTSUP`.
     #[wasm_bindgen(js_name = getOption)]
     pub fn get_option(&self, name: &str) -> Result<f64, JsValue> {
         let o = self.inner.options();
@@ -549,6 +550,7 @@ impl Socket {
             "reconnect-time-max" => ms(Some(o.reconnect_max)),
             "recv-size-max" => o.recv_max_size as f64,
             "ttl-max" => f64::from(o.ttl_max),
+            "linger" => o.linger.as_millis() as f64,
             _ => {
                 return Err(js_error(
                     "ENOTSUP",
@@ -649,8 +651,44 @@ impl Socket {
         ])
     }
 
+    /// Resolves once every message queued on a connection has been handed to
+    /// its WebSocket (which sends what it holds even after it is closed, as
+    /// long as the page lives). Messages the protocol still holds (a REQ
+    /// request with no connection yet) are not included.
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    pub fn flush(&self) -> Promise {
+        let sock = self.inner.clone();
+        future_to_promise(async move {
+            sock.flush().await;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// Closes the socket after waiting up to the `linger` option (ms,
+    /// default 0) for queued messages to be handed to their WebSocket, so a
+    /// page that sends and then closes delivers what it sent; what is still
+    /// queued when the time is up is dropped, as by `close()`. nng has no
+    /// linger; this is mangos' option.
+    ///
+    /// ```js
+    /// sock.setOption("linger", 2000);
+    /// await sock.send(bigMessage);
+    /// await sock.closeLinger(); // written, then closed
+    /// ```
+    #[wasm_bindgen(js_name = closeLinger, unchecked_return_type = "Promise<void>")]
+    pub fn close_linger(&self) -> Promise {
+        let sock = self.inner.clone();
+        let id = self.id;
+        future_to_promise(async move {
+            sock.close_linger().await;
+            PIPE_CALLBACKS.with(|c| c.borrow_mut().remove(&id));
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
     /// Closes the socket: connections and dialers end, pending operations
-    /// reject with `ECLOSED`.
+    /// reject with `ECLOSED`; messages still queued are dropped (see
+    /// `closeLinger`).
     pub fn close(&self) {
         self.inner.close();
         // The callback may hold this very object; let both go.

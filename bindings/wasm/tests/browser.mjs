@@ -28,11 +28,15 @@ async function page() {
   return p;
 }
 
-/** Runs `fn` in a fresh page with `arg`; returns what it returns. */
-async function inPage(fn, arg) {
+/** Runs `fn` in a fresh page with `arg`; returns what it returns. The page
+ * stays open until `whileOpen(result)` (if given) has finished: a page that
+ * closes takes its WebSockets, and what they still hold, with it. */
+async function inPage(fn, arg, whileOpen) {
   const p = await page();
   try {
-    return await p.evaluate(fn, arg);
+    const r = await p.evaluate(fn, arg);
+    if (whileOpen) await whileOpen(r);
+    return r;
   } finally {
     await p.close();
   }
@@ -104,10 +108,10 @@ const tests = [
       await s.dial(url);
       const q = await s.recvText();
       await s.send("answer");
-      return { early, q, s };
-    }, req.url).then(({ early, q }) => ({ early, q }));
+      window.keep = s;
+      return { early, q };
+    }, req.url, () => req.waitOutput("answer"));
     assertEq(got, { early: "ESTATE", q: "question" });
-    await req.waitOutput("answer");
   }],
 
   ["RESPONDENT dials an nngcat --surveyor listener", async () => {
@@ -119,9 +123,8 @@ const tests = [
       await s.send("present");
       window.keep = s;
       return q;
-    }, sv.url);
+    }, sv.url, () => sv.waitOutput("present"));
     assertEq(got, "census");
-    await sv.waitOutput("present");
   }],
 
   ["PAIR1 both ways, binary payloads with zero bytes", async () => {
@@ -139,31 +142,48 @@ const tests = [
       await s.send(new Uint8Array([0, 7, 0, 0, 9, 0]));
       window.keep = s;
       return Array.from(m);
-    }, pair.url);
+    }, pair.url, () => pair.waitOutput((b) => b.includes(Buffer.from([0, 7, 0, 0, 9, 0]))));
     assertEq(got, [...bytes], "received bytes");
-    await pair.waitOutput((b) => b.includes(Buffer.from([0, 7, 0, 0, 9, 0])));
   }],
 
-  ["1 MiB messages both ways (PUSH/PULL)", async () => {
+  ["1 MiB messages both ways (PUSH/PULL); closeLinger delivers what is queued", async () => {
     const big = randomBytes(1 << 20);
     big.fill(0, 1000, 3000); // runs of zeros too
     const file = join(scratch, "big.bin");
     writeFileSync(file, big);
     const push = await nngcat(["--push", "--file", file]);
     const pull = await nngcat(["--pull", "--raw", "--recv-maxsz", String(4 << 20)]);
+    let out;
     const got = await inPage(async ({ from, to }) => {
       const rx = new nanosp.Socket("pull");
       await rx.dial(from);
       const m = await rx.recv();
       const tx = new nanosp.Socket("push");
+      tx.setOption("linger", 10000);
       await tx.dial(to);
+      // Three times: the third waits in the queue while the browser's send
+      // buffer is over 1 MiB. send() resolves once a message is queued;
+      // closeLinger() waits until all are handed to the WebSocket (close()
+      // drops the third and counts it lost).
       await tx.send(m);
-      window.keep = tx;
-      return { len: m.length, sha: await hex(m) };
-    }, { from: push.url, to: pull.url });
-    assertEq(got, { len: big.length, sha: sha256(big) });
-    const out = await pull.waitOutput((b) => b.length >= big.length, 15000);
-    assertEq(sha256(out.subarray(0, big.length)), sha256(big), "nngcat received");
+      await tx.send(m);
+      await tx.send(m);
+      await tx.closeLinger();
+      return {
+        len: m.length, sha: await hex(m), linger: tx.getOption("linger"), closed: tx.closed,
+        lost: tx.stats().lost,
+      };
+    }, { from: push.url, to: pull.url }, async () => {
+      // The browser still sends what the closed WebSocket holds: keep the
+      // page open until nngcat has it all.
+      out = await pull.waitOutput((b) => b.length >= 3 * big.length, 15000);
+    });
+    assertEq(got, { len: big.length, sha: sha256(big), linger: 10000, closed: true, lost: 0 });
+    assertEq(out.length, 3 * big.length, "nngcat received bytes");
+    for (let i = 0; i < 3; i++) {
+      const one = out.subarray(i * big.length, (i + 1) * big.length);
+      assertEq(sha256(one), sha256(big), `nngcat's message ${i + 1}`);
+    }
   }],
 
   ["a message over recv-size-max closes the connection (EMSGSIZE in the remove event and the dial events) and counts", async () => {

@@ -26,11 +26,13 @@ cargo fmt --all -- --check
 step "clippy (host, all targets)"
 cargo clippy --locked --workspace --all-targets -- -D warnings
 
-step "clippy (nanosp without its default feature 'tracing')"
+step "clippy (nanosp without its default feature 'tracing'; nanosp-embassy with its feature 'tls')"
 cargo clippy --locked -p nanosp --no-default-features --all-targets -- -D warnings
+cargo clippy --locked -p nanosp-embassy --features tls --all-targets -- -D warnings
 
 step "docs of every crate (warnings are errors), and no link that breaks across crates"
 RUSTDOCFLAGS="-D warnings" cargo doc --locked --workspace --no-deps --quiet
+RUSTDOCFLAGS="-D warnings" cargo doc --locked -p nanosp-embassy --features tls --no-deps --quiet
 python3 tools/check-doc-links.py target/doc
 # The wasm crates, for wasm32 as docs.rs builds nanosp-web (core beside them
 # so their links to it resolve).
@@ -52,6 +54,9 @@ cargo test --locked -p nanosp-core
 # one a failure).
 step "tests: workspace (std lock; nanosp loopback, reliability, nngcat, pynng and nanocat interop; spcat)"
 cargo test --locked --workspace
+
+step "nanosp-embassy's TLS 1.3 client (feature tls) against a nanosp tls+tcp:// listener, over TAP in a network namespace"
+cargo test --locked -p nanosp-embassy --features tls --test tls
 
 step "core builds for microcontrollers and the browser"
 cargo build --locked -p nanosp-core --target thumbv7em-none-eabihf

@@ -37,7 +37,14 @@ async fn net_task(mut runner: embassy_net::Runner<'static, Device>) -> ! {
 }
 
 /// Brings the board and the network up; returns the stack once configured.
+#[allow(dead_code)]
 pub async fn init(spawner: Spawner) -> Stack<'static> {
+    init_with_rng(spawner).await.0
+}
+
+/// [`init`], also handing over the hardware RNG (a TLS client's key
+/// shares).
+pub async fn init_with_rng(spawner: Spawner) -> (Stack<'static>, Rng<'static, peripherals::RNG>) {
     {
         static mut HEAP_MEM: [MaybeUninit<u8>; HEAP_SIZE] = [MaybeUninit::uninit(); HEAP_SIZE];
         // SAFETY: called once, before any allocation; the memory is static.
@@ -105,5 +112,5 @@ pub async fn init(spawner: Spawner) -> Stack<'static> {
     );
     spawner.spawn(defmt::unwrap!(net_task(runner)));
     stack.wait_config_up().await;
-    stack
+    (stack, rng)
 }

@@ -37,6 +37,8 @@
 extern crate alloc;
 
 mod fmt;
+#[cfg(feature = "tls")]
+pub mod tls;
 
 use alloc::boxed::Box;
 use alloc::format;
@@ -148,10 +150,53 @@ pub async fn dial_observed(
     stack: Stack<'_>,
     endpoint: IpEndpoint,
     bufs: TcpBuffers<'_>,
+    on: impl FnMut(DialEvent),
+) -> Error {
+    let url = format!("tcp://{endpoint}");
+    dial_with(sock, stack, endpoint, bufs, &url, &mut Plain, on).await
+}
+
+/// What runs on a connected TCP socket: the SP handshake and the pipe, with
+/// or without a TLS session around them.
+pub(crate) trait Connection {
+    /// `Ok(why it closed)` once a pipe attached (`attached` is called
+    /// then), `Err` if a handshake failed.
+    async fn run(
+        &mut self,
+        sref: &SocketRef<EmbassyRuntime>,
+        s: &mut TcpSocket<'_>,
+        url: &str,
+        attached: impl FnOnce(),
+    ) -> Result<Error, Error>;
+}
+
+/// SP straight on TCP.
+struct Plain;
+
+impl Connection for Plain {
+    async fn run(
+        &mut self,
+        sref: &SocketRef<EmbassyRuntime>,
+        s: &mut TcpSocket<'_>,
+        url: &str,
+        attached: impl FnOnce(),
+    ) -> Result<Error, Error> {
+        run_connection(sref, s, url, true, attached).await
+    }
+}
+
+/// The dialer's loop: connect, run `conn` on the connection, close it
+/// gracefully, back off, again, until the socket closes.
+pub(crate) async fn dial_with(
+    sock: &Socket,
+    stack: Stack<'_>,
+    endpoint: IpEndpoint,
+    bufs: TcpBuffers<'_>,
+    url: &str,
+    conn: &mut impl Connection,
     mut on: impl FnMut(DialEvent),
 ) -> Error {
     let sref = sock.transport_ref();
-    let url = format!("tcp://{endpoint}");
     let TcpBuffers { rx, tx } = bufs;
     let rt = EmbassyRuntime;
     let mut redial = Redial::from_options(&sref.options());
@@ -170,7 +215,7 @@ pub async fn dial_observed(
                 Err(connect_error(e))
             }
             Ok(()) => {
-                let r = run_connection(&sref, &mut s, &url, true, || on(redial.attached())).await;
+                let r = conn.run(&sref, &mut s, url, || on(redial.attached())).await;
                 close_gracefully(&mut s).await;
                 r
             }
@@ -204,7 +249,7 @@ fn connect_error(e: embassy_net::tcp::ConnectError) -> Error {
 }
 
 /// [`dial`]'s observer: the events at debug level, failures as warnings.
-fn log_dial_event(ev: DialEvent) {
+pub(crate) fn log_dial_event(ev: DialEvent) {
     match ev {
         DialEvent::Connected => fmt::debug!("nanosp: pipe connected"),
         DialEvent::Failed(_e) => fmt::warning!("nanosp: dial failed: {}", _e),

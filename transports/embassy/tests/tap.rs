@@ -6,60 +6,19 @@
 use std::process::Stdio;
 
 use embassy_futures::select::{select, Either};
-use embassy_net::{Config, IpEndpoint, Ipv4Address, Ipv4Cidr, StackResources, StaticConfigV4};
-use embassy_net_tuntap::TunTapDevice;
+use embassy_net::{IpEndpoint, Ipv4Address};
 use embassy_time::{with_timeout, Duration};
 use nanosp_core::{Message, Protocol};
 use nanosp_embassy::{dial, listen, EmbassyRuntime, Socket, TcpBuffers};
 use tokio::io::AsyncReadExt;
 use tokio::process::Command;
 
-const INNER: &str = "NANOSP_TAP_INNER";
-const HOST_IP: &str = "192.168.69.100";
-
-fn leak<T>(t: T) -> &'static mut T {
-    Box::leak(Box::new(t))
-}
+mod common;
+use common::{in_tap_namespace, leak, tap_stack, HOST_IP};
 
 #[test]
 fn embassy_stack_talks_to_nngcat_over_tap() {
-    if std::env::var_os(INNER).is_some() {
-        return inner();
-    }
-    let have = |c: &str| {
-        std::process::Command::new("sh")
-            .args(["-c", &format!("command -v {c}")])
-            .stdout(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
-    };
-    for tool in ["unshare", "ip", "nngcat"] {
-        if !have(tool) {
-            eprintln!("\n*** SKIPPED embassy TAP test: `{tool}` is not installed ***\n");
-            return;
-        }
-    }
-    let exe = std::env::current_exe().unwrap();
-    let script = format!(
-        "ip link set lo up && ip tuntap add dev tap0 mode tap && \
-         ip addr add {HOST_IP}/24 dev tap0 && ip link set tap0 up && \
-         {INNER}=1 exec \"$0\" --exact embassy_stack_talks_to_nngcat_over_tap --nocapture --test-threads=1"
-    );
-    let probe = std::process::Command::new("unshare")
-        .args(["-n", "true"])
-        .status();
-    if !probe.is_ok_and(|s| s.success()) {
-        eprintln!(
-            "\n*** SKIPPED embassy TAP test: cannot create a network namespace (not root?) ***\n"
-        );
-        return;
-    }
-    let st = std::process::Command::new("unshare")
-        .args(["-n", "sh", "-c", &script])
-        .arg(&exe)
-        .status()
-        .expect("run unshare");
-    assert!(st.success(), "the TAP test failed inside its namespace");
+    in_tap_namespace("embassy_stack_talks_to_nngcat_over_tap", &["nngcat"], inner);
 }
 
 fn inner() {
@@ -68,13 +27,7 @@ fn inner() {
         .build()
         .unwrap();
     rt.block_on(async {
-        let dev = TunTapDevice::new("tap0").expect("open tap0");
-        let cfg = Config::ipv4_static(StaticConfigV4 {
-            address: Ipv4Cidr::new(Ipv4Address::new(192, 168, 69, 1), 24),
-            gateway: None,
-            dns_servers: Default::default(),
-        });
-        let (stack, mut runner) = embassy_net::new(dev, cfg, leak(StackResources::<8>::new()), 7);
+        let (stack, mut runner) = tap_stack();
         let bufs = |n: usize| -> &'static mut [TcpBuffers<'static>] {
             (0..n)
                 .map(|_| TcpBuffers {

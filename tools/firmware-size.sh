@@ -26,8 +26,13 @@ check() { # what bytes ceiling
 }
 printf '%-24s %10s %10s\n' binary "flash B" "RAM B"
 
-(cd examples/firmware-stm32 && cargo build --locked --release --quiet)
 dir=target/thumbv7em-none-eabihf/release
+# The TLS binary first: it needs the `tls` feature, which the others must
+# not be built with (the second build replaces the shared dependencies).
+(cd examples/firmware-stm32 && cargo build --locked --release --quiet --features tls --bin budget-req-tls)
+cp "$dir/budget-req-tls" "$dir/budget-req-tls.saved"
+(cd examples/firmware-stm32 && cargo build --locked --release --quiet)
+mv "$dir/budget-req-tls.saved" "$dir/budget-req-tls"
 for b in nanosp-firmware-stm32 budget-base budget-req budget-rep budget-req-tls; do
   read -r flash ram < <(size_of "$dir/$b")
   printf '%-24s %10s %10s\n' "$b" "$flash" "$ram"
@@ -51,5 +56,5 @@ check "a REQ client (Cortex-M4F, thumbv7em)" $((req - base)) "${FLASH_REQ_MAX:-4
 check "a REP server (Cortex-M4F, thumbv7em)" $((rep - base)) "${FLASH_REP_MAX:-44100}"
 check "a REQ client (Cortex-M0+, thumbv6m)" $((m0req - m0base)) "${FLASH_M0_REQ_MAX:-46900}"
 echo "TLS 1.3 (embedded-tls) on that REQ client adds $((tls_ram - req_ram)) B of RAM (16 640 B record buffer in, 2 048 out, the handshake's state)"
-check "TLS 1.3 on a REQ client (Cortex-M4F, flash over budget-req)" $((tls - req)) "${FLASH_TLS_MAX:-108400}"
+check "TLS 1.3 on a REQ client (Cortex-M4F, flash over budget-req)" $((tls - req)) "${FLASH_TLS_MAX:-109700}"
 exit $fail

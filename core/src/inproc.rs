@@ -83,7 +83,7 @@ impl<R: Runtime> End for SockEnd<R> {
         on_close: Option<OnClose>,
     ) -> Result<PipeId, Error> {
         let core = self.core.upgrade().ok_or(Error::Closed)?;
-        core.attach(peer, url, dialed, tx, rx, on_close)
+        core.attach(peer, url, dialed, (tx, rx), on_close, Default::default())
     }
     fn remove(&self, p: PipeId) {
         if let Some(c) = self.core.upgrade() {

@@ -72,7 +72,7 @@ pub use error::{Error, IoErrorKind, ProtocolError, SendError, TlsError};
 pub use message::{Message, HEADER_CAPACITY};
 pub use options::Options;
 pub use options::SockOpt;
-pub use pipe::{PipeEvent, PipeId, PipeInfo};
+pub use pipe::{PipeEvent, PipeId, PipeInfo, TlsPeer};
 pub use proto::CtxId;
 pub use protocol::{Protocol, UnknownProtocol};
 pub use socket::{Socket, SocketContext, SocketRef};

@@ -228,6 +228,11 @@ impl<R: Runtime> Socket<R> {
         self.core().pipes()
     }
 
+    /// What one live pipe is (`None` once it is gone).
+    pub fn pipe_info(&self, p: PipeId) -> Option<PipeInfo> {
+        self.core().pipe_info(p)
+    }
+
     /// The counters of one live pipe.
     pub fn pipe_stats(&self, p: PipeId) -> Option<PipeStats> {
         self.core().pipe_stats(p)

@@ -11,6 +11,7 @@ use alloc::collections::VecDeque;
 use alloc::vec;
 use alloc::vec::Vec;
 
+use core::future::Future;
 use core::pin::pin;
 
 use embedded_io_async::{Read, Write};
@@ -18,7 +19,8 @@ use embedded_io_async::{Read, Write};
 use crate::frame::{
     encode_prefix, handshake as header_of, parse_handshake, Decoder, Framing, MAX_PREFIX,
 };
-use crate::transport::{attach, PipeDriver, PipeRead, PipeWrite};
+use crate::pipe::TlsFacts;
+use crate::transport::{attach_as, PipeDriver, PipeRead, PipeWrite};
 use crate::util::with_deadline;
 use crate::{Error, Message, ProtocolError, Runtime, SocketRef};
 
@@ -108,13 +110,52 @@ pub async fn establish<R: Runtime, Rd: Read, Wr: Write>(
 }
 
 /// [`establish`] with chosen buffer sizes.
-pub async fn establish_with<R: Runtime, Rd: Read, Wr: Write>(
+// Not an async fn: its future is `establish_as`'s, with no layer around it
+// (a firmware links one state machine, not two).
+pub fn establish_with<'a, R: Runtime, Rd: Read + 'a, Wr: Write + 'a>(
+    sock: &'a SocketRef<R>,
+    rd: Rd,
+    wr: Wr,
+    cfg: StreamConfig,
+    url: &'a str,
+    dialed: bool,
+) -> impl Future<Output = Result<PipeDriver<R, StreamReader<Rd>, StreamWriter<Wr>>, Error>> + 'a {
+    establish_as(sock, rd, wr, cfg, url, dialed, Default::default())
+}
+
+/// [`establish_with`] over a TLS session: `peer` is what the session knows
+/// of the peer, in the pipe's [`PipeInfo::tls`](crate::PipeInfo::tls) from
+/// the hook's first event on. (Feature `tls`.)
+#[cfg(feature = "tls")]
+pub async fn establish_tls<R: Runtime, Rd: Read, Wr: Write>(
+    sock: &SocketRef<R>,
+    rd: Rd,
+    wr: Wr,
+    cfg: StreamConfig,
+    url: &str,
+    dialed: bool,
+    peer: crate::TlsPeer,
+) -> Result<PipeDriver<R, StreamReader<Rd>, StreamWriter<Wr>>, Error> {
+    establish_as(
+        sock,
+        rd,
+        wr,
+        cfg,
+        url,
+        dialed,
+        Some(alloc::boxed::Box::new(peer)),
+    )
+    .await
+}
+
+async fn establish_as<R: Runtime, Rd: Read, Wr: Write>(
     sock: &SocketRef<R>,
     mut rd: Rd,
     mut wr: Wr,
     cfg: StreamConfig,
     url: &str,
     dialed: bool,
+    tls: TlsFacts,
 ) -> Result<PipeDriver<R, StreamReader<Rd>, StreamWriter<Wr>>, Error> {
     let framing = cfg.framing;
     let ours = sock.protocol().number();
@@ -122,7 +163,7 @@ pub async fn establish_with<R: Runtime, Rd: Read, Wr: Write>(
     let limit = sock.options().frame_limit() as u64;
     counted(
         sock,
-        attach(
+        attach_as(
             sock,
             peer,
             url,
@@ -137,6 +178,7 @@ pub async fn establish_with<R: Runtime, Rd: Read, Wr: Write>(
                 w.flush = cfg.flush;
                 w
             },
+            tls,
         ),
     )
 }

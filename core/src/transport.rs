@@ -23,6 +23,7 @@ use core::task::Poll;
 use crate::backoff::{AcceptPause, Redial};
 use crate::chan::Chan;
 use crate::engine::PIPE_QUEUE;
+use crate::pipe::TlsFacts;
 use crate::socket::SocketRef;
 use crate::sync::Arc;
 use crate::util::{select, Either};
@@ -101,11 +102,47 @@ pub fn attach<R: Runtime, Rd: PipeRead, Wr: PipeWrite>(
     rd: Rd,
     wr: Wr,
 ) -> Result<PipeDriver<R, Rd, Wr>, Error> {
+    attach_as(sock, peer, url, dialed, rd, wr, Default::default())
+}
+
+/// [`attach`] for a pipe over TLS: `tls` is what the session knows of the
+/// peer, in the pipe's [`PipeInfo::tls`](crate::PipeInfo::tls) from the
+/// hook's first event on. (Feature `tls`.)
+#[cfg(feature = "tls")]
+pub fn attach_tls<R: Runtime, Rd: PipeRead, Wr: PipeWrite>(
+    sock: &SocketRef<R>,
+    peer: u16,
+    url: &str,
+    dialed: bool,
+    rd: Rd,
+    wr: Wr,
+    tls: Option<crate::TlsPeer>,
+) -> Result<PipeDriver<R, Rd, Wr>, Error> {
+    attach_as(
+        sock,
+        peer,
+        url,
+        dialed,
+        rd,
+        wr,
+        tls.map(alloc::boxed::Box::new),
+    )
+}
+
+pub(crate) fn attach_as<R: Runtime, Rd: PipeRead, Wr: PipeWrite>(
+    sock: &SocketRef<R>,
+    peer: u16,
+    url: &str,
+    dialed: bool,
+    rd: Rd,
+    wr: Wr,
+    tls: TlsFacts,
+) -> Result<PipeDriver<R, Rd, Wr>, Error> {
     let tx = Arc::new(Chan::new(PIPE_QUEUE));
     let rx = Arc::new(Chan::new(PIPE_QUEUE));
     let id = sock
         .core
-        .attach(peer, url, dialed, tx.clone(), rx.clone(), None)?;
+        .attach(peer, url, dialed, (tx.clone(), rx.clone()), None, tls)?;
     Ok(PipeDriver {
         guard: Detach {
             sock: sock.clone(),

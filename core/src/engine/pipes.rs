@@ -13,6 +13,7 @@ use portable_atomic_util::task::Wake;
 use super::inbound::PUMP_TURN;
 use super::Core;
 use crate::chan::Chan;
+use crate::pipe::TlsFacts;
 use crate::proto::{PipeTx, Pipes, Wakes};
 use crate::sync::{Arc, Weak};
 use crate::vecmap::VecMap;
@@ -98,9 +99,9 @@ impl<R: Runtime> Core<R> {
         peer: u16,
         url: &str,
         dialed: bool,
-        tx: Arc<Chan>,
-        rx: Arc<Chan>,
+        (tx, rx): (Arc<Chan>, Arc<Chan>),
         on_close: Option<OnClose>,
+        tls: TlsFacts,
     ) -> Result<PipeId, Error> {
         let expected = self.proto.peer_number();
         if peer != expected {
@@ -128,7 +129,11 @@ impl<R: Runtime> Core<R> {
             url: url.into(),
             dialed,
             closed: None,
+            #[cfg(feature = "tls")]
+            tls,
         };
+        #[cfg(not(feature = "tls"))]
+        let crate::pipe::NoTls = tls;
         if let Some(h) = &hook {
             if !(h.0)(PipeEvent::AddPre, &info) {
                 self.count(|s| s.pipes_rejected += 1);
@@ -239,6 +244,11 @@ impl<R: Runtime> Core<R> {
     pub(crate) fn pipes(&self) -> Vec<PipeInfo> {
         self.st
             .lock(|st| st.pipes.values().map(|s| s.info.clone()).collect())
+    }
+
+    /// What one live pipe is.
+    pub(crate) fn pipe_info(&self, p: PipeId) -> Option<PipeInfo> {
+        self.st.lock(|st| st.pipes.get(&p).map(|s| s.info.clone()))
     }
 
     /// The counters of one live pipe.

@@ -41,7 +41,7 @@ use embedded_tls::{
 use nanosp_core::backoff::{Counter, DialEvent};
 use nanosp_core::frame::Framing;
 use nanosp_core::stream::StreamConfig;
-use nanosp_core::{Error, SocketRef, TlsError};
+use nanosp_core::{Error, SocketRef, TlsError, TlsPeer};
 use p256::ecdsa::signature::SignerMut;
 use p256::ecdsa::{DerSignature, SigningKey};
 use p256::pkcs8::DecodePrivateKey;
@@ -175,7 +175,16 @@ impl<R: CryptoRngCore> Connection for Tls<'_, '_, R> {
             flush: true,
             ..StreamConfig::small(Framing::Tcp)
         };
-        match nanosp_core::stream::establish_with(sref, tr, tw, cfg, url, true).await {
+        // What the board knows of the server: verified if a CA was given
+        // (embedded-tls keeps neither the certificate nor its subject).
+        let peer = TlsPeer {
+            verified: self.client.ca.is_some(),
+            subject: None,
+            common_name: None,
+            certificate: None,
+            version: "TLSv1.3",
+        };
+        match nanosp_core::stream::establish_tls(sref, tr, tw, cfg, url, true, peer).await {
             Ok(pipe) => {
                 attached();
                 Ok(pipe.run().await)

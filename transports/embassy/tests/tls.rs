@@ -200,15 +200,20 @@ fn inner() {
             };
             let events = std::cell::RefCell::new(Vec::new());
             let big: Vec<u8> = (0..40_000u32).map(|i| (i * 7 % 251) as u8).collect();
-            let (small, large) =
+            let (small, large, info) =
                 with_dialer(stack, port, &client, &events, async |req: &Socket| {
                     req.send(Message::from("ping")).await.unwrap();
                     let a = req.recv().await.unwrap();
                     req.send(Message::from(&big[..])).await.unwrap();
                     let b = req.recv().await.unwrap();
-                    (a, b)
+                    (a, b, req.pipes().pop().unwrap())
                 })
                 .await;
+            // The board's pipe says what it knows: TLS 1.3, server verified.
+            let t = info.tls.expect("a TLS pipe");
+            assert!(t.verified);
+            assert_eq!(t.version, "TLSv1.3");
+            assert!(info.url.starts_with("tls+tcp://"), "{}", info.url);
             assert_eq!(small.body(), b"echo:ping");
             assert_eq!(&large.body()[..5], b"echo:");
             assert_eq!(&large.body()[5..], &big[..]);

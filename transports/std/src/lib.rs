@@ -78,7 +78,7 @@ use std::time::Duration;
 
 pub use nanosp_core::{
     options, CtxId, DropReason, Error, IoErrorKind, Message, Options, PipeEvent, PipeId, PipeInfo,
-    PipeStats, Protocol, ProtocolError, Scheme, SendError, SockOpt, Stats, Url, UrlError,
+    PipeStats, Protocol, ProtocolError, Scheme, SendError, SockOpt, Stats, TlsPeer, Url, UrlError,
     HEADER_CAPACITY,
 };
 
@@ -194,7 +194,7 @@ mod stream;
 pub mod tls;
 mod ws;
 pub use nanosp_core::TlsError;
-pub use tls::{TlsAuthMode, TlsConfig, TlsPeer};
+pub use tls::{TlsAuthMode, TlsConfig};
 #[doc(hidden)]
 pub use ws::fuzzing;
 pub use ws::MAX_RECV_FRAME_UNLIMITED;
@@ -262,8 +262,6 @@ pub(crate) struct Shared {
     pub(crate) tcp: TcpSettings,
     /// The TLS configuration for dialers and listeners without their own.
     pub(crate) tls: Mutex<Option<TlsConfig>>,
-    /// What each TLS pipe knows of its peer.
-    pub(crate) tls_peers: tls::PeerTable,
 }
 
 /// An SP socket on tokio: cooked or raw, any protocol of the core, dialing
@@ -321,7 +319,6 @@ impl Socket {
                 sock,
                 tcp: TcpSettings::default(),
                 tls: Mutex::new(None),
-                tls_peers: tls::PeerTable::default(),
             }),
         }
     }
@@ -603,14 +600,12 @@ impl Socket {
 
     /// What a TLS pipe knows of its peer: whether its certificate verified
     /// (nng's `tls-verified`), its subject and common name (`tls-peer-cn`),
-    /// the TLS version. `None` for a pipe that is not TLS or is gone.
-    ///
-    /// Recorded just after the pipe joins the socket: a pipe hook
-    /// ([`Socket::set_pipe_hook`]) on `AddPre` or `AddPost` cannot see it yet
-    /// (nng's pipe notify can read `tls-verified`); once a message came or
-    /// [`Socket::dial_tls`] returned, it is there.
+    /// the TLS version. `None` for a pipe that is not TLS or is gone. A
+    /// pipe hook ([`Socket::set_pipe_hook`]) sees the same in
+    /// [`PipeInfo::tls`] from `AddPre` on, so it can refuse a peer by its
+    /// certificate (as nng's pipe notify reads `tls-verified`).
     pub fn pipe_tls(&self, p: PipeId) -> Option<TlsPeer> {
-        self.sh.tls_peers.get(p)
+        self.sh.sock.pipe_info(p).and_then(|i| i.tls.map(|t| *t))
     }
 
     /// Dials `url` without failing on an absent peer: connects in the

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use embedded_io_adapters::tokio_1::FromTokio;
 use nanosp_core::frame::Framing;
 use nanosp_core::ready::{establish_ready, ReadyRead, ReadyReader, ReadyWrite, ReadyWriter};
-use nanosp_core::stream::{establish, StreamReader, StreamWriter};
+use nanosp_core::stream::{establish_tls, StreamConfig, StreamReader, StreamWriter};
 use nanosp_core::transport::{accept_loop, PipeDriver};
 use nanosp_core::{Error, Scheme, SocketRef, Url, UrlError};
 use tokio::net::{tcp, unix, TcpListener, TcpStream, UnixListener, UnixStream};
@@ -20,7 +20,7 @@ use tokio::net::{tcp, unix, TcpListener, TcpStream, UnixListener, UnixStream};
 use crate::events;
 use crate::ready::Ready;
 use crate::rt::{TokioRuntime, TokioSpawner};
-use crate::tls::{MaybeTls, PeerTable, TlsClient, TlsConfig, TlsServer};
+use crate::tls::{MaybeTls, TlsClient, TlsConfig, TlsServer};
 use crate::{Listener, Shared, TcpTuning};
 
 type Sref = SocketRef<TokioRuntime>;
@@ -241,10 +241,6 @@ where
     }
 }
 
-/// The pipe a dialer's TLS connection became: the previous one's peer facts
-/// go when the next connects (a dialer has one pipe at a time).
-type LastPipe = Arc<std::sync::Mutex<Option<nanosp_core::PipeId>>>;
-
 /// Counts and reports a failed TLS handshake.
 fn tls_failed(sref: &Sref, url: &str, dialed: bool, e: &Error) {
     sref.count(|s| s.handshake_failures += 1);
@@ -259,8 +255,6 @@ async fn tls_pipe(
     url: &str,
     tcp: TcpTuning,
     client: &TlsClient,
-    peers: &PeerTable,
-    last: &LastPipe,
 ) -> Result<TlsDriver, Error> {
     let s = tcp_connect(u, tcp)
         .await
@@ -273,27 +267,23 @@ async fn tls_pipe(
     .inspect_err(|e| tls_failed(sref, url, true, e))?;
     let seen = s.seen();
     let (r, w) = tokio::io::split(s);
-    let p = establish(
+    establish_tls(
         sref,
         FromTokio::new(r),
         FromTokio::new(w),
-        Framing::Tcp,
+        StreamConfig::new(Framing::Tcp),
         url,
         true,
+        peer,
     )
     .await
     .map_err(|e| seen.explain(e))
-    .inspect_err(|e| events::handshake_failed(url, true, e))?;
-    peers.insert(p.id(), peer);
-    if let Some(old) = last.lock().unwrap().replace(p.id()) {
-        peers.remove(old);
-    }
-    Ok(p)
+    .inspect_err(|e| events::handshake_failed(url, true, e))
 }
 
 /// Serves an accepted `tls+tcp://` connection: TLS handshake (bounded by
 /// the handshake timeout), SP handshake, then the pipe.
-async fn serve_tls(sref: Sref, s: TcpStream, server: TlsServer, url: String, peers: PeerTable) {
+async fn serve_tls(sref: Sref, s: TcpStream, server: TlsServer, url: String) {
     let hs = sref.options().handshake_timeout;
     let (s, peer) = match tokio::time::timeout(hs, server.accept(s)).await {
         Ok(Ok(r)) => r,
@@ -302,21 +292,19 @@ async fn serve_tls(sref: Sref, s: TcpStream, server: TlsServer, url: String, pee
     };
     let seen = s.seen();
     let (r, w) = tokio::io::split(s);
-    match establish(
+    match establish_tls(
         &sref,
         FromTokio::new(r),
         FromTokio::new(w),
-        Framing::Tcp,
+        StreamConfig::new(Framing::Tcp),
         &url,
         false,
+        peer,
     )
     .await
     {
         Ok(p) => {
-            let id = p.id();
-            peers.insert(id, peer);
             let why = p.run().await;
-            peers.remove(id);
             if !sref.is_closed() {
                 events::pipe_closed(&url, false, &why);
             }
@@ -341,13 +329,11 @@ pub(crate) async fn dial(
         Scheme::TlsTcp | Scheme::TlsTcp4 | Scheme::TlsTcp6 => {
             let client = tls.unwrap_or_default().client(&u.host)?;
             let tcp = sh.tcp.clone();
-            let peers = sh.tls_peers.clone();
-            let last = LastPipe::default();
             let (s2, u2, url2) = (sref.clone(), u.clone(), url.clone());
             let connect = move || {
                 let (s, u, url, t) = (s2.clone(), u2.clone(), url2.clone(), tcp.get());
-                let (c, p, l) = (client.clone(), peers.clone(), last.clone());
-                async move { tls_pipe(&s, &u, &url, t, &c, &p, &l).await }
+                let c = client.clone();
+                async move { tls_pipe(&s, &u, &url, t, &c).await }
             };
             start_dialer!(rt, sref, connect, nonblocking, url, stop)
         }
@@ -417,9 +403,8 @@ pub(crate) async fn listen(sh: &Shared, u: Url, tls: Option<TlsConfig>) -> Resul
     match u.scheme {
         Scheme::TlsTcp | Scheme::TlsTcp4 | Scheme::TlsTcp6 => {
             let server = tls.unwrap_or_default().server()?;
-            let peers = sh.tls_peers.clone();
             tcp_listen(sh, &u, move |sref, s, url| {
-                serve_tls(sref, s, server.clone(), url, peers.clone())
+                serve_tls(sref, s, server.clone(), url)
             })
             .await
         }

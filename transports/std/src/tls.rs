@@ -14,7 +14,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
-use nanosp_core::{Error, PipeId, TlsError};
+use nanosp_core::{Error, TlsError, TlsPeer};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::WebPkiServerVerifier;
 use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
@@ -405,24 +405,6 @@ impl ClientCertVerifier for LenientClientVerifier {
     handshake_signatures!();
 }
 
-/// What a TLS pipe knows of its peer (nng's pipe options `tls-verified`
-/// and `tls-peer-cn`): see [`crate::Socket::pipe_tls`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TlsPeer {
-    /// The peer's certificate verified against the trusted CAs (and, for
-    /// a server, the name dialed): nng's `tls-verified`.
-    pub verified: bool,
-    /// The subject of the peer's certificate, e.g. `CN=localhost, O=acme`
-    /// (`None` if the peer sent none).
-    pub subject: Option<String>,
-    /// The subject's common name (nng's `tls-peer-cn`).
-    pub common_name: Option<String>,
-    /// The peer's certificate (DER), if it sent one.
-    pub certificate: Option<Vec<u8>>,
-    /// The TLS version agreed: `"TLSv1.2"` or `"TLSv1.3"`.
-    pub version: &'static str,
-}
-
 fn peer_of(
     certs: Option<&[CertificateDer<'static>]>,
     verified: bool,
@@ -732,22 +714,6 @@ impl TlsServer {
             },
             peer,
         ))
-    }
-}
-
-/// The TLS facts of a socket's pipes ([`crate::Socket::pipe_tls`]).
-#[derive(Clone, Default)]
-pub(crate) struct PeerTable(Arc<Mutex<std::collections::HashMap<PipeId, TlsPeer>>>);
-
-impl PeerTable {
-    pub(crate) fn insert(&self, id: PipeId, p: TlsPeer) {
-        self.0.lock().unwrap().insert(id, p);
-    }
-    pub(crate) fn remove(&self, id: PipeId) {
-        self.0.lock().unwrap().remove(&id);
-    }
-    pub(crate) fn get(&self, id: PipeId) -> Option<TlsPeer> {
-        self.0.lock().unwrap().get(&id).cloned()
     }
 }
 

@@ -24,9 +24,9 @@ use bytes::BytesMut;
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use nanosp_core::backoff::AcceptPause;
-use nanosp_core::transport::{accept_loop, attach, PipeDriver, PipeRead, PipeWrite};
+use nanosp_core::transport::{accept_loop, attach_tls, PipeDriver, PipeRead, PipeWrite};
 use nanosp_core::ws::{self as rules, DataKind};
-use nanosp_core::{Error, Message, ProtocolError, Runtime, SocketRef, Url, UrlError};
+use nanosp_core::{Error, Message, ProtocolError, Runtime, SocketRef, TlsPeer, Url, UrlError};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
@@ -47,7 +47,7 @@ use tokio_tungstenite::WebSocketStream;
 use crate::events;
 use crate::rt::{TokioRuntime, TokioSpawner};
 use crate::stream::{accepting, addr_url, configure_tcp, io_error, resolve, tcp_connect};
-use crate::tls::{MaybeTls, PeerTable, TlsClient, TlsPeer, TlsServer};
+use crate::tls::{MaybeTls, TlsClient, TlsServer};
 use crate::TcpTuning;
 use crate::{Listener, Shared};
 
@@ -200,7 +200,7 @@ async fn ws_pipe(
     u: &Url,
     url: &str,
     tcp: TcpTuning,
-    tls: Option<(&TlsClient, &PeerTable, &LastPipe)>,
+    tls: Option<&TlsClient>,
 ) -> Result<WsDriver, Error> {
     let o = sref.options();
     let proto = sref.protocol();
@@ -213,7 +213,7 @@ async fn ws_pipe(
     let mut peer = None;
     let upgrade = async {
         let tcp = match tls {
-            Some((c, _, _)) => {
+            Some(c) => {
                 let (s, p) = c.connect(tcp).await?;
                 peer = Some(p);
                 s
@@ -254,18 +254,8 @@ async fn ws_pipe(
         events::handshake_failed(url, true, e);
     })?;
     let (rd, wr) = halves(ws, o.frame_limit());
-    let p = attach(sref, proto.peer_number(), url, true, rd, wr)?;
-    if let (Some((_, peers, last)), Some(peer)) = (tls, peer) {
-        peers.insert(p.id(), peer);
-        if let Some(old) = last.lock().unwrap().replace(p.id()) {
-            peers.remove(old);
-        }
-    }
-    Ok(p)
+    attach_tls(sref, proto.peer_number(), url, true, rd, wr, peer)
 }
-
-/// The pipe a `wss://` dialer made last (a dialer has one at a time).
-type LastPipe = Arc<Mutex<Option<nanosp_core::PipeId>>>;
 
 /// Starts a WebSocket dialer (first attempt synchronous unless `nonblocking`).
 pub(crate) async fn dial(
@@ -279,16 +269,11 @@ pub(crate) async fn dial(
     let sref = sh.sock.transport_ref();
     let rt = sh.sock.runtime().clone();
     let tcp = sh.tcp.clone();
-    let peers = sh.tls_peers.clone();
-    let last = LastPipe::default();
     let (s2, url2) = (sref.clone(), url.clone());
     let connect = move || {
         let (s, u, url, t) = (s2.clone(), u.clone(), url2.clone(), tcp.get());
-        let (c, p, l) = (tls.clone(), peers.clone(), last.clone());
-        async move {
-            let tls = c.as_ref().map(|c| (c, &p, &l));
-            ws_pipe(&s, &u, &url, t, tls).await
-        }
+        let c = tls.clone();
+        async move { ws_pipe(&s, &u, &url, t, c.as_ref()).await }
     };
     start_dialer!(rt, sref, connect, nonblocking, url, stop)
 }
@@ -603,7 +588,6 @@ pub(crate) async fn listen(sh: &Shared, u: Url, tls: Option<TlsServer>) -> Resul
     let local = server.key;
     let url = addr_url(u.scheme.as_str(), local, &u.path);
     let url2 = url.clone();
-    let peers = sh.tls_peers.clone();
     let rx = Arc::new(tokio::sync::Mutex::new(rx));
     let task = rt.spawn(async move {
         let _guard = guard;
@@ -616,18 +600,12 @@ pub(crate) async fn listen(sh: &Shared, u: Url, tls: Option<TlsServer>) -> Resul
             },
             move |sref: Sref, (ws, tls): (Ws, Option<TlsPeer>)| {
                 let url = url2.clone();
-                let peers = peers.clone();
                 async move {
                     let (rd, wr) = halves(ws, sref.options().frame_limit());
                     let peer = sref.protocol().peer_number();
-                    match attach(&sref, peer, &url, false, rd, wr) {
+                    match attach_tls(&sref, peer, &url, false, rd, wr, tls) {
                         Ok(p) => {
-                            let id = p.id();
-                            if let Some(t) = tls {
-                                peers.insert(id, t);
-                            }
                             let why = p.run().await;
-                            peers.remove(id);
                             if !sref.is_closed() {
                                 events::pipe_closed(&url, false, &why);
                             }

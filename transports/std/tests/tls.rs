@@ -315,18 +315,79 @@ async fn mutual_tls_required_and_optional() {
     }
 }
 
-/// The TLS facts of a socket's first `n` pipes, once they are there (they
-/// are recorded just after the pipe joins the socket).
+/// The TLS facts of a socket's first `n` pipes, once they are there (a
+/// pipe carries them from the moment it joins).
 async fn tls_of(s: &Socket, n: usize) -> Vec<nanosp::TlsPeer> {
     s.wait_for_pipes(n).await.unwrap();
-    let all = || {
-        s.pipes()
-            .iter()
-            .filter_map(|p| s.pipe_tls(p.id))
-            .collect::<Vec<_>>()
-    };
-    until("TLS facts", || all().len() >= n).await;
-    all()
+    let all: Vec<_> = s.pipes().iter().filter_map(|p| s.pipe_tls(p.id)).collect();
+    assert_eq!(all.len(), s.pipes().len(), "every pipe says what it knows");
+    all
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pipe_hook_sees_the_peer_certificate_and_refuses_by_name() {
+    let k = pki();
+    for scheme in SCHEMES {
+        let pull = Socket::new(Protocol::Pull0);
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let s2 = seen.clone();
+        pull.set_pipe_hook(move |ev, info| {
+            let t = info.tls.as_deref();
+            s2.lock().unwrap().push((
+                ev,
+                t.and_then(|t| t.common_name.clone()),
+                t.is_some_and(|t| t.verified),
+            ));
+            // Only the board called "client" may join.
+            ev != nanosp::PipeEvent::AddPre
+                || t.is_some_and(|t| t.verified && t.common_name.as_deref() == Some("client"))
+        });
+        let l = pull
+            .listen_tls(&listen_at(scheme), &k.server_mtls(TlsAuthMode::Optional))
+            .await
+            .unwrap();
+        let url = dial_at(scheme, l.port().unwrap());
+        // A stranger's certificate (another CA): refused by the hook.
+        let stranger = Socket::new(Protocol::Push0);
+        short_handshake(&stranger);
+        let other = Ca::new("another CA").issue("stranger");
+        let cfg = k
+            .client_cfg()
+            .with_cert_key_pem(other.both().as_bytes())
+            .unwrap();
+        stranger.set_tls_config(Some(cfg));
+        stranger.dial_nonblocking(&url).unwrap();
+        until("the stranger refused", || pull.stats().pipes_rejected >= 1).await;
+        assert!(pull.pipes().is_empty(), "{scheme}");
+        // The trusted client joins, and its pipe says who it is.
+        let push = Socket::new(Protocol::Push0);
+        push.dial_tls(&url, &k.client_with_cert()).await.unwrap();
+        push.send(Message::from(&b"let in"[..])).await.unwrap();
+        let m = tokio::time::timeout(LIMIT, pull.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(m.body(), b"let in");
+        let info = pull.pipes().pop().unwrap();
+        assert_eq!(
+            info.tls.as_deref().and_then(|t| t.common_name.as_deref()),
+            Some("client")
+        );
+        let seen = seen.lock().unwrap().clone();
+        assert!(
+            seen.contains(&(nanosp::PipeEvent::AddPre, Some("stranger".into()), false)),
+            "{scheme}: {seen:?}"
+        );
+        assert!(
+            seen.contains(&(nanosp::PipeEvent::AddPre, Some("client".into()), true)),
+            "{scheme}: {seen:?}"
+        );
+        assert!(
+            seen.contains(&(nanosp::PipeEvent::AddPost, Some("client".into()), true)),
+            "{scheme}: {seen:?}"
+        );
+        stranger.close();
+    }
 }
 
 /// After a bad connection, the listener still serves a good one.

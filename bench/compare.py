@@ -21,6 +21,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import socket
 import statistics
 import subprocess
@@ -36,6 +37,15 @@ COUNTS = {
     65536: (2000, 10000),
     1 << 20: (200, 600),
 }
+
+
+# Contexts of the fan-in server's REP socket (each serves one request at a
+# time).
+FANIN_CONTEXTS = 256
+# (server, clients) of the fan-in rows: each implementation against itself,
+# and each server with the other's clients, so that the servers are also
+# compared with the same clients (nng's clients are the slower side).
+FANIN_PAIRS = [("nanosp", "nanosp"), ("nng", "nng"), ("nng", "nanosp"), ("nanosp", "nng")]
 
 
 def free_port():
@@ -102,6 +112,22 @@ class Runner:
         out = self.run([self.cmd(impl, pinned) + ["scale", url, str(pairs), str(size), str(count)]])
         m = re.search(r"throughput: ([0-9.]+) \[rt/s\]", out or "")
         return float(m.group(1)) if m else None
+
+    def fanin(self, server, client, transport, clients, count):
+        """Fan-in: `client`'s REQ sockets (one connection each) against one
+        `server` REP with contexts. Returns (rt/s, p50 µs, p99 µs) or None."""
+        url = self.url(transport)
+        out = self.run(
+            [
+                self.cmd(server, False) + ["local_fanin", url, str(FANIN_CONTEXTS), str(clients * count)],
+                self.cmd(client, False) + ["remote_fanin", url, str(clients), "64", str(count)],
+            ]
+        )
+        m = re.search(r"throughput: ([0-9.]+) \[rt/s\]", out or "")
+        t = re.search(r"round trip p50 p99 p99\.9 max: ([0-9.]+) ([0-9.]+)", out or "")
+        if not (m and t):
+            return None
+        return float(m.group(1)), float(t.group(1)), float(t.group(2))
 
     def run(self, cmds):
         """Starts every command (server first), waits for all; returns their
@@ -190,6 +216,8 @@ def main():
     ap.add_argument("--kinds", default="lat,thr")
     ap.add_argument("--pin", default="no,yes", help="no, yes or both (no,yes)")
     ap.add_argument("--scale", default="inproc,tcp", help="transports for the REQ/REP pairs scaling test ('' skips)")
+    ap.add_argument("--fanin", default="tcp", help="transports for the fan-in test ('' skips)")
+    ap.add_argument("--fanin-clients", type=int, default=10000, help="REQ clients of the fan-in test (divided by --div)")
     ap.add_argument("--div", type=int, default=1, help="divide message counts by this (smoke runs)")
     ap.add_argument("--timeout", type=float, default=90, help="safety limit of one run, seconds")
     ap.add_argument("--bin", default=os.path.join(ROOT, "target", "bench"))
@@ -200,8 +228,13 @@ def main():
     if a.render:
         with open(a.render) as f:
             d = json.load(f)
-        write_out(a.out, d["machine"], d["args"]["reps"], d["rows"], d["scale"], d["args"])
+        write_out(a.out, d["machine"], d["args"]["reps"], d["rows"], d["scale"], d["args"], d.get("fanin", []))
         return
+
+    # The fan-in test holds a connection per client on each side.
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
     if "tls" in a.transports.split(",") + a.scale.split(","):
         tls_files()
@@ -262,19 +295,40 @@ def main():
                 scale_rows.append(row)
                 print_scale(row, header=len(scale_rows) == 1)
 
-    print("\n" + table_md(rows, scale_rows))  # medians with min-max
+    fanin_rows = []
+    clients = max(50, a.fanin_clients // a.div)
+    count = 10 if a.div == 1 else 4
+    for transport in [t for t in a.fanin.split(",") if t]:
+        for server, client in FANIN_PAIRS:
+            got = [r.fanin(server, client, transport, clients, count) for _ in range(a.reps)]
+            ok = [g for g in got if g]
+            row = {
+                "transport": transport,
+                "server": server,
+                "client": client,
+                "clients": clients,
+                "count": count,
+                # Medians over the runs: round trips/s, p50 and p99 (µs).
+                "rts": statistics.median(g[0] for g in ok) if ok else None,
+                "p50": statistics.median(g[1] for g in ok) if ok else None,
+                "p99": statistics.median(g[2] for g in ok) if ok else None,
+            }
+            fanin_rows.append(row)
+            print_fanin(row, header=len(fanin_rows) == 1)
+
+    print("\n" + table_md(rows, scale_rows, fanin_rows))  # medians with min-max
     if a.out:
-        write_out(a.out, machine(), a.reps, rows, scale_rows, vars(a))
+        write_out(a.out, machine(), a.reps, rows, scale_rows, vars(a), fanin_rows)
 
 
-def write_out(out, meta, reps, rows, scale_rows, args):
+def write_out(out, meta, reps, rows, scale_rows, args, fanin_rows):
     os.makedirs(out, exist_ok=True)
     with open(os.path.join(out, "latest.json"), "w") as f:
-        json.dump({"machine": meta, "args": args, "rows": rows, "scale": scale_rows}, f, indent=1)
+        json.dump({"machine": meta, "args": args, "rows": rows, "scale": scale_rows, "fanin": fanin_rows}, f, indent=1)
     with open(os.path.join(out, "latest.md"), "w") as f:
         f.write(f"Machine: {meta['cpu']}, {meta['cpus']} CPUs, {meta['kernel']}; {meta['date']}; "
                 f"{reps} runs each (median, min-max).\n\n")
-        f.write(table_md(rows, scale_rows))
+        f.write(table_md(rows, scale_rows, fanin_rows))
     with open(os.path.join(out, "latest.svg"), "w") as f:
         f.write(chart_svg(rows))
     print(f"\nwrote {out}/latest.md, latest.json, latest.svg")
@@ -303,13 +357,21 @@ def print_scale(row, header):
           f"{(f'{r:.2f}' if r else '-'):>7}", flush=True)
 
 
+def print_fanin(row, header):
+    if header:
+        print(f"\n{'transport':9} {'server':7} {'clients':14} | {'rt/s':>9} {'p50 ms':>8} {'p99 ms':>8}")
+    f = lambda v, d: "-" if v is None else f"{v / d:.0f}" if d == 1 else f"{v / d:.1f}"
+    print(f"{row['transport']:9} {row['server']:7} {str(row['clients']) + ' ' + row['client']:14} | "
+          f"{f(row['rts'], 1):>9} {f(row['p50'], 1e3):>8} {f(row['p99'], 1e3):>8}", flush=True)
+
+
 def cell(kind, s):
     if not s:
         return "-"
     return f"{fmt_val(kind, s['median'])} ({fmt_val(kind, s['min'])}–{fmt_val(kind, s['max'])})"
 
 
-def table_md(rows, scale_rows):
+def table_md(rows, scale_rows, fanin_rows=()):
     out = []
     for kind, title, unit in (("lat", "Latency", "µs one way, lower is better"),
                               ("thr", "Throughput", "msg/s, higher is better")):
@@ -352,6 +414,17 @@ def table_md(rows, scale_rows):
             sp, nn = r["results"]["nanosp"], r["results"]["nng"]
             x = ratio("thr", sp, nn)
             out.append(f"| {'yes' if r['pinned'] else 'no'} | {r['transport']} | {r['pairs']} | {cell('thr', sp)} | {cell('thr', nn)} | {f'{x:.2f}×' if x else '-'} |")
+        out.append("")
+    if fanin_rows:
+        r0 = fanin_rows[0]
+        out.append(f"### Fan-in: {r0['clients']} REQ clients (one connection each, {r0['count']} round trips each, all at once) "
+                   f"against one REP with {FANIN_CONTEXTS} contexts (64 B; medians)\n")
+        out.append("| transport | server | clients | round trips/s | p50 ms | p99 ms |")
+        out.append("|---|---|---|---:|---:|---:|")
+        f = lambda v, d: "-" if v is None else f"{v / d:.0f}" if d == 1 else f"{v / d:.1f}"
+        for r in fanin_rows:
+            out.append(f"| {r['transport']} | {r['server']} | {r['client']} | {f(r['rts'], 1)} | "
+                       f"{f(r['p50'], 1e3)} | {f(r['p99'], 1e3)} |")
         out.append("")
     return "\n".join(out) + "\n"
 

@@ -10,6 +10,7 @@
  *   nngperf local_thr  URL SIZE COUNT      nngperf remote_thr URL SIZE COUNT
  *   nngperf inproc_lat SIZE COUNT          nngperf inproc_thr SIZE COUNT
  *   nngperf scale URL PAIRS SIZE COUNT
+ *   nngperf local_fanin URL CONTEXTS TOTAL   nngperf remote_fanin URL CLIENTS SIZE COUNT
  *
  * `scale` runs PAIRS independent REQ/REP pairs in this one process (a thread
  * per socket, nng's synchronous API), pair i on URL with its port (tcp, ws)
@@ -81,15 +82,15 @@ static int dial_once(nng_socket s, const char *url) {
     return rv;
 }
 
-static int cmp_u32(const void *a, const void *b) {
-    uint32_t x = *(const uint32_t *) a, y = *(const uint32_t *) b;
+static int cmp_u64(const void *a, const void *b) {
+    uint64_t x = *(const uint64_t *) a, y = *(const uint64_t *) b;
     return (x > y) - (x < y);
 }
 
 /* The round-trip percentiles line spperf prints too (microseconds). */
-static void print_percentiles(uint32_t *rtt, long n) {
+static void print_percentiles(uint64_t *rtt, long n) {
     if (n <= 0) return;
-    qsort(rtt, (size_t) n, sizeof rtt[0], cmp_u32);
+    qsort(rtt, (size_t) n, sizeof rtt[0], cmp_u64);
     double q[4] = {0.5, 0.99, 0.999, 1.0}, v[4];
     for (int k = 0; k < 4; k++) {
         long i = (long) ((double) n * q[k] + 0.999999999);
@@ -143,7 +144,7 @@ static void lat_client(const char *url, size_t size, long count) {
     if ((rv = nng_msg_alloc(&m, size)) != 0) fail("nng_msg_alloc", rv);
     memset(nng_msg_body(m), 'x', size);
     /* One clock read per round trip, into memory allocated up front. */
-    uint32_t *rtt = malloc(sizeof(uint32_t) * (size_t) (count > 0 ? count : 1));
+    uint64_t *rtt = malloc(sizeof(uint64_t) * (size_t) (count > 0 ? count : 1));
     if (rtt == NULL) fail("malloc", NNG_ENOMEM);
     double t0 = now_s(), last = t0;
     for (long i = 0; i < count; i++) {
@@ -151,7 +152,7 @@ static void lat_client(const char *url, size_t size, long count) {
         if ((rv = nng_recvmsg(s, &m, 0)) != 0) fail("nng_recvmsg", rv);
         double t = now_s();
         double ns = (t - last) * 1e9;
-        rtt[i] = ns > 4e9 ? UINT32_MAX : (uint32_t) ns;
+        rtt[i] = (uint64_t) ns;
         last = t;
     }
     double total = now_s() - t0;
@@ -309,6 +310,162 @@ static void scale(const char *url, int pairs, size_t size, long count) {
     free(ts);
 }
 
+/*
+ * Fan-in: `local_fanin URL CONTEXTS TOTAL` serves TOTAL requests on a REP
+ * socket with CONTEXTS contexts at once (each an aio loop: receive, echo),
+ * and exits once every client has hung up; `remote_fanin URL CLIENTS SIZE COUNT` opens CLIENTS REQ
+ * sockets (one connection each) and, once all are connected, runs COUNT
+ * round trips on each at the same time (an aio loop per socket), then
+ * prints the aggregate round trips per second and the round-trip
+ * percentiles, as spperf's modes of the same names do.
+ */
+struct fanin_ctx {
+    nng_ctx ctx;
+    nng_aio *aio;
+    int sending;
+};
+
+static nng_mtx *fanin_mtx;
+static nng_cv *fanin_cv;
+static long fanin_left; /* requests to serve, or clients still running */
+
+static long fanin_pipes; /* the server's live connections */
+
+static void fanin_pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg) {
+    (void) p;
+    (void) arg;
+    nng_mtx_lock(fanin_mtx);
+    fanin_pipes += ev == NNG_PIPE_EV_ADD_POST ? 1 : -1;
+    if (fanin_pipes == 0) nng_cv_wake(fanin_cv);
+    nng_mtx_unlock(fanin_mtx);
+}
+
+static void fanin_served(void) {
+    nng_mtx_lock(fanin_mtx);
+    if (--fanin_left == 0) nng_cv_wake(fanin_cv);
+    nng_mtx_unlock(fanin_mtx);
+}
+
+static void fanin_server_cb(void *arg) {
+    struct fanin_ctx *c = arg;
+    if (nng_aio_result(c->aio) != 0) return; /* closed */
+    if (c->sending) {
+        c->sending = 0;
+        fanin_served();
+        nng_ctx_recv(c->ctx, c->aio);
+    } else {
+        c->sending = 1;
+        nng_aio_set_msg(c->aio, nng_aio_get_msg(c->aio));
+        nng_ctx_send(c->ctx, c->aio);
+    }
+}
+
+static void fanin_server(const char *url, int contexts, long total) {
+    nng_socket rep;
+    int rv;
+    if ((rv = nng_rep0_open(&rep)) != 0) fail("nng_rep0_open", rv);
+    if ((rv = nng_mtx_alloc(&fanin_mtx)) != 0) fail("nng_mtx_alloc", rv);
+    if ((rv = nng_cv_alloc(&fanin_cv, fanin_mtx)) != 0) fail("nng_cv_alloc", rv);
+    fanin_left = total;
+    nng_pipe_notify(rep, NNG_PIPE_EV_ADD_POST, fanin_pipe_cb, NULL);
+    nng_pipe_notify(rep, NNG_PIPE_EV_REM_POST, fanin_pipe_cb, NULL);
+    listen_on(rep, url);
+    struct fanin_ctx *cs = calloc((size_t) contexts, sizeof *cs);
+    for (int i = 0; i < contexts; i++) {
+        if ((rv = nng_ctx_open(&cs[i].ctx, rep)) != 0) fail("nng_ctx_open", rv);
+        if ((rv = nng_aio_alloc(&cs[i].aio, fanin_server_cb, &cs[i])) != 0) fail("nng_aio_alloc", rv);
+        nng_ctx_recv(cs[i].ctx, cs[i].aio);
+    }
+    /* Served, and every client hung up: closing earlier could cut replies
+     * still on their way to a client that is slow to read them. */
+    nng_mtx_lock(fanin_mtx);
+    while (fanin_left > 0 || fanin_pipes > 0) nng_cv_wait(fanin_cv);
+    nng_mtx_unlock(fanin_mtx);
+    nng_close(rep);
+    for (int i = 0; i < contexts; i++) nng_aio_free(cs[i].aio);
+    free(cs);
+}
+
+struct fanin_client {
+    nng_socket req;
+    nng_aio *aio;
+    int sending;
+    long done, count;
+    size_t size;
+    double t;
+    uint64_t *rtt;
+};
+
+static void fanin_send(struct fanin_client *c, nng_msg *m) {
+    c->sending = 1;
+    c->t = now_s();
+    nng_aio_set_msg(c->aio, m);
+    nng_send_aio(c->req, c->aio);
+}
+
+static void fanin_client_cb(void *arg) {
+    struct fanin_client *c = arg;
+    int rv = nng_aio_result(c->aio);
+    if (rv != 0) fail(c->sending ? "req send" : "req recv", rv);
+    if (c->sending) {
+        c->sending = 0;
+        nng_recv_aio(c->req, c->aio);
+        return;
+    }
+    double dt = (now_s() - c->t) * 1e9;
+    c->rtt[c->done++] = (uint64_t) dt;
+    if (c->done < c->count) {
+        fanin_send(c, nng_aio_get_msg(c->aio));
+    } else {
+        nng_msg_free(nng_aio_get_msg(c->aio));
+        fanin_served();
+    }
+}
+
+static void fanin_clients(const char *url, int clients, size_t size, long count) {
+    int rv;
+    if ((rv = nng_mtx_alloc(&fanin_mtx)) != 0) fail("nng_mtx_alloc", rv);
+    if ((rv = nng_cv_alloc(&fanin_cv, fanin_mtx)) != 0) fail("nng_cv_alloc", rv);
+    struct fanin_client *cs = calloc((size_t) clients, sizeof *cs);
+    uint64_t *rtt = calloc((size_t) clients * (size_t) count, sizeof *rtt);
+    for (int i = 0; i < clients; i++) {
+        struct fanin_client *c = &cs[i];
+        if ((rv = nng_req0_open(&c->req)) != 0) fail("nng_req0_open", rv);
+        if (i == 0) {
+            dial(c->req, url); /* the server may still be starting */
+        } else if ((rv = dial_once(c->req, url)) != 0) {
+            fail("nng_dial", rv);
+        }
+        if ((rv = nng_aio_alloc(&c->aio, fanin_client_cb, c)) != 0) fail("nng_aio_alloc", rv);
+        c->count = count;
+        c->size = size;
+        c->rtt = rtt + (size_t) i * (size_t) count;
+    }
+    fanin_left = clients;
+    double t0 = now_s();
+    for (int i = 0; i < clients; i++) {
+        nng_msg *m;
+        if ((rv = nng_msg_alloc(&m, size)) != 0) fail("nng_msg_alloc", rv);
+        fanin_send(&cs[i], m);
+    }
+    nng_mtx_lock(fanin_mtx);
+    while (fanin_left > 0) nng_cv_wait(fanin_cv);
+    nng_mtx_unlock(fanin_mtx);
+    double total = now_s() - t0;
+    printf("clients: %d\n", clients);
+    printf("message size: %zu [B]\n", size);
+    printf("round trip count: %ld\n", count * clients);
+    printf("total time: %.3f [s]\n", total);
+    printf("throughput: %.0f [rt/s]\n", (double) (count * clients) / total);
+    print_percentiles(rtt, count * clients);
+    for (int i = 0; i < clients; i++) {
+        nng_close(cs[i].req);
+        nng_aio_free(cs[i].aio);
+    }
+    free(cs);
+    free(rtt);
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) goto usage;
     const char *mode = argv[1];
@@ -338,6 +495,17 @@ int main(int argc, char **argv) {
               number(argv[5], "count"));
         return 0;
     }
+    if (strcmp(mode, "local_fanin") == 0) {
+        if (argc != 5) goto usage;
+        fanin_server(argv[2], (int) number(argv[3], "contexts"), number(argv[4], "total"));
+        return 0;
+    }
+    if (strcmp(mode, "remote_fanin") == 0) {
+        if (argc != 6) goto usage;
+        fanin_clients(argv[2], (int) number(argv[3], "clients"), (size_t) number(argv[4], "size"),
+                      number(argv[5], "count"));
+        return 0;
+    }
     if (argc != 5) goto usage;
     const char *url = argv[2];
     size_t size = (size_t) number(argv[3], "size");
@@ -352,6 +520,8 @@ usage:
     fprintf(stderr,
             "usage: nngperf local_lat|remote_lat|local_thr|remote_thr URL SIZE COUNT\n"
             "       nngperf inproc_lat|inproc_thr SIZE COUNT\n"
-            "       nngperf scale URL PAIRS SIZE COUNT\n");
+            "       nngperf scale URL PAIRS SIZE COUNT\n"
+            "       nngperf local_fanin URL CONTEXTS TOTAL\n"
+            "       nngperf remote_fanin URL CLIENTS SIZE COUNT\n");
     return 2;
 }

@@ -7,6 +7,7 @@
 //! spperf [-p PROTO] local_thr  URL SIZE COUNT    spperf [-p PROTO] remote_thr URL SIZE COUNT
 //! spperf [-p PROTO] inproc_lat SIZE COUNT        spperf [-p PROTO] inproc_thr SIZE COUNT
 //! spperf scale URL PAIRS SIZE COUNT
+//! spperf local_fanin URL CONTEXTS TOTAL         spperf remote_fanin URL CLIENTS SIZE COUNT
 //! ```
 //!
 //! PROTO is `pair1` (the default, as nng), `pair0` (the default of mangos'
@@ -23,8 +24,16 @@
 //! runtime, and prints the round-trip percentiles of both: batching and
 //! bulk transfers must not hold a small message back.
 //!
+//! `local_fanin URL CONTEXTS TOTAL` and `remote_fanin URL CLIENTS SIZE COUNT`
+//! measure fan-in: a REP socket serving with CONTEXTS contexts at once, and
+//! CLIENTS REQ sockets (one connection each) doing COUNT round trips each,
+//! all at the same time; the server exits after TOTAL (= CLIENTS × COUNT)
+//! requests once the clients have hung up, the clients print the aggregate round trips per second and the
+//! round-trip percentiles. `bench/c/nngperf.c` has the same two modes, so
+//! either side can be nng.
+//!
 //! `-t N` picks the tokio runtime: 0 (the default for every mode but
-//! `scale`) is a current-thread runtime, so a message goes from the socket
+//! `scale` and the fan-in modes) is a current-thread runtime, so a message goes from the socket
 //! to the application without changing threads; N > 0 is a multi-thread
 //! runtime with N workers (the default for `scale`: one per CPU).
 
@@ -68,7 +77,7 @@ fn allocs() -> u64 {
 
 fn usage() -> ! {
     eprintln!(
-        "usage: spperf [-t THREADS] [-p pair0|pair1|reqrep|pushpull] local_lat|remote_lat|local_thr|remote_thr URL SIZE COUNT\n       spperf [-t THREADS] [-p ...] inproc_lat|inproc_thr SIZE COUNT\n       spperf [-t THREADS] scale URL PAIRS SIZE COUNT\n       spperf [-t THREADS] lat_load URL COUNT"
+        "usage: spperf [-t THREADS] [-p pair0|pair1|reqrep|pushpull] local_lat|remote_lat|local_thr|remote_thr URL SIZE COUNT\n       spperf [-t THREADS] [-p ...] inproc_lat|inproc_thr SIZE COUNT\n       spperf [-t THREADS] scale URL PAIRS SIZE COUNT\n       spperf [-t THREADS] lat_load URL COUNT\n       spperf [-t THREADS] local_fanin URL CONTEXTS TOTAL\n       spperf [-t THREADS] remote_fanin URL CLIENTS SIZE COUNT"
     );
     exit(2)
 }
@@ -173,7 +182,7 @@ async fn lat_client(p: Proto, url: &str, size: usize, count: usize) {
     let mut m = Message::from(vec![b'x'; size]);
     // Each round trip's time, in nanoseconds, for the percentiles: one clock
     // read per round trip, into memory allocated before the clock starts.
-    let mut rtt: Vec<u32> = Vec::with_capacity(count);
+    let mut rtt: Vec<u64> = Vec::with_capacity(count);
     let t0 = Instant::now();
     let mut last = t0;
     let (mut a0, warm) = (0, count / 2);
@@ -184,7 +193,7 @@ async fn lat_client(p: Proto, url: &str, size: usize, count: usize) {
         s.send(m).await.unwrap_or_else(|e| die("send", e));
         m = s.recv().await.unwrap_or_else(|e| die("recv", e));
         let now = Instant::now();
-        rtt.push(u32::try_from((now - last).as_nanos()).unwrap_or(u32::MAX));
+        rtt.push(u64::try_from((now - last).as_nanos()).unwrap_or(u64::MAX));
         last = now;
     }
     let total = t0.elapsed().as_secs_f64();
@@ -202,14 +211,14 @@ async fn lat_client(p: Proto, url: &str, size: usize, count: usize) {
 
 /// Prints the round-trip percentiles line that `bench/c/nngperf.c` prints
 /// too (p50, p99, p99.9 and the worst, in microseconds).
-fn print_percentiles(rtt: &mut [u32]) {
+fn print_percentiles(rtt: &mut [u64]) {
     if rtt.is_empty() {
         return;
     }
     rtt.sort_unstable();
     let at = |q: f64| {
         let i = ((rtt.len() as f64 * q).ceil() as usize).clamp(1, rtt.len()) - 1;
-        f64::from(rtt[i]) / 1e3
+        rtt[i] as f64 / 1e3
     };
     println!(
         "round trip p50 p99 p99.9 max: {:.3} {:.3} {:.3} {:.3} [us]",
@@ -294,13 +303,13 @@ async fn lat_load(url: &str, count: usize) {
     let round_trips = |label: &'static str| {
         let c = c.clone();
         async move {
-            let mut rtt: Vec<u32> = Vec::with_capacity(count);
+            let mut rtt: Vec<u64> = Vec::with_capacity(count);
             let mut m = Message::from(vec![b'x'; 64]);
             for _ in 0..count {
                 let t = Instant::now();
                 c.send(m).await.unwrap_or_else(|e| die("send", e));
                 m = c.recv().await.unwrap_or_else(|e| die("recv", e));
-                rtt.push(u32::try_from(t.elapsed().as_nanos()).unwrap_or(u32::MAX));
+                rtt.push(u64::try_from(t.elapsed().as_nanos()).unwrap_or(u64::MAX));
             }
             print!("{label}: ");
             print_percentiles(&mut rtt);
@@ -384,6 +393,88 @@ async fn scale(url: &str, pairs: usize, size: usize, count: usize) {
     println!("throughput: {:.0} [rt/s]", (count * pairs) as f64 / total);
 }
 
+/// `local_fanin`: a REP socket on `url` serving `total` requests with
+/// `contexts` contexts at once (each receives a request and echoes it), then
+/// exiting once every client has hung up.
+async fn fanin_server(url: &str, contexts: usize, total: usize) {
+    let rep = socket(Protocol::Rep0);
+    rep.listen(url).await.unwrap_or_else(|e| die("listen", e));
+    let served = std::sync::Arc::new(AtomicU64::new(0));
+    let done = std::sync::Arc::new(tokio::sync::Notify::new());
+    for _ in 0..contexts {
+        let ctx = rep.context().unwrap_or_else(|e| die("context", e));
+        let (served, done) = (served.clone(), done.clone());
+        tokio::spawn(async move {
+            // Ends when the socket closes (the process exits).
+            while let Ok(m) = ctx.recv().await {
+                if ctx.send(m).await.is_err() {
+                    break;
+                }
+                if served.fetch_add(1, Ordering::Relaxed) + 1 == total as u64 {
+                    done.notify_one();
+                }
+            }
+        });
+    }
+    done.notified().await;
+    // Served; closing before every client has hung up could cut replies
+    // still on their way to a client that is slow to read them.
+    while !rep.pipes().is_empty() {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// `remote_fanin`: `clients` REQ sockets, one connection each, all dialing
+/// `url`; once all are connected each does `count` round trips of `size`
+/// bytes at once with the others. Prints the aggregate round trips per
+/// second and the round-trip percentiles over all clients.
+async fn fanin_clients(url: &str, clients: usize, size: usize, count: usize) {
+    let mut socks = Vec::with_capacity(clients);
+    for i in 0..clients {
+        let req = socket(Protocol::Req0);
+        if i == 0 {
+            dial(&req, url).await; // the server may still be starting
+        } else {
+            req.dial(url).await.unwrap_or_else(|e| die("dial", e));
+        }
+        socks.push(req);
+    }
+    let start = std::sync::Arc::new(tokio::sync::Barrier::new(clients + 1));
+    let mut tasks = Vec::with_capacity(clients);
+    for req in socks {
+        let start = start.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut rtt = Vec::with_capacity(count);
+            let mut m = Message::from(vec![b'x'; size]);
+            start.wait().await;
+            for _ in 0..count {
+                let t = Instant::now();
+                req.send(m).await.unwrap_or_else(|e| die("req send", e));
+                m = req.recv().await.unwrap_or_else(|e| die("req recv", e));
+                rtt.push(u64::try_from(t.elapsed().as_nanos()).unwrap_or(u64::MAX));
+            }
+            (req, rtt)
+        }));
+    }
+    start.wait().await;
+    let t0 = Instant::now();
+    let mut all = Vec::with_capacity(clients * count);
+    let mut keep = Vec::with_capacity(clients);
+    for t in tasks {
+        let (req, rtt) = t.await.unwrap_or_else(|e| die("task", e));
+        all.extend(rtt);
+        keep.push(req);
+    }
+    let total = t0.elapsed().as_secs_f64();
+    println!("clients: {clients}");
+    println!("message size: {size} [B]");
+    println!("round trip count: {}", count * clients);
+    println!("total time: {total:.3} [s]");
+    println!("throughput: {:.0} [rt/s]", (count * clients) as f64 / total);
+    print_percentiles(&mut all);
+    drop(keep);
+}
+
 fn main() {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
     let mut proto = Proto::Pair1;
@@ -407,11 +498,13 @@ fn main() {
         args.drain(..2);
     }
     let mode = args.first().cloned().unwrap_or_else(|| usage());
-    let threads = threads.unwrap_or(if mode == "scale" {
-        std::thread::available_parallelism().map_or(2, |n| n.get())
-    } else {
-        0
-    });
+    let threads = threads.unwrap_or(
+        if matches!(mode.as_str(), "scale" | "local_fanin" | "remote_fanin") {
+            std::thread::available_parallelism().map_or(2, |n| n.get())
+        } else {
+            0
+        },
+    );
     let mut builder = if threads == 0 {
         tokio::runtime::Builder::new_current_thread()
     } else {
@@ -431,6 +524,15 @@ fn main() {
                 scale(&args[1], pairs, size, count).await
             }
             ("lat_load", 3) => lat_load(&args[1], number(&args[2], "count")).await,
+            ("local_fanin", 4) => {
+                let contexts = number(&args[2], "contexts");
+                fanin_server(&args[1], contexts, number(&args[3], "total")).await
+            }
+            ("remote_fanin", 5) => {
+                let clients = number(&args[2], "clients");
+                let size = number(&args[3], "size");
+                fanin_clients(&args[1], clients, size, number(&args[4], "count")).await
+            }
             ("inproc_lat", 3) | ("inproc_thr", 3) => {
                 let size = number(&args[1], "size");
                 let count = number(&args[2], "count");

@@ -17,8 +17,9 @@ cargo fmt --all -- --check
 step "every docs/wire.md section the code cites exists"
 python3 tools/check-wire-refs.py
 
-step "clippy (host workspace, all targets)"
+step "clippy (host workspace, all targets; nanosp-embassy with its feature 'tls')"
 cargo clippy --locked --workspace --all-targets -- -D warnings
+cargo clippy --locked -p nanosp-embassy --features tls --all-targets -- -D warnings
 
 step "clippy (wasm workspace: nanosp-web, nanosp-wasm)"
 (cd bindings/wasm && cargo clippy --locked --all-targets -- -D warnings)

@@ -71,6 +71,11 @@ pub(crate) struct State {
     /// Pipes whose incoming messages wait for room, oldest first.
     blocked: VecDeque<PipeId>,
     recv_waiters: VecDeque<RecvWaiter>,
+    /// The machine lets one receive wait per context (REQ, REP): nobody
+    /// looks through `recv_waiters` for another waiter of the same context,
+    /// which with thousands of contexts would cost each receive thousands
+    /// of steps.
+    one_recv_per_ctx: bool,
     next_ticket: u64,
     send_waiters: Vec<(CtxId, Waker)>,
     close_waiters: Vec<Waker>,
@@ -140,6 +145,7 @@ impl<R: Runtime> Core<R> {
         let m = crate::proto::machine(p, raw, seed);
         let uses_time = m.uses_time();
         let tracks_receives = m.tracks_receives();
+        let one_recv_per_ctx = m.one_recv_per_ctx();
         Arc::new_cyclic(|me| Core {
             me: me.clone(),
             rt,
@@ -155,6 +161,7 @@ impl<R: Runtime> Core<R> {
                 pipes: VecMap::new(),
                 blocked: VecDeque::new(),
                 recv_waiters: VecDeque::new(),
+                one_recv_per_ctx,
                 next_ticket: 0,
                 send_waiters: Vec::new(),
                 close_waiters: Vec::new(),

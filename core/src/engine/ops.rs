@@ -24,27 +24,27 @@ pub(super) fn wake_receivers(list: &mut VecDeque<RecvWaiter>, n: &Notify, wakes:
     if list.is_empty() || !n.any() {
         return;
     }
-    if list.len() == 1 {
-        // The usual case: one operation waits.
-        let w = &mut list[0];
-        if n.hits(w.ctx) {
+    if n.all {
+        // Rare (closing, options): everyone; a waiter not at the head of
+        // its context waits again.
+        for w in list.iter_mut() {
             if let Some(k) = w.waker.take() {
                 wakes.push(k);
             }
         }
         return;
     }
-    let mut seen: heapless::Vec<CtxId, 16> = heapless::Vec::new();
+    // A few contexts named (REP: the one that waited longest, near the
+    // front): the oldest waiter of each, stopping once all are found.
+    let mut left = n.ctxs.clone();
     for w in list.iter_mut() {
-        if seen.contains(&w.ctx) {
-            continue;
-        }
-        // Past 16 contexts every waiter is woken: harmless, those not at
-        // the head of their context wait again.
-        let _ = seen.push(w.ctx);
-        if n.hits(w.ctx) {
+        if let Some(i) = left.iter().position(|c| *c == w.ctx) {
+            left.swap_remove(i);
             if let Some(k) = w.waker.take() {
                 wakes.push(k);
+            }
+            if left.is_empty() {
+                return;
             }
         }
     }
@@ -93,12 +93,16 @@ impl State {
     ) -> Poll<Result<Message, Error>> {
         if let Some(t) = op.ticket {
             // Usually this operation is the oldest waiter (often the only one).
+            // An older waiter of this context goes first (looked for among
+            // older tickets only, and only where a context may have two).
             let first = self.recv_waiters.front().is_some_and(|w| w.ticket == t);
             if !first
+                && !self.one_recv_per_ctx
                 && self
                     .recv_waiters
                     .iter()
-                    .any(|w| w.ctx == ctx && w.ticket < t)
+                    .take_while(|w| w.ticket < t)
+                    .any(|w| w.ctx == ctx)
             {
                 self.set_recv_waker(t, cx.waker());
                 return Poll::Pending;
@@ -163,6 +167,9 @@ impl State {
             };
             self.recv_waiters.remove(i).expect("found").ctx
         };
+        if self.one_recv_per_ctx {
+            return;
+        }
         if let Some(next) = self.recv_waiters.iter_mut().find(|e| e.ctx == ctx) {
             if let Some(k) = next.waker.take() {
                 wakes.push(k);

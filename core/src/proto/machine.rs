@@ -211,6 +211,18 @@ pub(crate) trait Machine: Send {
     fn tracks_receives(&self) -> bool {
         false
     }
+    /// The machine refuses a second waiting receive on a context
+    /// ([`Machine::recv_begin`] says [`Error::ProtocolState`]), so each
+    /// context has at most one waiter. Asked once, when the socket is made.
+    fn one_recv_per_ctx(&self) -> bool {
+        false
+    }
+    /// Tests only: how many entries the machine keeps for waiting receives
+    /// (stale ones included), to check that they stay bounded.
+    #[cfg(test)]
+    fn waiter_entries(&self) -> usize {
+        0
+    }
     /// When `ctx` next needs [`Machine::expire`] (resend, survey end).
     fn deadline(&self, ctx: CtxId) -> Option<Instant> {
         let _ = ctx;

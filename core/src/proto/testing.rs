@@ -158,6 +158,28 @@ impl Harness {
         self.with(|m, io| attempt(m, io, CtxId::SOCKET))
     }
 
+    /// The first attempt of a blocking `recv` on context `c`: begin,
+    /// attempt, and park on [`Error::WouldBlock`].
+    pub fn wait_recv_on(&mut self, c: CtxId) -> Result<Message, Error> {
+        self.expire_due(c);
+        self.with(|m, io| {
+            m.recv_begin(io, c)?;
+            attempt(m, io, c)
+        })
+    }
+
+    /// A later attempt of the blocking `recv` waiting on context `c`.
+    pub fn repoll_on(&mut self, c: CtxId) -> Result<Message, Error> {
+        self.expire_due(c);
+        self.with(|m, io| attempt(m, io, c))
+    }
+
+    /// The machine (tests look at what it keeps).
+    #[cfg(test)]
+    pub(crate) fn machine(&self) -> &dyn Machine {
+        &*self.m
+    }
+
     /// The waiting `recv` on context `c` times out or is dropped.
     pub fn cancel_recv_on(&mut self, c: CtxId) {
         self.with(|m, io| m.recv_cancelled(io, c))

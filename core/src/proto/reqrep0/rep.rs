@@ -12,12 +12,21 @@ struct RepCtx {
     /// The request the next `send` answers: where it came from, and its
     /// backtrace.
     pending: Option<(PipeId, SavedBacktrace)>,
+    /// Waiting in `recv`: the mark of its entry in `Rep0::waiting` (older
+    /// entries of this context are stale and skipped).
+    waits: Option<u32>,
+    /// A request waits for it in `Rep0::handed`.
+    handed: bool,
 }
 
 impl Ctx for RepCtx {
     type Settings = ();
     fn open(_: &()) -> Self {
-        RepCtx { pending: None }
+        RepCtx {
+            pending: None,
+            waits: None,
+            handed: false,
+        }
     }
 }
 
@@ -28,7 +37,13 @@ pub(crate) struct Rep0 {
     recvq: RecvQueue,
     ctxs: Contexts<RepCtx>,
     /// Contexts waiting in `recv`, oldest first: each request wakes one.
-    waiting: VecDeque<CtxId>,
+    /// An entry counts only while its context's `waits` holds its mark, so
+    /// that leaving the queue costs nothing with thousands of contexts.
+    waiting: VecDeque<(CtxId, u32)>,
+    /// The last mark given out.
+    mark: u32,
+    /// Contexts waiting (live entries of `waiting`).
+    live: usize,
     /// Requests handed to a waiting context's `recv`, not yet taken (kept
     /// apart from the contexts so that an idle socket stays small).
     handed: Vec<(CtxId, Message)>,
@@ -43,11 +58,35 @@ impl Rep0 {
             recvq: RecvQueue::new(128),
             ctxs: Contexts::new(()),
             waiting: VecDeque::new(),
+            mark: 0,
+            live: 0,
             handed: Vec::new(),
         }
     }
 
+    /// `c` no longer waits. Stale entries are dropped from `waiting` once
+    /// they outnumber the live ones (a REP that times out again and again
+    /// with nothing coming must not grow).
+    fn unwait(&mut self, c: CtxId) {
+        let Some(ctx) = self.ctxs.get_mut(c) else {
+            return;
+        };
+        if ctx.waits.take().is_none() {
+            return;
+        }
+        self.live -= 1;
+        if self.waiting.len() > 2 * self.live + 8 {
+            let ctxs = &self.ctxs;
+            self.waiting
+                .retain(|&(c, mark)| ctxs.get(c).is_some_and(|x| x.waits == Some(mark)));
+        }
+    }
+
     fn take_handed(&mut self, c: CtxId) -> Option<Message> {
+        let ctx = self.ctxs.get_mut(c)?;
+        if !core::mem::replace(&mut ctx.handed, false) {
+            return None;
+        }
         let i = self.handed.iter().position(|h| h.0 == c)?;
         Some(self.handed.swap_remove(i).1)
     }
@@ -55,11 +94,16 @@ impl Rep0 {
     /// Hands request `m` to the context that has waited longest (as nng:
     /// receivers are served in order), or queues it when nobody waits.
     fn deliver(&mut self, io: &mut Io<'_>, m: Message, front: bool) {
-        while let Some(c) = self.waiting.pop_front() {
-            if self.ctxs.contains(c) {
-                self.handed.push((c, m));
-                io.notify_recv_ctx(c);
-                return;
+        while let Some((c, mark)) = self.waiting.pop_front() {
+            if let Some(ctx) = self.ctxs.get_mut(c) {
+                if ctx.waits == Some(mark) {
+                    ctx.waits = None;
+                    self.live -= 1;
+                    ctx.handed = true;
+                    self.handed.push((c, m));
+                    io.notify_recv_ctx(c);
+                    return;
+                }
             }
         }
         if front {
@@ -138,7 +182,7 @@ impl Machine for Rep0 {
         let Some(mut m) = self.take_handed(c).or_else(|| self.recvq.pop()) else {
             return Err(Error::WouldBlock);
         };
-        self.waiting.retain(|&x| x != c);
+        self.unwait(c);
         if !self.raw {
             let p = m.pipe().expect("set on receipt");
             let bt = SavedBacktrace::from_slice(m.header()).expect("same capacity");
@@ -172,25 +216,39 @@ impl Machine for Rep0 {
         true // raw too: a device's receives are handed requests in order
     }
 
+    fn one_recv_per_ctx(&self) -> bool {
+        true // recv_begin refuses a second one, raw too
+    }
+
+    #[cfg(test)]
+    fn waiter_entries(&self) -> usize {
+        self.waiting.len()
+    }
+
     fn recv_begin(&mut self, _io: &mut Io<'_>, c: CtxId) -> Result<(), Error> {
-        if !self.ctxs.contains(c) {
+        let Some(ctx) = self.ctxs.get(c) else {
             return Err(Error::Closed);
-        }
+        };
         // One waiting recv per context, as nng.
-        if self.waiting.contains(&c) || self.handed.iter().any(|h| h.0 == c) {
+        if ctx.waits.is_some() || ctx.handed {
             return Err(Error::ProtocolState);
         }
         Ok(())
     }
 
     fn recv_parked(&mut self, _io: &mut Io<'_>, c: CtxId) {
-        if !self.waiting.contains(&c) {
-            self.waiting.push_back(c);
+        if let Some(ctx) = self.ctxs.get_mut(c) {
+            if ctx.waits.is_none() {
+                self.mark = self.mark.wrapping_add(1);
+                ctx.waits = Some(self.mark);
+                self.live += 1;
+                self.waiting.push_back((c, self.mark));
+            }
         }
     }
 
     fn recv_cancelled(&mut self, io: &mut Io<'_>, c: CtxId) {
-        self.waiting.retain(|&x| x != c);
+        self.unwait(c);
         // A request handed to the abandoned recv goes to the next waiting
         // context, or back to the front of the queue.
         if let Some(m) = self.take_handed(c) {
@@ -204,7 +262,7 @@ mod tests {
     use alloc::vec;
 
     use crate::proto::testing::{Delivery, Harness};
-    use crate::{Error, Protocol};
+    use crate::{Error, Message, Protocol};
 
     #[test]
     fn rep_keeps_requests_of_a_requester_that_left() {
@@ -262,6 +320,46 @@ mod tests {
         h.recv().unwrap();
         h.remove(1);
         h.send(b"late").unwrap();
+    }
+
+    /// Contexts get requests in the order they began to wait, whatever
+    /// came before: a context that waited and gave up a thousand times (a
+    /// polling loop with a timeout) leaves nothing behind.
+    #[test]
+    fn rep_contexts_served_in_waiting_order_after_many_timeouts() {
+        use crate::proto::CtxId;
+        let mut h = Harness::new(Protocol::Rep0, false);
+        h.add(1, 8).unwrap();
+        let (a, b, c) = (CtxId(1), CtxId(2), CtxId(3));
+        for x in [a, b, c] {
+            h.open_ctx(x).unwrap();
+        }
+        for _ in 0..1000 {
+            assert_eq!(h.wait_recv_on(a), Err(Error::WouldBlock));
+            h.cancel_recv_on(a);
+        }
+        assert!(h.machine().waiter_entries() <= 16, "stale entries dropped");
+        assert_eq!(h.wait_recv_on(b), Err(Error::WouldBlock));
+        assert_eq!(h.wait_recv_on(c), Err(Error::WouldBlock));
+        assert_eq!(h.wait_recv_on(a), Err(Error::WouldBlock));
+        // One waiting recv per context, as nng.
+        assert_eq!(h.wait_recv_on(b), Err(Error::ProtocolState));
+        for id in 1..=3u8 {
+            h.deliver(1, &[0x80, 0, 0, id, b'0' + id]);
+        }
+        assert_eq!(h.repoll_on(b).unwrap().body(), b"1");
+        assert_eq!(h.repoll_on(c).unwrap().body(), b"2");
+        assert_eq!(h.repoll_on(a).unwrap().body(), b"3");
+        // Handed and answered: each context may wait again.
+        for x in [a, b, c] {
+            h.send_on(x, Message::from("r")).unwrap();
+            assert_eq!(h.wait_recv_on(x), Err(Error::WouldBlock));
+        }
+        // Closing a waiting context hands its turn on.
+        h.close_ctx(a);
+        h.deliver(1, &[0x80, 0, 0, 4, b'4']);
+        assert_eq!(h.repoll_on(b).unwrap().body(), b"4");
+        assert_eq!(h.repoll_on(c), Err(Error::WouldBlock));
     }
 
     #[test]

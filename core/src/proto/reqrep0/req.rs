@@ -359,6 +359,10 @@ impl Machine for Req0 {
         !self.raw
     }
 
+    fn one_recv_per_ctx(&self) -> bool {
+        !self.raw // recv_begin refuses a second one
+    }
+
     fn deadline(&self, c: CtxId) -> Option<Instant> {
         self.ctxs.get(c)?.req()?.resend_at
     }

@@ -182,6 +182,48 @@ impl<R: Runtime> Socket<R> {
         }
     }
 
+    /// Receives up to `max` messages into `out`: waits for the first as
+    /// [`Socket::recv`] does (with its timeout and errors), then takes those
+    /// already there in one pass of the socket's lock, so a receiver that
+    /// keeps up with a fast sender pays once per batch. Returns how many it
+    /// added: at least one, unless `max` is 0. On REQ and SURVEYOR it is
+    /// like `recv` (one reply per request; a survey's responses as they
+    /// come).
+    ///
+    /// ```
+    /// use nanosp_core::{Message, Protocol, Socket, testing::VirtualRuntime};
+    /// # futures::executor::block_on(async {
+    /// let rt = VirtualRuntime::new(1);
+    /// let pull = Socket::new(Protocol::Pull0, rt.clone());
+    /// let push = Socket::new(Protocol::Push0, rt);
+    /// pull.listen("inproc://recv-many-doc").unwrap();
+    /// push.dial("inproc://recv-many-doc").unwrap();
+    /// for i in 0..3u8 {
+    ///     push.send(Message::from(&[i][..])).await.unwrap();
+    /// }
+    /// let mut got = Vec::new();
+    /// while got.len() < 3 {
+    ///     pull.recv_many(&mut got, 16).await.unwrap();
+    /// }
+    /// assert_eq!(got.iter().map(|m| m.body()[0]).collect::<Vec<_>>(), [0, 1, 2]);
+    /// # });
+    /// ```
+    pub async fn recv_many(&self, out: &mut Vec<Message>, max: usize) -> Result<usize, Error> {
+        if max == 0 {
+            return Ok(0);
+        }
+        out.push(self.recv().await?);
+        Ok(1 + self.try_recv_many(out, max - 1))
+    }
+
+    /// Takes up to `max` messages that are already there into `out`,
+    /// without waiting (as [`Socket::try_recv`]), in one pass of the
+    /// socket's lock. Returns how many it added (0 if none was there, or
+    /// the socket is closed).
+    pub fn try_recv_many(&self, out: &mut Vec<Message>, max: usize) -> usize {
+        self.core().try_recv_many(CtxId::SOCKET, out, max)
+    }
+
     /// Sets an option (see [`SockOpt`] for names and defaults). Protocol
     /// options set here also become the defaults of contexts opened later.
     pub fn set_opt(&self, o: SockOpt) -> Result<(), Error> {

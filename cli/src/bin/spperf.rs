@@ -32,6 +32,9 @@
 //! round-trip percentiles. `bench/c/nngperf.c` has the same two modes, so
 //! either side can be nng.
 //!
+//! `-b N` makes the throughput receiver (`local_thr`, `inproc_thr`) take up
+//! to N messages per call with `recv_many` instead of one with `recv`.
+//!
 //! `-t N` picks the tokio runtime: 0 (the default for every mode but
 //! `scale` and the fan-in modes) is a current-thread runtime, so a message goes from the socket
 //! to the application without changing threads; N > 0 is a multi-thread
@@ -77,7 +80,7 @@ fn allocs() -> u64 {
 
 fn usage() -> ! {
     eprintln!(
-        "usage: spperf [-t THREADS] [-p pair0|pair1|reqrep|pushpull] local_lat|remote_lat|local_thr|remote_thr URL SIZE COUNT\n       spperf [-t THREADS] [-p ...] inproc_lat|inproc_thr SIZE COUNT\n       spperf [-t THREADS] scale URL PAIRS SIZE COUNT\n       spperf [-t THREADS] lat_load URL COUNT\n       spperf [-t THREADS] local_fanin URL CONTEXTS TOTAL\n       spperf [-t THREADS] remote_fanin URL CLIENTS SIZE COUNT"
+        "usage: spperf [-t THREADS] [-b BATCH] [-p pair0|pair1|reqrep|pushpull] local_lat|remote_lat|local_thr|remote_thr URL SIZE COUNT\n       spperf [-t THREADS] [-p ...] inproc_lat|inproc_thr SIZE COUNT\n       spperf [-t THREADS] scale URL PAIRS SIZE COUNT\n       spperf [-t THREADS] lat_load URL COUNT\n       spperf [-t THREADS] local_fanin URL CONTEXTS TOTAL\n       spperf [-t THREADS] remote_fanin URL CLIENTS SIZE COUNT"
     );
     exit(2)
 }
@@ -229,20 +232,40 @@ fn print_percentiles(rtt: &mut [u64]) {
     );
 }
 
-async fn thr_server(p: Proto, url: &str, size: usize, count: usize) {
+async fn thr_server(p: Proto, url: &str, size: usize, count: usize, batch: usize) {
     let s = socket(p.sides(false).0);
     let _ = s.set_opt(SockOpt::RecvBuffer(128));
     s.listen(url).await.unwrap_or_else(|e| die("listen", e));
     s.recv().await.unwrap_or_else(|e| die("recv", e)); // the start message
     let t0 = Instant::now();
     let (mut a0, warm) = (0, count / 2);
-    for i in 0..count {
-        if i == warm {
-            a0 = allocs();
+    if batch > 1 {
+        // `-b N`: recv_many, up to N messages per pass of the lock.
+        let mut got = Vec::with_capacity(batch);
+        let mut n = 0;
+        while n < count {
+            if n >= warm && a0 == 0 {
+                a0 = allocs();
+            }
+            got.clear();
+            let want = batch.min(count - n);
+            n += s
+                .recv_many(&mut got, want)
+                .await
+                .unwrap_or_else(|e| die("recv", e));
+            if got.iter().any(|m| m.body().len() != size) {
+                die("message size", "a message of another size");
+            }
         }
-        let m = s.recv().await.unwrap_or_else(|e| die("recv", e));
-        if m.body().len() != size {
-            die("message size", format!("{} != {size}", m.body().len()));
+    } else {
+        for i in 0..count {
+            if i == warm {
+                a0 = allocs();
+            }
+            let m = s.recv().await.unwrap_or_else(|e| die("recv", e));
+            if m.body().len() != size {
+                die("message size", format!("{} != {size}", m.body().len()));
+            }
         }
     }
     let total = t0.elapsed().as_secs_f64();
@@ -479,6 +502,7 @@ fn main() {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
     let mut proto = Proto::Pair1;
     let mut threads: Option<usize> = None;
+    let mut batch = 1;
     loop {
         match args.first().map(String::as_str) {
             Some("-p" | "--proto") if args.len() >= 2 => {
@@ -492,6 +516,9 @@ fn main() {
             }
             Some("-t" | "--threads") if args.len() >= 2 => {
                 threads = Some(number(&args[1], "threads"));
+            }
+            Some("-b" | "--batch") if args.len() >= 2 => {
+                batch = number(&args[1], "batch");
             }
             _ => break,
         }
@@ -547,7 +574,9 @@ fn main() {
                 } else {
                     let u = url.clone();
                     let server =
-                        tokio::spawn(async move { thr_server(proto, &u, size, count).await });
+                        tokio::spawn(
+                            async move { thr_server(proto, &u, size, count, batch).await },
+                        );
                     tokio::task::yield_now().await;
                     thr_client(proto, &url, size, count).await;
                     let _ = server.await;
@@ -562,7 +591,7 @@ fn main() {
                 match mode.as_str() {
                     "local_lat" => lat_server(proto, url, size, count).await,
                     "remote_lat" => lat_client(proto, url, size, count).await,
-                    "local_thr" => thr_server(proto, url, size, count).await,
+                    "local_thr" => thr_server(proto, url, size, count, batch).await,
                     "remote_thr" => thr_client(proto, url, size, count).await,
                     _ => usage(),
                 }

@@ -253,6 +253,43 @@ impl<R: Runtime> Core<R> {
         r
     }
 
+    /// Takes up to `max` messages already there for `ctx` into `out`, a
+    /// pass of the lock for all the machine holds (then the pipes that
+    /// waited for room refill it, and another pass), stopping at the first
+    /// attempt that finds nothing or is refused. Returns how many it took.
+    pub(crate) fn try_recv_many(&self, ctx: CtxId, out: &mut Vec<Message>, max: usize) -> usize {
+        let mut n = 0;
+        while n < max {
+            let mut unblock = false;
+            let took = self.transact(|st, wakes| {
+                if st.closed {
+                    return 0;
+                }
+                if self.uses_time {
+                    st.expire_due(wakes, ctx);
+                }
+                let mut took = 0;
+                while n + took < max {
+                    match st.call(wakes, |m, io| m.recv(io, ctx)) {
+                        Ok(m) => {
+                            out.push(m);
+                            took += 1;
+                        }
+                        Err(_) => break,
+                    }
+                }
+                unblock = took > 0 && !st.blocked.is_empty();
+                took
+            });
+            n += took;
+            if !unblock {
+                break;
+            }
+            self.unblock();
+        }
+        n
+    }
+
     /// A blocking receive that waited is abandoned (timed out or dropped).
     fn recv_abandoned(&self, c: CtxId, ticket: Option<u64>) {
         self.transact(|st, wakes| {

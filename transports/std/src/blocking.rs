@@ -158,6 +158,21 @@ impl Socket {
         recv_or_wait(self.inner.try_recv(), || self.inner.recv())
     }
 
+    /// Receives up to `max` messages into `out`, blocking for the first
+    /// ([`crate::Socket::recv_many`]). Returns how many it added.
+    pub fn recv_many(&self, out: &mut Vec<Message>, max: usize) -> Result<usize, Error> {
+        match self.inner.try_recv_many(out, max) {
+            0 if max > 0 => futures_executor::block_on(self.inner.recv_many(out, max)),
+            n => Ok(n),
+        }
+    }
+
+    /// Takes up to `max` messages that are already there, without
+    /// blocking ([`crate::Socket::try_recv_many`]).
+    pub fn try_recv_many(&self, out: &mut Vec<Message>, max: usize) -> usize {
+        self.inner.try_recv_many(out, max)
+    }
+
     /// Sends `m`, blocking up to `timeout` for this call only.
     pub fn send_timeout(&self, m: Message, timeout: Duration) -> Result<(), SendError> {
         send_or_wait(self.inner.try_send(m), |message| {

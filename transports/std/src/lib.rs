@@ -356,6 +356,39 @@ impl Socket {
         self.sh.sock.recv().await
     }
 
+    /// Receives up to `max` messages into `out`: waits for the first as
+    /// [`Socket::recv`] does, then takes those already there in one pass of
+    /// the socket's lock ([`nanosp_core::Socket::recv_many`]). Returns how
+    /// many it added (at least one, unless `max` is 0).
+    ///
+    /// ```
+    /// use nanosp::{Message, Protocol, Socket};
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let pull = Socket::new(Protocol::Pull0);
+    /// let push = Socket::new(Protocol::Push0);
+    /// pull.listen("inproc://recv-many").await.unwrap();
+    /// push.dial("inproc://recv-many").await.unwrap();
+    /// for i in 0..10u8 {
+    ///     push.send(Message::from(&[i][..])).await.unwrap();
+    /// }
+    /// let mut batch = Vec::new();
+    /// while batch.len() < 10 {
+    ///     pull.recv_many(&mut batch, 64).await.unwrap();
+    /// }
+    /// assert!(batch.iter().enumerate().all(|(i, m)| m.body() == [i as u8]));
+    /// # }
+    /// ```
+    pub async fn recv_many(&self, out: &mut Vec<Message>, max: usize) -> Result<usize, Error> {
+        self.sh.sock.recv_many(out, max).await
+    }
+
+    /// Takes up to `max` messages that are already there into `out`,
+    /// without waiting, in one pass of the socket's lock; returns how many
+    /// ([`nanosp_core::Socket::try_recv_many`]).
+    pub fn try_recv_many(&self, out: &mut Vec<Message>, max: usize) -> usize {
+        self.sh.sock.try_recv_many(out, max)
+    }
+
     /// Sends `m`, waiting up to `timeout` for this call only.
     pub async fn send_timeout(&self, m: Message, timeout: Duration) -> Result<(), SendError> {
         self.sh.sock.send_timeout(m, timeout).await

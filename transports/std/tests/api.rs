@@ -297,3 +297,76 @@ async fn req_resends_on_its_timer_while_nobody_receives() {
     tokio::time::sleep(Duration::from_millis(100)).await; // the step is "wait"
     assert_eq!(sv.recv().await.unwrap_err(), Error::ProtocolState);
 }
+
+/// `recv_many` waits for the first message as `recv` does, then takes what
+/// is already there, at most `max`: ten messages that have all arrived
+/// (inproc: once sent) come as 7 then 3; a stream sent while receiving
+/// arrives once and in order.
+#[tokio::test]
+async fn recv_many_takes_what_is_there_in_order_and_waits_like_recv() {
+    for kind in ["tcp", "ipc", "ws", "inproc"] {
+        let pull = Socket::new(Protocol::Pull0);
+        let l = pull.listen(&listen_url(kind)).await.unwrap();
+        let url = l.url().to_string();
+        let push = Socket::new(Protocol::Push0);
+        push.dial(&url).await.unwrap();
+        let body = |i: u32| Message::from(i.to_be_bytes().to_vec());
+        for i in 0..10 {
+            push.send(body(i)).await.unwrap();
+        }
+        let mut got = Vec::new();
+        if kind == "inproc" {
+            // Sent is arrived (no kernel in between): exactly 7, then 3.
+            assert_eq!(pull.recv_many(&mut got, 7).await, Ok(7), "{kind}");
+            assert_eq!(pull.recv_many(&mut got, 7).await, Ok(3), "{kind}");
+        } else {
+            while got.len() < 10 {
+                let n = pull.recv_many(&mut got, 7).await.unwrap();
+                assert!((1..=7).contains(&n), "{kind}: {n}");
+            }
+        }
+        // A stream, received while it is sent.
+        let tx = push.clone();
+        let sender = tokio::spawn(async move {
+            for i in 10..300 {
+                tx.send(body(i)).await.unwrap();
+            }
+        });
+        while got.len() < 300 {
+            let n = tokio::time::timeout(LIMIT, pull.recv_many(&mut got, 16))
+                .await
+                .unwrap()
+                .unwrap();
+            assert!((1..=16).contains(&n), "{kind}: {n}");
+        }
+        sender.await.unwrap();
+        assert_eq!(got.len(), 300, "{kind}: nothing extra");
+        for (i, m) in got.iter().enumerate() {
+            assert_eq!(m.body(), (i as u32).to_be_bytes(), "{kind}: order");
+        }
+        // Nothing there: try_recv_many takes nothing, recv_many waits (up
+        // to recv-timeout), and max 0 asks for nothing.
+        assert_eq!(pull.try_recv_many(&mut got, 8), 0);
+        pull.set_opt(SockOpt::RecvTimeout(Some(Duration::from_millis(50))))
+            .unwrap();
+        assert_eq!(pull.recv_many(&mut got, 8).await, Err(Error::TimedOut));
+        assert_eq!(pull.recv_many(&mut got, 0).await, Ok(0));
+        pull.close();
+        assert_eq!(pull.recv_many(&mut got, 8).await, Err(Error::Closed));
+        assert_eq!(got.len(), 300);
+    }
+}
+
+/// On REQ, `recv_many` is `recv`: the one reply, and no error from looking
+/// for more.
+#[test]
+fn blocking_recv_many_on_req_gives_the_reply() {
+    let (_rep, url) = echo_server("tcp");
+    let req = blocking::Socket::new(Protocol::Req0);
+    req.dial(&url).unwrap();
+    req.send(Message::from("one")).unwrap();
+    let mut got = Vec::new();
+    assert_eq!(req.recv_many(&mut got, 8), Ok(1));
+    assert_eq!(got[0].body(), b"re:one");
+    assert_eq!(req.try_recv_many(&mut got, 8), 0);
+}

@@ -15,6 +15,7 @@ tree_before=$(git status --porcelain --untracked-files=all)
 step "lock files current (host, wasm, fuzz, firmware and demo-server workspaces)"
 for m in Cargo.toml bindings/wasm/Cargo.toml fuzz/Cargo.toml \
   examples/firmware-stm32/Cargo.toml examples/firmware-m0/Cargo.toml \
+  examples/firmware-qemu/Cargo.toml \
   examples/browser/server/Cargo.toml; do
   cargo metadata --locked --format-version 1 --manifest-path "$m" >/dev/null \
     || { echo "$m: Cargo.lock is not current (run cargo metadata --manifest-path $m and commit it)"; exit 1; }
@@ -66,6 +67,10 @@ cargo build --locked -p nanosp-core --target thumbv6m-none-eabi --features porta
 
 step "firmware example (thumbv7em, release) and its size"
 tools/firmware-size.sh
+
+step "the demo firmware on an emulated Cortex-M4F (QEMU mps2-an386, LAN9118 on TAP in a network namespace) against nngcat"
+(cd examples/firmware-qemu && cargo clippy --locked --release --quiet -- -D warnings)
+timeout 600 tools/qemu-test.sh
 
 step "spcat talks to nngcat"
 sock="${TMPDIR:-/tmp}/nanosp-ci-$$.ipc"

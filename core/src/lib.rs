@@ -32,9 +32,22 @@
 //! assert_eq!(pull.recv().await.unwrap().body(), b"hello");
 //! # });
 //! ```
+//!
+//! ## Cargo features
+//!
+//! | feature | default | what |
+//! |---|---|---|
+//! | `req0`, `rep0`, `pub0`, `sub0`, `push0`, `pull0`, `surveyor0`, `respondent0`, `bus0`, `pair0`, `pair1`, `star0` (all: `all-protocols`) | on | each protocol's machine; one left out is not compiled, and a socket opened for it fails every operation with [`Error::NotSupported`] ([`Protocol::is_built`]) |
+//! | `inproc` | on | the `inproc://` transport (module `inproc`) |
+//! | `device` | on | `device` (nng's `nng_device`) |
+//! | `std` | off | `std::sync::Mutex` for the socket lock, `std::error::Error` |
+//! | `tls` | off | TLS facts in pipe info, for runtime crates with TLS |
+//! | `defmt` | off | `defmt::Format` for the public types |
 #![no_std]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+// With protocols left out (cargo features), helpers only they use are idle.
+#![cfg_attr(not(feature = "all-protocols"), allow(dead_code, unused_imports))]
 
 extern crate alloc;
 #[cfg(feature = "std")]
@@ -42,10 +55,12 @@ extern crate std;
 
 pub mod backoff;
 mod chan;
+#[cfg(feature = "device")]
 mod device;
 mod engine;
 mod error;
 pub mod frame;
+#[cfg(feature = "inproc")]
 pub mod inproc;
 mod mem;
 mod message;
@@ -67,6 +82,7 @@ mod util;
 mod vecmap;
 pub mod ws;
 
+#[cfg(feature = "device")]
 pub use device::device;
 pub use error::{Error, IoErrorKind, ProtocolError, SendError, TlsError};
 pub use message::{Message, HEADER_CAPACITY};

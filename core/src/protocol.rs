@@ -151,6 +151,32 @@ impl Protocol {
     // The table is in `ALL`'s order (a unit test checks it), so a
     // protocol's discriminant is its row.
 
+    /// Whether this protocol's machine is compiled in: its cargo feature of
+    /// `nanosp-core` (`req0`, `rep0`, ..., all of them by default). A
+    /// socket opened for a protocol left out fails every operation with
+    /// [`Error::NotSupported`](crate::Error::NotSupported).
+    ///
+    /// ```
+    /// use nanosp_core::Protocol;
+    /// assert_eq!(Protocol::Req0.is_built(), cfg!(feature = "req0"));
+    /// ```
+    pub const fn is_built(self) -> bool {
+        match self {
+            Protocol::Pair0 => cfg!(feature = "pair0"),
+            Protocol::Pair1 => cfg!(feature = "pair1"),
+            Protocol::Pub0 => cfg!(feature = "pub0"),
+            Protocol::Sub0 => cfg!(feature = "sub0"),
+            Protocol::Push0 => cfg!(feature = "push0"),
+            Protocol::Pull0 => cfg!(feature = "pull0"),
+            Protocol::Req0 => cfg!(feature = "req0"),
+            Protocol::Rep0 => cfg!(feature = "rep0"),
+            Protocol::Surveyor0 => cfg!(feature = "surveyor0"),
+            Protocol::Respondent0 => cfg!(feature = "respondent0"),
+            Protocol::Bus0 => cfg!(feature = "bus0"),
+            Protocol::Star0 => cfg!(feature = "star0"),
+        }
+    }
+
     /// Our 16-bit protocol number (docs/wire.md §1).
     pub const fn number(self) -> u16 {
         NUMBERS[self as usize]

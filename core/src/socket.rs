@@ -15,8 +15,8 @@ use crate::proto::CtxId;
 use crate::sync::Arc;
 use crate::url::{Scheme, Url};
 use crate::{
-    inproc, Error, Message, Options, PipeEvent, PipeId, PipeInfo, PipeStats, Protocol, Runtime,
-    SendError, SockOpt, Stats,
+    Error, Message, Options, PipeEvent, PipeId, PipeInfo, PipeStats, Protocol, Runtime, SendError,
+    SockOpt, Stats,
 };
 
 /// Closes the socket when the last application handle goes.
@@ -387,7 +387,8 @@ impl<R: Runtime> Socket<R> {
     pub fn listen(&self, url: &str) -> Result<(), Error> {
         let u = Url::parse(url)?;
         match u.scheme {
-            Scheme::Inproc => inproc::listen(self.core(), &u.path),
+            #[cfg(feature = "inproc")]
+            Scheme::Inproc => crate::inproc::listen(self.core(), &u.path),
             _ => Err(Error::TransportUnavailable),
         }
     }
@@ -397,7 +398,8 @@ impl<R: Runtime> Socket<R> {
     pub fn dial(&self, url: &str) -> Result<(), Error> {
         let u = Url::parse(url)?;
         match u.scheme {
-            Scheme::Inproc => inproc::dial(self.core(), &u.path, false),
+            #[cfg(feature = "inproc")]
+            Scheme::Inproc => crate::inproc::dial(self.core(), &u.path, false),
             _ => Err(Error::TransportUnavailable),
         }
     }
@@ -407,7 +409,8 @@ impl<R: Runtime> Socket<R> {
     pub fn dial_nonblocking(&self, url: &str) -> Result<(), Error> {
         let u = Url::parse(url)?;
         match u.scheme {
-            Scheme::Inproc => inproc::dial(self.core(), &u.path, true),
+            #[cfg(feature = "inproc")]
+            Scheme::Inproc => crate::inproc::dial(self.core(), &u.path, true),
             _ => Err(Error::TransportUnavailable),
         }
     }

@@ -35,14 +35,24 @@ mod common;
 mod machine;
 mod wire;
 
+#[cfg(feature = "bus0")]
 pub mod bus0;
+// One machine, `pair0::Pair<V1>`, serves both versions.
+#[cfg(any(feature = "pair0", feature = "pair1"))]
 pub mod pair0;
+#[cfg(any(feature = "pair0", feature = "pair1"))]
 pub mod pair1;
+#[cfg(any(feature = "push0", feature = "pull0"))]
 pub mod pipeline0;
+#[cfg(any(feature = "pub0", feature = "sub0"))]
 pub mod pubsub0;
+#[cfg(any(feature = "req0", feature = "rep0", feature = "respondent0"))]
 pub mod reqrep0;
+#[cfg(feature = "star0")]
 pub mod star;
+#[cfg(feature = "surveyor0")]
 pub mod survey0;
+mod unbuilt;
 
 #[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
@@ -52,19 +62,37 @@ pub(crate) use machine::{Delivery, Io, Machine, Notify, PipeTx, Pipes, Wakes};
 
 /// The machine of protocol `p`, cooked or raw; `seed` picks the first
 /// request or survey id.
+/// A protocol whose cargo feature is off gets [`unbuilt::Unbuilt`], which
+/// refuses everything with [`Error::NotSupported`](crate::Error::NotSupported).
 pub(crate) fn machine(p: Protocol, raw: bool, seed: u32) -> Box<dyn Machine> {
+    let _ = (raw, seed);
     match p {
+        #[cfg(feature = "req0")]
         Protocol::Req0 => Box::new(reqrep0::Req0::new(raw, seed)),
-        Protocol::Rep0 | Protocol::Respondent0 => Box::new(reqrep0::Rep0::new(raw)),
+        #[cfg(feature = "rep0")]
+        Protocol::Rep0 => Box::new(reqrep0::Rep0::new(raw)),
+        #[cfg(feature = "respondent0")]
+        Protocol::Respondent0 => Box::new(reqrep0::Rep0::new(raw)),
+        #[cfg(feature = "surveyor0")]
         Protocol::Surveyor0 => Box::new(survey0::Surveyor0::new(raw, seed)),
+        #[cfg(feature = "bus0")]
         Protocol::Bus0 => Box::new(bus0::Bus0::new(raw)),
+        #[cfg(feature = "star0")]
         Protocol::Star0 => Box::new(star::Star0::new(raw)),
+        #[cfg(feature = "pair0")]
         Protocol::Pair0 => Box::new(pair0::Pair0::new(raw)),
+        #[cfg(feature = "pair1")]
         Protocol::Pair1 => Box::new(pair1::Pair1::new(raw)),
+        #[cfg(feature = "pub0")]
         Protocol::Pub0 => Box::new(pubsub0::Pub0::new(raw)),
+        #[cfg(feature = "sub0")]
         Protocol::Sub0 => Box::new(pubsub0::Sub0::new(raw)),
+        #[cfg(feature = "push0")]
         Protocol::Push0 => Box::new(pipeline0::Push0::new(raw)),
+        #[cfg(feature = "pull0")]
         Protocol::Pull0 => Box::new(pipeline0::Pull0::new(raw)),
+        #[allow(unreachable_patterns)]
+        _ => Box::new(unbuilt::Unbuilt),
     }
 }
 

@@ -72,7 +72,10 @@ for f in "" req0 rep0 pub0 sub0 push0 pull0 surveyor0 respondent0 bus0 pair0 pai
 done
 cargo test --locked -q -p nanosp-core --no-default-features --features req0,push0,pull0,inproc --test features
 
-step "firmware example (thumbv7em, release) and its size"
+step "firmware examples: clippy (release profile, as they are built) and sizes"
+(cd examples/firmware-stm32 && cargo clippy --locked --release --quiet -- -D warnings \
+  && cargo clippy --locked --release --quiet --features tls -- -D warnings)
+(cd examples/firmware-m0 && cargo clippy --locked --release --quiet -- -D warnings)
 tools/firmware-size.sh
 
 step "the demo firmware on an emulated Cortex-M4F (QEMU mps2-an386, LAN9118 on TAP in a network namespace) against nngcat"

@@ -36,7 +36,7 @@ use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{listen_url, tmpdir, LIMIT};
+use common::{have_pynng, listen_url, tmpdir, LIMIT};
 use nanosp::{Error, Message, Protocol, SockOpt, Socket, TokioRuntime};
 use tokio::io::AsyncWriteExt;
 use tokio::process::Command;
@@ -871,22 +871,6 @@ async fn run_ours(seq: Seq) -> Vec<String> {
 
 // ---------------------------------------------------------------------------
 // The nng side
-
-fn have_pynng() -> bool {
-    let ok = std::process::Command::new("python3")
-        .args(["-c", "import pynng"])
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        assert!(
-            std::env::var_os("NANOSP_REQUIRE_PEERS").is_none(),
-            "pynng is required (NANOSP_REQUIRE_PEERS is set)"
-        );
-        eprintln!("SKIPPED: pynng not installed (pip install pynng)");
-    }
-    ok
-}
 
 /// Runs every sequence through the driver; results by sequence name.
 async fn run_nng(seqs: &[Seq], threads: usize) -> HashMap<String, Vec<Option<String>>> {

@@ -19,39 +19,6 @@ use tokio::process::{Child, Command};
 
 const PEER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/peers/pynng_peer.py");
 
-fn have_pynng() -> bool {
-    let ok = std::process::Command::new("python3")
-        .args(["-c", "import pynng"])
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        assert!(
-            std::env::var_os("NANOSP_REQUIRE_PEERS").is_none(),
-            "pynng is required (NANOSP_REQUIRE_PEERS is set)"
-        );
-        eprintln!("pynng not installed: skipping (pip install pynng)");
-    }
-    ok
-}
-
-fn have(cmd: &str) -> bool {
-    let ok = std::process::Command::new(cmd)
-        .arg("--help")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok();
-    if !ok {
-        assert!(
-            std::env::var_os("NANOSP_REQUIRE_PEERS").is_none(),
-            "{cmd} is required (NANOSP_REQUIRE_PEERS is set)"
-        );
-        eprintln!("{cmd} not installed: skipping");
-    }
-    ok
-}
-
 fn pynng(proto: &str, mode: &str, url: &str, action: &[&str]) -> Child {
     Command::new("python3")
         .arg(PEER)
@@ -458,7 +425,12 @@ fn nanocat(args: &[&str]) -> Child {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn legacy_nanomsg_nanocat_over_tcp_and_ipc() {
-    if !have("nanocat") {
+    if !have_peer(
+        "nanocat",
+        &["--help"],
+        false,
+        "apt-get install nanomsg-utils",
+    ) {
         return;
     }
     // nanomsg's default receive limit is 1 MiB (framed size): stay under it.

@@ -13,23 +13,6 @@ use common::*;
 use nanosp::{Message, Protocol, SockOpt, Socket};
 use tokio::process::{Child, Command};
 
-fn have_nngcat() -> bool {
-    let ok = std::process::Command::new("nngcat")
-        .arg("--help")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok();
-    if !ok {
-        assert!(
-            std::env::var_os("NANOSP_REQUIRE_PEERS").is_none(),
-            "nngcat is required (NANOSP_REQUIRE_PEERS is set)"
-        );
-        eprintln!("nngcat not installed: skipping (apt-get install nng-utils)");
-    }
-    ok
-}
-
 fn nngcat(args: &[&str]) -> Child {
     Command::new("nngcat")
         .args(args)

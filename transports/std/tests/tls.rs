@@ -679,42 +679,6 @@ async fn socket_tls_config_and_nng_option_names() {
 
 // ------------------------------------------------------- nng peers: nngcat
 
-fn have(cmd: &str, args: &[&str], hint: &str) -> bool {
-    let ok = std::process::Command::new(cmd)
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        assert!(
-            std::env::var_os("NANOSP_REQUIRE_PEERS").is_none(),
-            "{cmd} is required (NANOSP_REQUIRE_PEERS is set)"
-        );
-        eprintln!("{cmd} not usable: skipping ({hint})");
-    }
-    ok
-}
-
-fn have_nngcat() -> bool {
-    // nngcat --help exits 1; --version does not exist in 1.5: ask for help
-    // and accept any exit that ran.
-    let ok = std::process::Command::new("nngcat")
-        .arg("--help")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok();
-    if !ok {
-        assert!(
-            std::env::var_os("NANOSP_REQUIRE_PEERS").is_none(),
-            "nngcat is required (NANOSP_REQUIRE_PEERS is set)"
-        );
-        eprintln!("nngcat not installed: skipping (apt-get install nng-utils)");
-    }
-    ok
-}
-
 fn spawn(cmd: &str, args: &[&str]) -> Child {
     Command::new(cmd)
         .args(args)
@@ -944,9 +908,10 @@ with getattr(pynng, kind)(recv_timeout=10000, send_timeout=10000, tls_config=tls
 "#;
 
 fn have_pynng_tls() -> bool {
-    have(
+    have_peer(
         "python3",
         &["-c", "import pynng; pynng.TLSConfig"],
+        true,
         "pip install pynng (0.9 has TLS)",
     )
 }

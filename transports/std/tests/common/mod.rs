@@ -87,3 +87,40 @@ pub fn free_port() -> u16 {
 pub fn binary(n: usize) -> Vec<u8> {
     (0..n).map(|i| (i * 7 % 256) as u8).collect()
 }
+
+/// Whether a peer program runs (`cmd args…` starts; with `must_succeed`,
+/// also exits 0). A missing peer skips the test with a loud line, or fails
+/// it when `NANOSP_REQUIRE_PEERS` is set (CI sets it).
+pub fn have_peer(cmd: &str, args: &[&str], must_succeed: bool, hint: &str) -> bool {
+    let ok = std::process::Command::new(cmd)
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| !must_succeed || s.success());
+    if !ok {
+        assert!(
+            std::env::var_os("NANOSP_REQUIRE_PEERS").is_none(),
+            "{cmd} {} is required (NANOSP_REQUIRE_PEERS is set)",
+            args.join(" ")
+        );
+        eprintln!("SKIPPED: {cmd} not usable ({hint})");
+    }
+    ok
+}
+
+/// nng's nngcat (Debian `nng-utils`). Its `--help` exits 1 and 1.5 has no
+/// `--version`: any exit that ran will do.
+pub fn have_nngcat() -> bool {
+    have_peer("nngcat", &["--help"], false, "apt-get install nng-utils")
+}
+
+/// pynng (PyPI), importable by `python3`.
+pub fn have_pynng() -> bool {
+    have_peer(
+        "python3",
+        &["-c", "import pynng"],
+        true,
+        "pip install pynng",
+    )
+}

@@ -7,10 +7,31 @@
 
 use alloc::vec::Vec;
 
+use portable_atomic::{AtomicUsize, Ordering};
+
 use crate::sync::{Arc, Mutex};
 
-/// Buffer sizes of the classes, smallest first.
+/// Body sizes of the classes, smallest first. Each class's buffers hold
+/// [`SLACK`] bytes more, but the smallest.
 pub const CLASSES: [usize; 8] = [64, 256, 1024, 4096, 16 << 10, 64 << 10, 256 << 10, 1 << 20];
+
+/// Room the buffers of every class but the smallest have beyond its size.
+/// A received message arrives with its SP header (4 bytes for a request id,
+/// 4 more per hop of a backtrace) in the same buffer as its body, so a
+/// 64 KiB body and its header are one buffer of the 64 KiB class, not of
+/// the 256 KiB one (and a 1 MiB body one of the 1 MiB class, not an
+/// allocation of its own). The smallest class stays exact: a small message
+/// a firmware sends costs no more heap than its body.
+pub const SLACK: usize = 32;
+
+/// The capacity of class `c`'s buffers.
+const fn capacity(c: usize) -> usize {
+    if c == 0 {
+        CLASSES[0]
+    } else {
+        CLASSES[c] + SLACK
+    }
+}
 
 const fn limit(class: usize) -> usize {
     // At most 256 buffers and about 1 MiB of idle memory per class, at least 2.
@@ -23,6 +44,46 @@ const fn limit(class: usize) -> usize {
     }
 }
 
+/// The first class whose idle bound follows the traffic (below it, the
+/// fixed bound of up to 256 buffers covers every configured queue).
+const ADAPTIVE: usize = 4;
+
+/// The most idle memory an adaptive class keeps, whatever its peak.
+const ADAPTIVE_MAX_BYTES: usize = 32 << 20;
+
+/// Buffers of each adaptive class in use now (handed out, not yet back),
+/// and the most that were at once. A class keeps as many idle buffers as
+/// its peak, up to [`ADAPTIVE_MAX_BYTES`]: a stream of large messages
+/// whose queues hold N bodies at once then allocates nothing once it has
+/// run for a while, and a program that never had them keeps none.
+static LIVE: [AtomicUsize; CLASSES.len()] = [const { AtomicUsize::new(0) }; CLASSES.len()];
+static PEAK: [AtomicUsize; CLASSES.len()] = [const { AtomicUsize::new(0) }; CLASSES.len()];
+
+fn handed_out(c: usize) {
+    if c >= ADAPTIVE {
+        let n = LIVE[c].fetch_add(1, Ordering::Relaxed) + 1;
+        PEAK[c].fetch_max(n, Ordering::Relaxed);
+    }
+}
+
+fn came_back(c: usize) {
+    if c >= ADAPTIVE {
+        // Saturating: a body the application built from its own `Vec`
+        // comes back without having been handed out.
+        let _ = LIVE[c].fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
+    }
+}
+
+/// How many idle buffers class `c` keeps now.
+fn keep(c: usize) -> usize {
+    let fixed = limit(c);
+    if c < ADAPTIVE {
+        return fixed;
+    }
+    let peak = PEAK[c].load(Ordering::Relaxed);
+    fixed.max(peak.min(ADAPTIVE_MAX_BYTES / CLASSES[c]))
+}
+
 pub(crate) type Buf = Arc<Vec<u8>>;
 
 #[allow(clippy::declare_interior_mutable_const)]
@@ -31,12 +92,12 @@ static FREE: [Mutex<Vec<Buf>>; CLASSES.len()] = [EMPTY; CLASSES.len()];
 
 /// The class whose buffers hold at least `n` bytes.
 fn class_for_request(n: usize) -> Option<usize> {
-    CLASSES.iter().position(|&c| c >= n)
+    (0..CLASSES.len()).find(|&c| capacity(c) >= n)
 }
 
 /// The largest class a buffer of capacity `cap` can serve.
 fn class_for_capacity(cap: usize) -> Option<usize> {
-    CLASSES.iter().rposition(|&c| c <= cap)
+    (0..CLASSES.len()).rev().find(|&c| capacity(c) <= cap)
 }
 
 /// With `std`, each thread keeps a few buffers per class of its own, so the
@@ -109,13 +170,14 @@ pub(crate) fn get_scratch(n: usize) -> Buf {
 fn get_any(n: usize) -> Buf {
     match class_for_request(n) {
         Some(c) => {
+            handed_out(c);
             #[cfg(feature = "std")]
             if let Some(b) = local::take(c) {
                 return b;
             }
             FREE[c]
                 .lock(|v| v.pop())
-                .unwrap_or_else(|| Arc::new(Vec::with_capacity(CLASSES[c])))
+                .unwrap_or_else(|| Arc::new(Vec::with_capacity(capacity(c))))
         }
         None => Arc::new(Vec::with_capacity(n)),
     }
@@ -127,20 +189,22 @@ pub(crate) fn put(mut buf: Buf) {
         return;
     };
     let cap = v.capacity();
-    if cap > 2 * CLASSES[CLASSES.len() - 1] {
+    if cap > 2 * capacity(CLASSES.len() - 1) {
         return;
     }
     let Some(c) = class_for_capacity(cap) else {
         return;
     };
+    came_back(c);
     // The length stays (`get` clears it): `get_scratch` then reuses the
     // initialised bytes without zeroing them again.
     #[cfg(feature = "std")]
     let Some(buf) = local::keep(c, buf) else {
         return;
     };
+    let keep = keep(c);
     FREE[c].lock(|free| {
-        if free.len() < limit(c) {
+        if free.len() < keep {
             free.push(buf);
         }
     });
@@ -162,20 +226,50 @@ mod tests {
     #[test]
     fn classes_round_trip() {
         assert_eq!(class_for_request(0), Some(0));
+        assert_eq!(class_for_request(64), Some(0));
         assert_eq!(class_for_request(65), Some(1));
-        assert_eq!(class_for_request(1 << 20), Some(7));
-        assert_eq!(class_for_request((1 << 20) + 1), None);
+        assert_eq!(class_for_request(1024 + SLACK), Some(2));
+        // A 64 KiB or 1 MiB body with a request id and a few hops of
+        // backtrace stays in its class.
+        assert_eq!(class_for_request((64 << 10) + 4), Some(5));
+        assert_eq!(class_for_request((1 << 20) + 12), Some(7));
+        assert_eq!(class_for_request((1 << 20) + SLACK + 1), None);
         assert_eq!(class_for_capacity(63), None);
+        assert_eq!(class_for_capacity(64), Some(0));
         assert_eq!(class_for_capacity(300), Some(1));
-        let b = get(100);
-        assert!(b.capacity() >= 100);
-        put(b);
+        for n in [0, 100, (64 << 10) + 4, (1 << 20) + 8] {
+            let b = get(n);
+            assert!(b.capacity() >= n);
+            // What a class hands out goes back to the same class.
+            assert_eq!(class_for_capacity(b.capacity()), class_for_request(n));
+            put(b);
+        }
     }
 
     #[test]
     fn limits_are_bounded() {
-        for c in 0..CLASSES.len() {
+        for (c, size) in CLASSES.iter().enumerate() {
             assert!(limit(c) >= 2 && limit(c) <= 256);
+            assert!(keep(c) >= limit(c));
+            assert!(keep(c) <= limit(c).max(ADAPTIVE_MAX_BYTES / size));
         }
+    }
+
+    #[test]
+    fn a_large_class_keeps_as_many_as_were_in_use_at_once() {
+        // 256 KiB bodies (no other test here uses the class): 40 in use at
+        // once, ten times the fixed bound of 4.
+        let c = 6;
+        let held: Vec<Buf> = (0..40).map(|_| get(200 << 10)).collect();
+        let ptrs: Vec<*const Vec<u8>> = held.iter().map(Arc::as_ptr).collect();
+        assert!(PEAK[c].load(Ordering::Relaxed) >= 40);
+        held.into_iter().for_each(put);
+        assert!(idle_counts()[c] >= 40, "kept {}", idle_counts()[c]);
+        // The next 40 are the same buffers: nothing is allocated.
+        let again: Vec<Buf> = (0..40).map(|_| get(200 << 10)).collect();
+        for b in &again {
+            assert!(ptrs.contains(&Arc::as_ptr(b)));
+        }
+        again.into_iter().for_each(put);
     }
 }

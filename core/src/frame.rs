@@ -39,6 +39,15 @@ pub const RESERVED_LENGTH_BITS: u64 = 0xF000_0000_0000_0000;
 /// comes in.
 pub const MAX_INITIAL_RESERVE: usize = 1 << 20;
 
+/// Payloads from this long on are placed in their buffer after as many bytes
+/// as the prefix has, so that a reader filling them straight from the
+/// socket (`Decoder::body_buf`) copies with the alignment the bytes have in
+/// the stream: on x86 the kernel's copy to user memory is up to 3 times
+/// slower when source and destination disagree (measured: 1 MiB over TCP
+/// loopback, 440 → 165 µs one way pinned). Shorter ones are copied once
+/// from a read buffer anyway and keep their body at offset 0.
+const PAD_FROM: usize = 8 << 10;
+
 /// The most [`Decoder::body_buf`] offers at once.
 pub const BODY_CHUNK: usize = 256 << 10;
 
@@ -173,6 +182,12 @@ enum State {
         len: usize,
         filled: usize,
         lent: usize,
+        /// Bytes of the buffer before the payload: as many as the prefix,
+        /// so the payload sits in the buffer where it sits in the stream
+        /// (relative to the buffer's start as to the frame's), and the
+        /// kernel's copies into it keep the alignment they have in its
+        /// socket buffers. Cut off (without copying) when it is complete.
+        pad: usize,
     },
 }
 
@@ -275,11 +290,13 @@ impl Decoder {
                         self.state = State::IDLE;
                         return Ok(Some(Message::new()));
                     }
+                    let pad = if len >= PAD_FROM { need } else { 0 };
                     self.state = State::Body {
-                        msg: Message::with_scratch(len.min(self.max_reserve)),
+                        msg: Message::with_scratch(pad + len.min(self.max_reserve)),
                         len,
                         filled: 0,
                         lent: 0,
+                        pad,
                     };
                 }
                 State::Body {
@@ -287,20 +304,21 @@ impl Decoder {
                     len,
                     filled,
                     lent,
+                    pad,
                 } => {
                     if input.is_empty() {
                         return Ok(None);
                     }
                     *lent = 0; // what was lent is overwritten or cut off below
                     let take = (*len - *filled).min(input.len());
-                    let end = *filled + take;
+                    let (at, end) = (*pad + *filled, *pad + *filled + take);
                     let body = msg.body_mut();
                     if body.len() >= end {
                         // Into the scratch: it keeps its initialised length.
-                        body[*filled..end].copy_from_slice(&input[..take]);
+                        body[at..end].copy_from_slice(&input[..take]);
                     } else {
-                        body.truncate(*filled);
-                        grow(body, end, *len);
+                        body.truncate(at);
+                        grow(body, end, *pad + *len);
                         body.extend_from_slice(&input[..take]);
                     }
                     *input = &input[take..];
@@ -327,19 +345,20 @@ impl Decoder {
             len,
             filled,
             lent,
+            pad,
         } = &mut self.state
         else {
             return None;
         };
         let want = (*len - *filled).min(BODY_CHUNK);
-        let end = *filled + want;
+        let (at, end) = (*pad + *filled, *pad + *filled + want);
         let body = msg.body_mut();
         if body.len() < end {
-            grow(body, end, *len);
+            grow(body, end, *pad + *len);
             body.resize(end, 0);
         }
-        *lent = end;
-        Some(&mut body[*filled..end])
+        *lent = *filled + want;
+        Some(&mut body[at..end])
     }
 
     /// Records that `n` bytes were written at the start of the slice last
@@ -387,9 +406,13 @@ impl Decoder {
     fn finish(&mut self) -> Option<Message> {
         match mem::replace(&mut self.state, State::IDLE) {
             State::Body {
-                mut msg, filled, ..
+                mut msg,
+                filled,
+                pad,
+                ..
             } => {
-                msg.body_mut().truncate(filled);
+                msg.body_mut().truncate(pad + filled);
+                let _ = msg.trim_body_front(pad);
                 Some(msg)
             }
             State::Prefix { .. } => None,
@@ -486,6 +509,38 @@ mod tests {
             b.copy_from_slice(b"ghij");
             let m = dec.advance_body(1000).expect("complete, clamped");
             assert_eq!(m.body(), b"abcdefghij", "round {round}");
+        }
+    }
+
+    #[test]
+    fn a_large_payload_sits_where_it_sits_in_the_stream() {
+        // From PAD_FROM on, the payload is placed after as many bytes as the
+        // prefix has; the message shows only the payload, mixed copied and
+        // lent parts included, and changing it costs no new buffer.
+        for framing in [Framing::Tcp, Framing::Ipc] {
+            let len = PAD_FROM + 3000;
+            let payload: Vec<u8> = (0..len).map(|i| (i * 7 % 251) as u8).collect();
+            let mut dec = Decoder::new(framing, 0);
+            let mut p = [0; MAX_PREFIX];
+            let n = encode_prefix(framing, len as u64, &mut p);
+            let mut first = p[..n].to_vec();
+            first.extend_from_slice(&payload[..100]);
+            assert!(dec.decode(&mut &first[..]).unwrap().is_none());
+            let b = dec.body_buf().unwrap();
+            let dst = b.as_ptr() as usize;
+            b.copy_from_slice(&payload[100..100 + b.len()]);
+            let lent = b.len();
+            // The payload's byte 100 is `prefix + 100` bytes into the buffer.
+            let State::Body { msg, .. } = &mut dec.state else {
+                panic!("a body in progress");
+            };
+            assert_eq!(dst - msg.body_mut().as_ptr() as usize, n + 100);
+            let mut m = dec.advance_body(lent).expect("complete");
+            assert_eq!(m.body(), &payload[..], "{framing:?}");
+            let at = m.body().as_ptr();
+            m.body_mut()[0] = 0xEE;
+            assert_eq!(m.body()[1..], payload[1..]);
+            assert!(m.body().as_ptr() <= at, "moved to the front, same buffer");
         }
     }
 

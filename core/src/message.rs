@@ -82,7 +82,12 @@ impl Body {
             Some(b) => Arc::get_mut(b).is_none(),
             None => true,
         };
-        if shared || self.off > 0 {
+        if !shared && self.off > 0 {
+            // Ours alone: move the bytes to the front, no new buffer.
+            let v = Arc::get_mut(self.buf.as_mut().expect("not shared")).expect("unique");
+            v.drain(..self.off);
+            self.off = 0;
+        } else if shared {
             let old = self.bytes();
             let mut nb = pool::get(old.len() + extra);
             Arc::get_mut(&mut nb)

@@ -85,7 +85,9 @@ impl Body {
         if !shared && self.off > 0 {
             // Ours alone: move the bytes to the front, no new buffer.
             let v = Arc::get_mut(self.buf.as_mut().expect("not shared")).expect("unique");
-            v.drain(..self.off);
+            let keep = v.len() - self.off;
+            v.copy_within(self.off.., 0);
+            v.truncate(keep);
             self.off = 0;
         } else if shared {
             let old = self.bytes();

@@ -52,22 +52,24 @@ const ADAPTIVE: usize = 4;
 const ADAPTIVE_MAX_BYTES: usize = 32 << 20;
 
 /// Buffers of each adaptive class in use now (handed out, not yet back),
-/// and the most that were at once. A class keeps as many idle buffers as
-/// its peak, up to [`ADAPTIVE_MAX_BYTES`]: a stream of large messages
-/// whose queues hold N bodies at once then allocates nothing once it has
-/// run for a while, and a program that never had them keeps none.
+/// and the most that were at once. With `std`, a class keeps as many idle
+/// buffers as its peak, up to [`ADAPTIVE_MAX_BYTES`]: a stream of large
+/// messages whose queues hold N bodies at once then allocates nothing once
+/// it has run for a while, and a program that never had them keeps none.
+/// Without `std` (firmware), the fixed bounds apply.
 static LIVE: [AtomicUsize; CLASSES.len()] = [const { AtomicUsize::new(0) }; CLASSES.len()];
 static PEAK: [AtomicUsize; CLASSES.len()] = [const { AtomicUsize::new(0) }; CLASSES.len()];
 
 fn handed_out(c: usize) {
-    if c >= ADAPTIVE {
+    // Without `std` (firmware, no large classes in use), fixed bounds only.
+    if cfg!(feature = "std") && c >= ADAPTIVE {
         let n = LIVE[c].fetch_add(1, Ordering::Relaxed) + 1;
         PEAK[c].fetch_max(n, Ordering::Relaxed);
     }
 }
 
 fn came_back(c: usize) {
-    if c >= ADAPTIVE {
+    if cfg!(feature = "std") && c >= ADAPTIVE {
         // Saturating: a body the application built from its own `Vec`
         // comes back without having been handed out.
         let _ = LIVE[c].fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
@@ -77,7 +79,7 @@ fn came_back(c: usize) {
 /// How many idle buffers class `c` keeps now.
 fn keep(c: usize) -> usize {
     let fixed = limit(c);
-    if c < ADAPTIVE {
+    if !cfg!(feature = "std") || c < ADAPTIVE {
         return fixed;
     }
     let peak = PEAK[c].load(Ordering::Relaxed);
@@ -262,6 +264,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "std")]
     fn a_large_class_keeps_as_many_as_were_in_use_at_once() {
         // 256 KiB bodies (no other test here uses the class): 40 in use at
         // once, ten times the fixed bound of 4.
@@ -270,11 +273,8 @@ mod tests {
         let ptrs: Vec<*const Vec<u8>> = held.iter().map(Arc::as_ptr).collect();
         assert!(PEAK[c].load(Ordering::Relaxed) >= 40);
         held.into_iter().for_each(put);
-        // All 40 are kept (with `std`, two of them in this thread's cache)...
-        #[cfg(feature = "std")]
+        // All 40 are kept (two of them in this thread's cache)...
         let cached = local::cached(c);
-        #[cfg(not(feature = "std"))]
-        let cached = 0;
         assert!(
             idle_counts()[c] + cached >= 40,
             "kept {} + {cached}",

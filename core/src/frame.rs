@@ -48,6 +48,19 @@ pub const MAX_INITIAL_RESERVE: usize = 1 << 20;
 /// from a read buffer anyway and keep their body at offset 0.
 const PAD_FROM: usize = 8 << 10;
 
+/// The bytes to leave before a payload of `len` after a prefix of `need`
+/// bytes (see [`PAD_FROM`]). Only with `std` (host kernels' copies; a
+/// firmware's stack copies small segments and keeps the smaller code), and
+/// never when `pad + len` would not fit a `usize` (a 32-bit target with no
+/// receive limit and a peer announcing nearly 4 GiB).
+fn pad_for(len: usize, need: usize) -> usize {
+    if cfg!(feature = "std") && len >= PAD_FROM && len <= usize::MAX - need {
+        need
+    } else {
+        0
+    }
+}
+
 /// The most [`Decoder::body_buf`] offers at once.
 pub const BODY_CHUNK: usize = 256 << 10;
 
@@ -290,13 +303,7 @@ impl Decoder {
                         self.state = State::IDLE;
                         return Ok(Some(Message::new()));
                     }
-                    // (Host kernels' copies; a firmware's stack copies small
-                    // segments, so it keeps the smaller code.)
-                    let pad = if cfg!(feature = "std") && len >= PAD_FROM {
-                        need
-                    } else {
-                        0
-                    };
+                    let pad = pad_for(len, need);
                     self.state = State::Body {
                         msg: Message::with_scratch(pad + len.min(self.max_reserve)),
                         len,
@@ -516,6 +523,17 @@ mod tests {
             let m = dec.advance_body(1000).expect("complete, clamped");
             assert_eq!(m.body(), b"abcdefghij", "round {round}");
         }
+    }
+
+    #[test]
+    fn padding_never_overflows_a_length() {
+        assert_eq!(pad_for(usize::MAX, 8), 0);
+        assert_eq!(pad_for(usize::MAX - 8, 9), 0);
+        assert_eq!(pad_for(PAD_FROM - 1, 8), 0);
+        assert_eq!(
+            pad_for(usize::MAX - 8, 8),
+            if cfg!(feature = "std") { 8 } else { 0 }
+        );
     }
 
     #[test]

@@ -237,6 +237,8 @@ pub enum ProtocolError {
     /// §3): a server that echoed another token or none, or a client that
     /// offered none the listener speaks.
     BadSubprotocol,
+    /// A WebSocket frame that breaks RFC 6455 (after the upgrade).
+    BadWsFrame(crate::ws::codec::FrameError),
 }
 
 impl fmt::Display for ProtocolError {
@@ -260,6 +262,10 @@ impl fmt::Display for ProtocolError {
             Self::HandshakeIncomplete => f.write_str("connection closed during the SP handshake"),
             Self::BadSubprotocol => {
                 f.write_str("the WebSocket subprotocol is not the SP protocol expected")
+            }
+            Self::BadWsFrame(e) => {
+                f.write_str("bad WebSocket frame: ")?;
+                f.write_str(e.as_str())
             }
         }
     }

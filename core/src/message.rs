@@ -145,6 +145,26 @@ impl Message {
         m
     }
 
+    /// Makes the body's buffer hold at least `n` bytes, keeping its first
+    /// `keep`: a pooled buffer of the class for `n` replaces a smaller one
+    /// (which goes back to the pool), so a body that grows as its bytes
+    /// arrive (a fragmented WebSocket message) allocates nothing in steady
+    /// state. Bytes past `keep` are scratch, as [`Message::with_scratch`]'s.
+    pub(crate) fn reserve_pooled(&mut self, n: usize, keep: usize) {
+        let cur = self.body.unique(0);
+        if cur.capacity() >= n {
+            return;
+        }
+        let keep = keep.min(cur.len());
+        let mut nb = pool::get_scratch(n);
+        let v = Arc::get_mut(&mut nb).expect("fresh pool buffers are unique");
+        v[..keep].copy_from_slice(&cur[..keep]);
+        if let Some(b) = self.body.buf.replace(nb) {
+            pool::put(b);
+        }
+        self.body.off = 0;
+    }
+
     /// A message whose body is a copy of `data` (into a pooled buffer).
     pub fn from_slice(data: &[u8]) -> Self {
         let mut m = Message::with_capacity(data.len());

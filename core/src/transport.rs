@@ -51,6 +51,14 @@ pub trait PipeWrite {
     /// as the transport allows.
     fn send(&mut self, batch: &mut VecDeque<Message>) -> impl Future<Output = Result<(), Error>>;
 
+    /// True when the writer has something of its own to send with no
+    /// message queued (a WebSocket pong): the driver then calls
+    /// [`PipeWrite::send`] with an empty batch. Asked each time the driver
+    /// polls its writer, after a read woke the pipe's task.
+    fn urgent(&self) -> bool {
+        false
+    }
+
     /// Ends the connection because the pipe closed for `why`, once, after
     /// the pipe has left its socket: a transport that can say why does so
     /// here (WebSocket close codes, [`crate::ws::close_code`]), and bounds
@@ -210,10 +218,11 @@ impl<R: Runtime, Rd: PipeRead, Wr: PipeWrite> PipeDriver<R, Rd, Wr> {
                 let mut writer = pin!(async {
                     let mut batch = VecDeque::new();
                     loop {
-                        if poll_fn(|cx| tx.poll_pop(cx, &mut batch, usize::MAX))
-                            .await
-                            .is_err()
-                        {
+                        let popped = poll_fn(|cx| match tx.poll_pop(cx, &mut batch, usize::MAX) {
+                            Poll::Pending if wr.urgent() => Poll::Ready(Ok(())),
+                            r => r,
+                        });
+                        if popped.await.is_err() {
                             return Error::Closed;
                         }
                         if let Err(e) = wr.send(&mut batch).await {

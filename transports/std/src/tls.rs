@@ -597,6 +597,18 @@ impl MaybeTls {
     pub(crate) fn seen(&self) -> Seen {
         self.seen.clone()
     }
+
+    /// The TCP stream of a connection in the clear (it splits into owned
+    /// halves, without the lock `tokio::io::split` takes per call).
+    pub(crate) fn into_plain(self) -> Result<TcpStream, Self> {
+        match self.inner {
+            Inner::Plain(s) => Ok(s),
+            inner => Err(MaybeTls {
+                inner,
+                seen: self.seen,
+            }),
+        }
+    }
 }
 
 macro_rules! each {

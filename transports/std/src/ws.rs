@@ -3,7 +3,9 @@
 //! The SP rules (subprotocol tokens and the echo check, binary messages
 //! only, frame and message limits, close codes, what counts as a failed
 //! handshake) are the core's [`nanosp_core::ws`], shared with the browser
-//! transport; this module moves bytes with tokio-tungstenite.
+//! transport. tokio-tungstenite does the HTTP upgrade; after it, frames
+//! are the core's ([`nanosp_core::ws::pipe`]: no allocation per message,
+//! pongs for pings, masking as a client).
 //!
 //! * Incoming fragments are reassembled up to `recv-size-max`; a single
 //!   incoming frame is limited to `recv-size-max` too, and to
@@ -16,33 +18,29 @@
 //!   a wrong subprotocol HTTP 400. An accept error of that server counts in
 //!   every socket listening there ([`nanosp_core::Stats::accept_errors`]).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
+use std::io;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, OnceLock};
+use std::task::{Context, Poll};
 
-use bytes::BytesMut;
-use futures_util::stream::{SplitSink, SplitStream};
-use futures_util::{SinkExt, StreamExt};
+use embedded_io_adapters::tokio_1::FromTokio;
 use nanosp_core::backoff::AcceptPause;
-use nanosp_core::transport::{accept_loop, attach_tls, PipeDriver, PipeRead, PipeWrite};
-use nanosp_core::ws::{self as rules, DataKind};
-use nanosp_core::{Error, Message, ProtocolError, Runtime, SocketRef, TlsPeer, Url, UrlError};
-use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::{TcpListener, TcpStream};
+use nanosp_core::transport::{accept_loop, attach_tls, PipeDriver, PipeRead};
+use nanosp_core::ws::codec::Role;
+use nanosp_core::ws::pipe::{halves, WsReader, WsWriter};
+use nanosp_core::ws::{self as rules};
+use nanosp_core::{Error, ProtocolError, Runtime, SocketRef, TlsPeer, Url, UrlError};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf, ReadHalf, WriteHalf};
+use tokio::net::{tcp, TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::{
     self,
     client::IntoClientRequest,
     handshake::server::{ErrorResponse, Request, Response},
     http::{header::SEC_WEBSOCKET_PROTOCOL, HeaderValue, StatusCode},
-    protocol::{
-        frame::coding::{CloseCode, Data, OpCode},
-        frame::{CloseFrame, Frame},
-        WebSocketConfig,
-    },
-    Bytes, Message as WsMsg,
 };
-use tokio_tungstenite::WebSocketStream;
 
 use crate::events;
 use crate::rt::{TokioRuntime, TokioSpawner};
@@ -52,40 +50,24 @@ use crate::TcpTuning;
 use crate::{Listener, Shared};
 
 type Sref = SocketRef<TokioRuntime>;
-type Ws<S = MaybeTls> = WebSocketStream<S>;
-type WsDriver = PipeDriver<TokioRuntime, WsReader, WsWriter>;
+type WsDriver = PipeDriver<
+    TokioRuntime,
+    WsReader<FromTokio<RdHalf>>,
+    WsWriter<FromTokio<WrHalf>, TokioRuntime>,
+>;
 
 /// The largest incoming frame when `recv-size-max` is 0 (no message limit):
 /// [`nanosp_core::ws::MAX_RECV_FRAME_UNLIMITED`]. Without it a peer announcing a
 /// frame of 2^63 bytes made the reader panic (found by the `ws` fuzz target).
 pub use nanosp_core::ws::MAX_RECV_FRAME_UNLIMITED;
 
-/// Longest a pipe's close frame may take to leave.
-const CLOSE_GRACE: std::time::Duration = std::time::Duration::from_millis(200);
-
-fn config(limit: usize) -> WebSocketConfig {
-    WebSocketConfig::default()
-        .max_message_size((limit != 0).then_some(limit))
-        .max_frame_size(Some(rules::max_recv_frame(limit)))
-}
-
 fn ws_error(e: tungstenite::Error) -> Error {
-    use tungstenite::error::CapacityError;
     match e {
         tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed => {
             Error::ConnectionShutdown
         }
         tungstenite::Error::Io(e) => io_error(e),
-        tungstenite::Error::Capacity(CapacityError::MessageTooLong { size, max_size }) => {
-            Error::MessageTooLong {
-                len: size as u64,
-                limit: max_size as u64,
-            }
-        }
         tungstenite::Error::Http(r) => rules::upgrade_refused(r.status().as_u16()),
-        tungstenite::Error::Protocol(
-            tungstenite::error::ProtocolError::ResetWithoutClosingHandshake,
-        ) => Error::ConnectionReset,
         // tungstenite checks the echo too, before nanosp's own check.
         tungstenite::Error::Protocol(
             tungstenite::error::ProtocolError::SecWebSocketSubProtocolError(_),
@@ -94,102 +76,165 @@ fn ws_error(e: tungstenite::Error) -> Error {
     }
 }
 
-/// The receiving half of a WebSocket pipe (over TCP, or any stream in tests).
-pub struct WsReader<S = MaybeTls> {
-    rd: SplitStream<Ws<S>>,
+/// A stream during the HTTP upgrade: tungstenite reads the request or
+/// response through it, and is never given a byte past the head's blank
+/// line. What the peer sent after it (its first frames) stays here, for
+/// nanosp's own framing ([`nanosp_core::ws::pipe`]) to read first.
+struct HeadGuard<S> {
+    inner: S,
+    held: Vec<u8>,
+    pos: usize,
+    /// How much of `\r\n\r\n` the bytes handed out so far end with.
+    matched: u8,
+}
+
+impl<S> HeadGuard<S> {
+    fn new(inner: S) -> Self {
+        HeadGuard {
+            inner,
+            held: Vec::new(),
+            pos: 0,
+            matched: 0,
+        }
+    }
+
+    /// The stream, and the bytes read from it past the HTTP head.
+    fn into_parts(mut self) -> (S, Vec<u8>) {
+        self.held.drain(..self.pos);
+        (self.inner, self.held)
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for HeadGuard<S> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let me = self.get_mut();
+        if me.matched == 4 {
+            // The head is whole: nothing more for the HTTP parser.
+            return Poll::Ready(Ok(()));
+        }
+        if me.pos == me.held.len() {
+            let mut tmp = [0u8; 4096];
+            let mut rb = ReadBuf::new(&mut tmp);
+            std::task::ready!(Pin::new(&mut me.inner).poll_read(cx, &mut rb))?;
+            me.held.clear();
+            me.held.extend_from_slice(rb.filled());
+            me.pos = 0;
+        }
+        let avail = &me.held[me.pos..];
+        let mut give = 0;
+        for &b in avail.iter().take(buf.remaining()) {
+            give += 1;
+            me.matched = match (me.matched, b) {
+                (2, b'\r') => 3,
+                (_, b'\r') => 1,
+                (1, b'\n') => 2,
+                (3, b'\n') => 4,
+                _ => 0,
+            };
+            if me.matched == 4 {
+                break;
+            }
+        }
+        buf.put_slice(&avail[..give]);
+        me.pos += give;
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for HeadGuard<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// The reading half of an upgraded connection: TCP's own half in the
+/// clear, a shared TLS session's otherwise.
+pub(crate) enum RdHalf {
+    Plain(tcp::OwnedReadHalf),
+    Tls(ReadHalf<MaybeTls>),
+}
+
+/// The writing half of an upgraded connection.
+pub(crate) enum WrHalf {
+    Plain(tcp::OwnedWriteHalf),
+    Tls(WriteHalf<MaybeTls>),
+}
+
+impl AsyncRead for RdHalf {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            RdHalf::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            RdHalf::Tls(s) => Pin::new(s).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for WrHalf {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            WrHalf::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            WrHalf::Tls(s) => Pin::new(s).poll_write(cx, buf),
+        }
+    }
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            WrHalf::Plain(s) => Pin::new(s).poll_flush(cx),
+            WrHalf::Tls(s) => Pin::new(s).poll_flush(cx),
+        }
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            WrHalf::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            WrHalf::Tls(s) => Pin::new(s).poll_shutdown(cx),
+        }
+    }
+}
+
+/// The pipe halves of an upgraded connection: nanosp's framing from here
+/// on, starting with the bytes `rest` the upgrade read past its head.
+fn pipe_halves(
+    s: MaybeTls,
+    rest: &[u8],
+    role: Role,
     limit: usize,
-}
-
-impl<S: AsyncRead + AsyncWrite + Unpin> PipeRead for WsReader<S> {
-    async fn recv(&mut self) -> Result<Message, Error> {
-        loop {
-            match self.rd.next().await {
-                None => return Err(Error::ConnectionShutdown),
-                Some(Err(e)) => return Err(ws_error(e)),
-                Some(Ok(WsMsg::Binary(b))) => {
-                    // The server's limit may be looser when sockets share a
-                    // port: the route's own limit is checked here.
-                    rules::check_message(DataKind::Binary, b.len(), self.limit)?;
-                    return Ok(Message::from_slice(&b));
-                }
-                Some(Ok(WsMsg::Text(t))) => {
-                    rules::check_message(DataKind::Text, t.len(), self.limit)?;
-                }
-                Some(Ok(WsMsg::Close(f))) => {
-                    return Err(rules::peer_closed(f.map(|f| u16::from(f.code))))
-                }
-                Some(Ok(_)) => {} // ping/pong: tungstenite answers pings itself
-            }
+    rt: TokioRuntime,
+) -> (
+    WsReader<FromTokio<RdHalf>>,
+    WsWriter<FromTokio<WrHalf>, TokioRuntime>,
+) {
+    let (r, w) = match s.into_plain() {
+        Ok(tcp) => {
+            let (r, w) = tcp.into_split();
+            (RdHalf::Plain(r), WrHalf::Plain(w))
         }
-    }
-}
-
-/// The sending half of a WebSocket pipe.
-pub struct WsWriter<S = MaybeTls> {
-    wr: SplitSink<Ws<S>, WsMsg>,
-    /// Header and body of each message are gathered here and split off as
-    /// the frame's payload; once tungstenite has written and dropped it, the
-    /// same allocation is reused (no allocation per message).
-    buf: BytesMut,
-}
-
-impl<S: AsyncRead + AsyncWrite + Unpin> PipeWrite for WsWriter<S> {
-    async fn send(&mut self, batch: &mut VecDeque<Message>) -> Result<(), Error> {
-        while let Some(m) = batch.pop_front() {
-            self.buf.reserve(m.len());
-            self.buf.extend_from_slice(m.header());
-            self.buf.extend_from_slice(m.body());
-            drop(m);
-            let data: Bytes = self.buf.split().freeze();
-            if data.len() <= rules::MAX_SEND_FRAME {
-                self.wr.feed(WsMsg::Binary(data)).await.map_err(ws_error)?;
-                continue;
-            }
-            for r in rules::send_frames(data.len()) {
-                let op = if r.start == 0 {
-                    Data::Binary
-                } else {
-                    Data::Continue
-                };
-                let last = r.end == data.len();
-                let f = Frame::message(data.slice(r), OpCode::Data(op), last);
-                self.wr.feed(WsMsg::Frame(f)).await.map_err(ws_error)?;
-            }
+        Err(tls) => {
+            let (r, w) = tokio::io::split(tls);
+            (RdHalf::Tls(r), WrHalf::Tls(w))
         }
-        if self.buf.capacity() > 1 << 20 {
-            self.buf = BytesMut::new(); // do not keep a huge buffer for one big message
-        }
-        self.wr.flush().await.map_err(ws_error)
-    }
-
-    async fn close(&mut self, why: &Error) {
-        // A peer that closed first has its close frame answered already.
-        // A close frame's reason holds at most 123 bytes.
-        let mut reason = why.to_string();
-        while reason.len() > 123 {
-            reason.pop();
-        }
-        let frame = CloseFrame {
-            code: CloseCode::from(rules::close_code(why)),
-            reason: reason.into(),
-        };
-        // A peer that does not read must not hold the pipe's task.
-        let _ = tokio::time::timeout(CLOSE_GRACE, self.wr.send(WsMsg::Close(Some(frame)))).await;
-    }
-}
-
-fn halves<S: AsyncRead + AsyncWrite + Unpin>(
-    ws: Ws<S>,
-    limit: usize,
-) -> (WsReader<S>, WsWriter<S>) {
-    let (wr, rd) = ws.split();
-    (
-        WsReader { rd, limit },
-        WsWriter {
-            wr,
-            buf: BytesMut::new(),
-        },
-    )
+    };
+    halves(FromTokio::new(r), FromTokio::new(w), rest, role, limit, rt)
 }
 
 /// One dial attempt: TCP connect, TLS for `wss://`, upgrade offering the
@@ -234,16 +279,15 @@ async fn ws_pipe(
             SEC_WEBSOCKET_PROTOCOL,
             HeaderValue::from_str(&offer).map_err(|_| Error::InvalidArgument)?,
         );
-        let (ws, resp) =
-            tokio_tungstenite::client_async_with_config(req, tcp, Some(config(o.frame_limit())))
-                .await
-                .map_err(|e| seen.explain(ws_error(e)))?;
+        let (ws, resp) = tokio_tungstenite::client_async(req, HeadGuard::new(tcp))
+            .await
+            .map_err(|e| seen.explain(ws_error(e)))?;
         let echoed = resp.headers().get(SEC_WEBSOCKET_PROTOCOL);
         rules::check_echo(proto, echoed.and_then(|v| v.to_str().ok()))?;
-        Ok(ws)
+        Ok(ws.into_inner().into_parts())
     };
     let left = o.handshake_timeout.saturating_sub(start.elapsed());
-    let ws = match tokio::time::timeout(left, upgrade).await {
+    let (s, rest) = match tokio::time::timeout(left, upgrade).await {
         Ok(r) => r,
         Err(_) => Err(Error::TimedOut),
     }
@@ -253,7 +297,8 @@ async fn ws_pipe(
         }
         events::handshake_failed(url, true, e);
     })?;
-    let (rd, wr) = halves(ws, o.frame_limit());
+    let rt = sref.runtime().clone();
+    let (rd, wr) = pipe_halves(s, &rest, Role::Client, o.frame_limit(), rt);
     attach_tls(sref, proto.peer_number(), url, true, rd, wr, peer)
 }
 
@@ -278,12 +323,19 @@ pub(crate) async fn dial(
     start_dialer!(rt, sref, connect, nonblocking, url, stop)
 }
 
+/// A connection the HTTP server upgraded, on its way to its route's listener.
+struct Upgraded {
+    s: MaybeTls,
+    /// Bytes the client sent after its request (frames already).
+    rest: Vec<u8>,
+    peer: Option<TlsPeer>,
+}
+
 /// One listening socket's entry on a shared HTTP server.
 #[derive(Clone)]
 struct Route {
     proto: nanosp_core::Protocol,
-    limit: usize,
-    tx: mpsc::UnboundedSender<(Ws, Option<TlsPeer>)>,
+    tx: mpsc::UnboundedSender<Upgraded>,
     /// The listening socket, whose stats count the server's accept errors.
     sref: Option<Sref>,
 }
@@ -314,20 +366,6 @@ impl Server {
         }
     }
 
-    /// The frame/message limit for a new connection: the loosest of the
-    /// routes' (the route's own limit is checked again per message).
-    fn config(&self) -> WebSocketConfig {
-        let r = self.routes.lock().unwrap();
-        let lim = r.values().map(|r| r.limit).try_fold(0usize, |a, l| {
-            if l == 0 {
-                None
-            } else {
-                Some(a.max(l))
-            }
-        });
-        config(lim.unwrap_or(0))
-    }
-
     /// TLS (for `wss://`) and the upgrade of one connection, within the
     /// handshake timeout; the pipe goes to the route's listener.
     async fn serve(self: Arc<Server>, tcp: TcpStream, timeout: std::time::Duration) {
@@ -339,15 +377,13 @@ impl Server {
                 }
                 None => (MaybeTls::plain(refuse_tls(tcp).await?), None),
             };
-            let (ws, r) = upgrade(s, self.config(), |path| {
-                self.routes.lock().unwrap().get(path).cloned()
-            })
-            .await?;
-            Ok::<_, Error>((ws, r, peer))
+            let ((s, rest), r) =
+                upgrade(s, |path| self.routes.lock().unwrap().get(path).cloned()).await?;
+            Ok::<_, Error>((Upgraded { s, rest, peer }, r))
         };
         match tokio::time::timeout(timeout, hs).await {
-            Ok(Ok((ws, r, peer))) => {
-                let _ = r.tx.send((ws, peer));
+            Ok(Ok((u, r))) => {
+                let _ = r.tx.send(u);
             }
             Ok(Err(e @ Error::Tls(_))) => self.tls_failed(&e),
             Err(_) if self.tls.is_some() => self.tls_failed(&Error::TimedOut),
@@ -390,7 +426,7 @@ async fn refuse_tls(mut tcp: TcpStream) -> Result<TcpStream, Error> {
 /// [`Error::ConnectionRefused`]), no matching subprotocol HTTP 400 (and
 /// [`ProtocolError::BadSubprotocol`]); anything that is not an upgrade request fails with a
 /// protocol error, a stream that ends early with a connection error.
-async fn upgrade<S, F>(stream: S, cfg: WebSocketConfig, route: F) -> Result<(Ws<S>, Route), Error>
+async fn upgrade<S, F>(stream: S, route: F) -> Result<((S, Vec<u8>), Route), Error>
 where
     S: AsyncRead + AsyncWrite + Unpin,
     F: Fn(&str) -> Option<Route>,
@@ -428,7 +464,7 @@ where
         chosen = Some(route);
         Ok(resp)
     };
-    let ws = tokio_tungstenite::accept_hdr_async_with_config(stream, cb, Some(cfg))
+    let ws = tokio_tungstenite::accept_hdr_async(HeadGuard::new(stream), cb)
         .await
         .map_err(|e| {
             if bad_subprotocol {
@@ -438,7 +474,7 @@ where
             }
         })?;
     let route = chosen.ok_or(Error::Protocol(ProtocolError::HandshakeIncomplete))?;
-    Ok((ws, route))
+    Ok((ws.into_inner().into_parts(), route))
 }
 
 /// Hooks for the fuzz crate (`fuzz/fuzz_targets/ws.rs`); not API.
@@ -462,15 +498,20 @@ pub mod fuzzing {
         let (tx, _rx) = mpsc::unbounded_channel();
         let route = Route {
             proto,
-            limit,
             tx,
             sref: None,
         };
-        let (ws, _) = upgrade(stream, config(limit), |p| {
-            (p == path).then(|| route.clone())
-        })
-        .await?;
-        let (rd, _wr) = halves(ws, limit);
+        let ((s, rest), _) = upgrade(stream, |p| (p == path).then(|| route.clone())).await?;
+        let (r, w) = tokio::io::split(s);
+        let rt = TokioRuntime::current_or_shared();
+        let (rd, _wr) = halves(
+            FromTokio::new(r),
+            FromTokio::new(w),
+            &rest,
+            Role::Server,
+            limit,
+            rt,
+        );
         Ok(rd)
     }
 }
@@ -520,7 +561,6 @@ pub(crate) async fn listen(sh: &Shared, u: Url, tls: Option<TlsServer>) -> Resul
     let (tx, rx) = mpsc::unbounded_channel();
     let route = Route {
         proto: sref.protocol(),
-        limit: o.frame_limit(),
         tx,
         sref: Some(sref.clone()),
     };
@@ -598,12 +638,14 @@ pub(crate) async fn listen(sh: &Shared, u: Url, tls: Option<TlsServer>) -> Resul
                 let rx = rx.clone();
                 async move { rx.lock().await.recv().await.ok_or(Error::Closed) }
             },
-            move |sref: Sref, (ws, tls): (Ws, Option<TlsPeer>)| {
+            move |sref: Sref, u: Upgraded| {
                 let url = url2.clone();
                 async move {
-                    let (rd, wr) = halves(ws, sref.options().frame_limit());
+                    let limit = sref.options().frame_limit();
+                    let rt = sref.runtime().clone();
+                    let (rd, wr) = pipe_halves(u.s, &u.rest, Role::Server, limit, rt);
                     let peer = sref.protocol().peer_number();
-                    match attach_tls(&sref, peer, &url, false, rd, wr, tls) {
+                    match attach_tls(&sref, peer, &url, false, rd, wr, u.peer) {
                         Ok(p) => {
                             let why = p.run().await;
                             if !sref.is_closed() {

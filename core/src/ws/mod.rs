@@ -25,6 +25,9 @@
 use alloc::string::String;
 use core::ops::Range;
 
+pub mod codec;
+pub mod pipe;
+
 use crate::{Error, Protocol, ProtocolError};
 
 /// What follows the protocol name in the subprotocol token.

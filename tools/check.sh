@@ -10,6 +10,14 @@ cd "$(dirname "$0")/.."
 
 step() { printf '\n==> %s\n' "$*"; }
 
+step "lock files current (every workspace; a dependency change in one crate shows in the others')"
+for m in Cargo.toml bindings/wasm/Cargo.toml fuzz/Cargo.toml \
+  examples/firmware-stm32/Cargo.toml examples/firmware-m0/Cargo.toml \
+  examples/firmware-qemu/Cargo.toml examples/browser/server/Cargo.toml; do
+  cargo metadata --locked --format-version 1 --manifest-path "$m" >/dev/null \
+    || { echo "$m: Cargo.lock is not current (run cargo metadata --manifest-path $m and commit it)"; exit 1; }
+done
+
 step "format (host and wasm workspaces)"
 cargo fmt --all -- --check
 (cd bindings/wasm && cargo fmt --all -- --check)

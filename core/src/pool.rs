@@ -34,9 +34,14 @@ const fn capacity(c: usize) -> usize {
 }
 
 const fn limit(class: usize) -> usize {
-    // At most 256 buffers and about 1 MiB of idle memory per class, at least 2.
+    // At most 4096 buffers and about 1 MiB of idle memory per class, at
+    // least 2. Only buffers that were in use at once come back to be kept:
+    // a pipe's queues (the socket's receive queue, the pipe's, and what one
+    // 16 KiB read decodes: over 200 small messages) can hold several
+    // hundred small bodies in flight, and fewer kept meant allocating some
+    // of them again on every burst.
     let by_bytes = (1 << 20) / CLASSES[class];
-    let n = if by_bytes < 256 { by_bytes } else { 256 };
+    let n = if by_bytes < 4096 { by_bytes } else { 4096 };
     if n < 2 {
         2
     } else {
@@ -45,7 +50,7 @@ const fn limit(class: usize) -> usize {
 }
 
 /// The first class whose idle bound follows the traffic (below it, the
-/// fixed bound of up to 256 buffers covers every configured queue).
+/// fixed bound of up to 4096 buffers covers every configured queue).
 const ADAPTIVE: usize = 4;
 
 /// The most idle memory an adaptive class keeps, whatever its peak.
@@ -257,7 +262,7 @@ mod tests {
     #[test]
     fn limits_are_bounded() {
         for (c, size) in CLASSES.iter().enumerate() {
-            assert!(limit(c) >= 2 && limit(c) <= 256);
+            assert!(limit(c) >= 2 && limit(c) <= 4096);
             assert!(keep(c) >= limit(c));
             assert!(keep(c) <= limit(c).max(ADAPTIVE_MAX_BYTES / size));
         }

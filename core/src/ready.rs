@@ -24,6 +24,7 @@ use crate::frame::{
     encode_prefix, handshake as header_of, parse_handshake, Decoder, Framing, MAX_PREFIX,
 };
 use crate::stream::{counted, in_time};
+use crate::sync::Mutex;
 use crate::transport::{attach, PipeDriver, PipeRead, PipeWrite};
 use crate::{Error, Message, ProtocolError, Runtime, SocketRef};
 
@@ -38,6 +39,14 @@ const COPY_MAX: usize = 8 << 10;
 /// Messages decoded from one read wait here; past this many slots the
 /// queue's memory is given back when the pipe goes idle.
 const KEEP_SLOTS: usize = 16;
+
+/// Grown queues of pipes that went idle, for the next pipe whose read
+/// brings in many messages: a busy pipe's queue is not allocated again on
+/// every burst, and an idle pipe still holds none.
+static SPARE_QUEUES: Mutex<Vec<VecDeque<Message>>> = Mutex::new(Vec::new());
+
+/// Most grown queues [`SPARE_QUEUES`] keeps.
+const MAX_SPARES: usize = 4;
 
 /// The reading half of a stream that can wait for readiness.
 pub trait ReadyRead {
@@ -179,6 +188,12 @@ impl<Rd: ReadyRead> ReadyReader<Rd> {
                 Some(0) => return Err(Error::ConnectionShutdown),
                 Some(n) => n,
             };
+            if n > KEEP_SLOTS * 16 && ready.capacity() <= KEEP_SLOTS && ready.is_empty() {
+                // Possibly many small messages: a grown queue, if one is spare.
+                if let Some(q) = SPARE_QUEUES.lock(|s| s.pop()) {
+                    *ready = q;
+                }
+            }
             let mut input = &chunk[..n];
             while !input.is_empty() {
                 match dec.decode(&mut input) {
@@ -207,7 +222,16 @@ impl<Rd: ReadyRead> PipeRead for ReadyReader<Rd> {
             }
             if !self.read_some()? {
                 if self.ready.capacity() > KEEP_SLOTS {
-                    self.ready = VecDeque::new();
+                    let q = core::mem::take(&mut self.ready);
+                    let extra = SPARE_QUEUES.lock(|s| {
+                        if s.len() < MAX_SPARES {
+                            s.push(q);
+                            None
+                        } else {
+                            Some(q)
+                        }
+                    });
+                    drop(extra); // freed outside the lock
                 }
                 poll_fn(|cx| self.rd.poll_readable(cx)).await?;
             }

@@ -6,60 +6,45 @@
 //! what it returns must be consistent with what it was fed.
 #![no_main]
 
+#[path = "chunked.rs"]
+mod chunked;
+
+use chunked::Feed;
 use libfuzzer_sys::fuzz_target;
 use nanosp_core::frame::{Decoder, Framing};
+use nanosp_core::{Error, Message};
 
 const LIMITS: [u64; 4] = [0, 16, 1024, 1 << 20];
 
+struct Dec(Decoder);
+
+impl Feed for Dec {
+    type Out = Message;
+    fn decode(&mut self, input: &mut &[u8]) -> Result<Option<Message>, Error> {
+        self.0.decode(input)
+    }
+    fn body_buf(&mut self) -> Option<&mut [u8]> {
+        self.0.body_buf()
+    }
+    fn advance_body(&mut self, n: usize) -> Option<Message> {
+        self.0.advance_body(n)
+    }
+}
+
 fuzz_target!(|data: &[u8]| {
-    let Some((&ctl, rest)) = data.split_first() else {
+    let Some((ctl, sizes, stream)) = chunked::split(data) else {
         return;
     };
-    let (sizes, stream) = rest.split_at(rest.len().min(4));
     let framing = if ctl & 1 == 0 {
         Framing::Tcp
     } else {
         Framing::Ipc
     };
     let limit = LIMITS[usize::from(ctl >> 1 & 3)];
-    let direct = ctl & 8 != 0;
-
-    let mut dec = Decoder::new(framing, limit);
-    let mut sizes = sizes.iter().map(|&s| usize::from(s) + 1).cycle();
-    let mut input = stream;
-    let mut fed = 0usize;
-    let mut out = 0usize;
-    while !input.is_empty() {
-        let n = sizes.next().unwrap_or(usize::MAX).min(input.len());
-        let (mut chunk, tail) = input.split_at(n);
-        input = tail;
-        fed += n;
-        while !chunk.is_empty() {
-            if direct {
-                if let Some(buf) = dec.body_buf() {
-                    assert!(!buf.is_empty());
-                    let k = buf.len().min(chunk.len());
-                    buf[..k].copy_from_slice(&chunk[..k]);
-                    chunk = &chunk[k..];
-                    if let Some(m) = dec.advance_body(k) {
-                        out += framing.prefix_len() + m.len();
-                    }
-                    continue;
-                }
-            }
-            let before = chunk.len();
-            match dec.decode(&mut chunk) {
-                Ok(Some(m)) => {
-                    assert!(m.header().is_empty());
-                    assert!(limit == 0 || m.len() as u64 <= limit);
-                    out += framing.prefix_len() + m.len();
-                }
-                Ok(None) => assert!(chunk.is_empty()),
-                Err(_) => return,
-            }
-            assert!(chunk.len() < before || before == 0);
-        }
-        // Every byte of a completed frame was fed to us.
-        assert!(out <= fed);
-    }
+    let mut dec = Dec(Decoder::new(framing, limit));
+    chunked::feed(&mut dec, sizes, stream, ctl & 8 != 0, |m| {
+        assert!(m.header().is_empty());
+        assert!(limit == 0 || m.len() as u64 <= limit);
+        framing.prefix_len() + m.len()
+    });
 });

@@ -108,6 +108,7 @@ fn peer_caused(e: &Error) -> bool {
                 | ProtocolError::HandshakeIncomplete
                 | ProtocolError::UnexpectedMessage
                 | ProtocolError::BadSubprotocol
+                | ProtocolError::BadWsFrame(_)
         ) | Error::ConnectionRefused
             | Error::ConnectionShutdown
             | Error::ConnectionReset

@@ -1,0 +1,66 @@
+//! The driver the `decoder` and `wsframe` targets share: a sans-IO decoder
+//! fed a byte stream in chunks of fuzzer-chosen sizes, through `decode` or
+//! (when `direct`) through `body_buf`/`advance_body` while a body is
+//! pending.
+
+use nanosp_core::Error;
+
+/// What the driver needs of a decoder.
+pub trait Feed {
+    type Out;
+    fn decode(&mut self, input: &mut &[u8]) -> Result<Option<Self::Out>, Error>;
+    fn body_buf(&mut self) -> Option<&mut [u8]>;
+    fn advance_body(&mut self, n: usize) -> Option<Self::Out>;
+}
+
+/// Splits a target's input into its control byte, up to 4 chunk sizes
+/// (each one less than the size) and the stream.
+pub fn split(data: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+    let (&ctl, rest) = data.split_first()?;
+    let (sizes, stream) = rest.split_at(rest.len().min(4));
+    Some((ctl, sizes, stream))
+}
+
+/// Feeds `stream` to `dec` in chunks cycling through `sizes` until it ends
+/// or the decoder fails. `seen` checks each output and returns how many
+/// stream bytes it accounts for; never more than were fed in all.
+pub fn feed<D: Feed>(
+    dec: &mut D,
+    sizes: &[u8],
+    stream: &[u8],
+    direct: bool,
+    mut seen: impl FnMut(D::Out) -> usize,
+) {
+    let mut sizes = sizes.iter().map(|&s| usize::from(s) + 1).cycle();
+    let mut input = stream;
+    let (mut fed, mut out) = (0usize, 0usize);
+    while !input.is_empty() {
+        let n = sizes.next().unwrap_or(usize::MAX).min(input.len());
+        let (mut chunk, tail) = input.split_at(n);
+        input = tail;
+        fed += n;
+        while !chunk.is_empty() {
+            if direct {
+                if let Some(buf) = dec.body_buf() {
+                    assert!(!buf.is_empty());
+                    let k = buf.len().min(chunk.len());
+                    buf[..k].copy_from_slice(&chunk[..k]);
+                    chunk = &chunk[k..];
+                    if let Some(o) = dec.advance_body(k) {
+                        out += seen(o);
+                    }
+                    continue;
+                }
+            }
+            let before = chunk.len();
+            match dec.decode(&mut chunk) {
+                Ok(Some(o)) => out += seen(o),
+                Ok(None) => assert!(chunk.is_empty()),
+                Err(_) => return,
+            }
+            assert!(chunk.len() < before || before == 0);
+        }
+        // Every byte of a completed output was fed to us.
+        assert!(out <= fed);
+    }
+}

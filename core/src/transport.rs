@@ -45,6 +45,16 @@ pub trait PipeRead {
 /// Most messages a pipe driver hands to its socket at once.
 const READ_BATCH: usize = 16;
 
+/// After handing this many bytes to its socket, a pipe driver lets the
+/// other tasks of its executor run once before it reads again. Without it a
+/// pipe whose peer keeps sending reads until the socket's receive queue is
+/// full while the application waits for its turn: with large messages that
+/// is a hundred buffers in flight (cold in the cache, more than the pool
+/// keeps), where a queue drained as it fills reuses a few warm ones.
+/// Only with `std` (a firmware's messages are small, and its flash tight).
+#[cfg(feature = "std")]
+const YIELD_BYTES: usize = 256 << 10;
+
 /// The sending half of a pipe.
 pub trait PipeWrite {
     /// Sends every message in `batch` (draining it), in order, as few writes
@@ -184,6 +194,8 @@ impl<R: Runtime, Rd: PipeRead, Wr: PipeWrite> PipeDriver<R, Rd, Wr> {
                 let mut reader = pin!(async {
                     // Grown on first use and kept: nothing per message, nothing while idle.
                     let mut got = VecDeque::new();
+                    #[cfg(feature = "std")]
+                    let mut since_yield = 0usize;
                     let why = loop {
                         match rd.recv().await {
                             Ok(m) => got.push_back(m),
@@ -200,9 +212,18 @@ impl<R: Runtime, Rd: PipeRead, Wr: PipeWrite> PipeDriver<R, Rd, Wr> {
                                 None => break,
                             }
                         }
+                        #[cfg(feature = "std")]
+                        {
+                            since_yield += got.iter().map(Message::len).sum::<usize>();
+                        }
                         // What arrived before bad input is still delivered.
                         if poll_fn(|cx| rx.poll_push_many(cx, &mut got)).await.is_err() {
                             return Error::Closed;
+                        }
+                        #[cfg(feature = "std")]
+                        if since_yield >= YIELD_BYTES {
+                            since_yield = 0;
+                            yield_once().await;
                         }
                         if let Some(e) = failed {
                             break e;
@@ -259,6 +280,22 @@ impl<R: Runtime, Rd: PipeRead, Wr: PipeWrite> PipeDriver<R, Rd, Wr> {
             why
         }
     }
+}
+
+/// Returns `Pending` once, asking to be polled again: the executor runs
+/// the other tasks that are ready first (any executor: only the waker).
+#[cfg(feature = "std")]
+async fn yield_once() {
+    let mut yielded = false;
+    poll_fn(|cx| {
+        if yielded {
+            return Poll::Ready(());
+        }
+        yielded = true;
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    })
+    .await
 }
 
 pub use crate::backoff::{Backoff, DialEvent, ACCEPT_RETRY_MAX, ACCEPT_RETRY_MIN};

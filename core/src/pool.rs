@@ -155,6 +155,19 @@ mod local {
     }
 }
 
+/// What a buffer of capacity `cap` that must now hold `need` bytes should
+/// grow to: double (a body growing as its bytes arrive copies itself only
+/// a few times), but never past the smallest class that holds `need`, so
+/// the growth stays in the pool (a 1 MiB buffer needing 4 more bytes takes
+/// one of the 1 MiB class, which has room for them, not 2 MiB of its own).
+pub(crate) fn grow_target(cap: usize, need: usize) -> usize {
+    let doubled = need.max(cap.saturating_mul(2));
+    match class_for_request(need) {
+        Some(c) => doubled.min(capacity(c)),
+        None => doubled,
+    }
+}
+
 /// An empty buffer that can hold `n` bytes without reallocating.
 pub(crate) fn get(n: usize) -> Buf {
     let mut b = get_any(n);
@@ -235,6 +248,19 @@ pub(crate) fn idle_counts() -> [usize; CLASSES.len()] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn growth_stays_in_the_classes() {
+        // Doubling, within a class that holds what is needed.
+        assert_eq!(grow_target(capacity(5), 2 * CLASSES[5]), 2 * capacity(5));
+        // A 1 MiB buffer (the application's own `Vec`) needing 4 more
+        // bytes: the 1 MiB class, not 2 MiB outside the pool.
+        let c7 = capacity(CLASSES.len() - 1);
+        assert_eq!(grow_target(1 << 20, (1 << 20) + 4), c7);
+        // Past the largest class: doubling, as a `Vec` would.
+        assert_eq!(grow_target(c7, c7 + 1), 2 * c7);
+        assert!(grow_target(0, 10) >= 10);
+    }
 
     #[test]
     fn classes_round_trip() {

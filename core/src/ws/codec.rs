@@ -531,12 +531,12 @@ fn head_len(h: &[u8]) -> usize {
 }
 
 /// Makes room for `need` bytes in `m`'s body, keeping its first `keep`:
-/// at least double what it had (at most twice what has arrived), from the
-/// pool.
+/// at least double what it had (at most twice what has arrived), within the
+/// pool's classes ([`crate::pool::grow_target`]).
 fn ensure(m: &mut Message, need: usize, keep: usize) {
     let cap = m.body_mut().capacity();
     if cap < need {
-        m.reserve_pooled(need.max(cap.saturating_mul(2)), keep);
+        m.reserve_pooled(crate::pool::grow_target(cap, need), keep);
     }
 }
 

@@ -136,23 +136,43 @@ pub fn is_handshake_failure(e: &Error) -> bool {
     !matches!(e, Error::ConnectionRefused | Error::Closed | Error::Io(_))
 }
 
-/// Largest frame we send; longer messages are fragmented (as nng does,
-/// which refuses single frames over 1 MiB).
+/// The size of the frames we cut messages into, as nng (whose receivers
+/// refuse single frames over 1 MiB).
 pub const MAX_SEND_FRAME: usize = 64 << 10;
+
+/// A remainder shorter than this after the last whole frame joins that
+/// frame instead of leaving as a tiny frame of its own: a 64 KiB body with
+/// its SP header is one frame, not a second one of 4 bytes that costs the
+/// receiver another read (and often another wake-up).
+pub const MERGE_TAIL: usize = 4 << 10;
 
 /// The frames of an outgoing message of `len` bytes, as byte ranges: the
 /// first is a binary frame, the rest continuations; the last one ends the
-/// message. An empty message is one empty frame.
+/// message. Frames are [`MAX_SEND_FRAME`] long, the last one up to
+/// [`MERGE_TAIL`] longer. An empty message is one empty frame.
 ///
 /// ```
 /// use nanosp_core::ws::{send_frames, MAX_SEND_FRAME};
-/// let f: Vec<_> = send_frames(MAX_SEND_FRAME + 1).collect();
-/// assert_eq!(f, [0..MAX_SEND_FRAME, MAX_SEND_FRAME..MAX_SEND_FRAME + 1]);
+/// // A 64 KiB body and its 4-byte header: one frame.
+/// let f: Vec<_> = send_frames(MAX_SEND_FRAME + 4).collect();
+/// assert_eq!(f, [0..MAX_SEND_FRAME + 4]);
+/// let f: Vec<_> = send_frames(2 * MAX_SEND_FRAME + 5000).collect();
+/// assert_eq!(f.len(), 3);
 /// assert_eq!(send_frames(0).collect::<Vec<_>>(), [0..0]);
 /// ```
 pub fn send_frames(len: usize) -> impl Iterator<Item = Range<usize>> {
-    let n = len.div_ceil(MAX_SEND_FRAME).max(1);
-    (0..n).map(move |i| i * MAX_SEND_FRAME..((i + 1) * MAX_SEND_FRAME).min(len))
+    let mut n = len.div_ceil(MAX_SEND_FRAME).max(1);
+    if n > 1 && len - (n - 1) * MAX_SEND_FRAME < MERGE_TAIL {
+        n -= 1;
+    }
+    (0..n).map(move |i| {
+        let end = if i + 1 == n {
+            len
+        } else {
+            (i + 1) * MAX_SEND_FRAME
+        };
+        i * MAX_SEND_FRAME..end
+    })
 }
 
 /// The largest incoming frame when the message limit is 0 (unlimited).
@@ -333,7 +353,10 @@ mod tests {
             MAX_SEND_FRAME - 1,
             MAX_SEND_FRAME,
             MAX_SEND_FRAME + 1,
+            MAX_SEND_FRAME + MERGE_TAIL - 1,
+            MAX_SEND_FRAME + MERGE_TAIL,
             3 * MAX_SEND_FRAME + 7,
+            3 * MAX_SEND_FRAME + 70_000,
         ] {
             let f: Vec<_> = send_frames(len).collect();
             assert_eq!(f.first().unwrap().start, 0);
@@ -341,8 +364,16 @@ mod tests {
             for w in f.windows(2) {
                 assert_eq!(w[0].end, w[1].start);
             }
-            assert!(f.iter().all(|r| r.len() <= MAX_SEND_FRAME));
-            assert_eq!(f.len(), len.div_ceil(MAX_SEND_FRAME).max(1));
+            assert!(f.iter().all(|r| r.len() < MAX_SEND_FRAME + MERGE_TAIL));
+            // No frame but the first is shorter than the tail threshold.
+            assert!(f.iter().skip(1).all(|r| r.len() >= MERGE_TAIL));
+            let (full, rem) = (len / MAX_SEND_FRAME, len % MAX_SEND_FRAME);
+            let want = match (full, rem) {
+                (0, _) => 1,
+                (_, r) if r < MERGE_TAIL => full,
+                _ => full + 1,
+            };
+            assert_eq!(f.len(), want, "{len}");
         }
         assert_eq!(max_recv_frame(0), MAX_RECV_FRAME_UNLIMITED);
         assert_eq!(max_recv_frame(100), 100);

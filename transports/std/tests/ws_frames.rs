@@ -2,7 +2,8 @@
 //! byte by byte here: frames that came in the same segment as the HTTP head
 //! are not lost, pings are answered with pongs, fragmented messages are
 //! reassembled, a client masks everything it sends and fragments large
-//! messages, a server masks nothing, and a close frame is answered.
+//! messages (without a tiny last frame), a server masks nothing, and a
+//! close frame is answered.
 
 use std::time::Duration;
 
@@ -112,6 +113,13 @@ async fn listener_answers_pings_reassembles_and_keeps_frames_sent_with_the_reque
         }
         assert_eq!(frames, 3);
         assert_eq!(got, big);
+
+        // 64 KiB and a little more: one frame, no tiny tail frame after it.
+        let just_over: Vec<u8> = (0..(64 << 10) + 4).map(|i| i as u8).collect();
+        s.send(just_over.clone().into()).await.unwrap();
+        let (fin, op, _, p) = read_frame(&mut c).await;
+        assert_eq!((fin, op), (true, opcode::BINARY));
+        assert_eq!(p, just_over);
 
         // A ping on its own, while idle, is answered too.
         c.write_all(&frame(true, opcode::PING, b"again", k))

@@ -51,8 +51,11 @@ const READ_BATCH: usize = 16;
 /// full while the application waits for its turn: with large messages that
 /// is a hundred buffers in flight (cold in the cache, more than the pool
 /// keeps), where a queue drained as it fills reuses a few warm ones.
-/// Only with `std` (a firmware's messages are small, and its flash tight).
-#[cfg(feature = "std")]
+/// Only with `std`, and not on wasm: a firmware's messages are small and
+/// its flash tight; the browser package's size has a budget, and its pipes
+/// take messages from JavaScript events, not from a kernel socket they
+/// could read far ahead of the page.
+#[cfg(all(feature = "std", not(target_family = "wasm")))]
 const YIELD_BYTES: usize = 256 << 10;
 
 /// The sending half of a pipe.
@@ -194,7 +197,7 @@ impl<R: Runtime, Rd: PipeRead, Wr: PipeWrite> PipeDriver<R, Rd, Wr> {
                 let mut reader = pin!(async {
                     // Grown on first use and kept: nothing per message, nothing while idle.
                     let mut got = VecDeque::new();
-                    #[cfg(feature = "std")]
+                    #[cfg(all(feature = "std", not(target_family = "wasm")))]
                     let mut since_yield = 0usize;
                     let why = loop {
                         match rd.recv().await {
@@ -212,7 +215,7 @@ impl<R: Runtime, Rd: PipeRead, Wr: PipeWrite> PipeDriver<R, Rd, Wr> {
                                 None => break,
                             }
                         }
-                        #[cfg(feature = "std")]
+                        #[cfg(all(feature = "std", not(target_family = "wasm")))]
                         {
                             since_yield += got.iter().map(Message::len).sum::<usize>();
                         }
@@ -220,7 +223,7 @@ impl<R: Runtime, Rd: PipeRead, Wr: PipeWrite> PipeDriver<R, Rd, Wr> {
                         if poll_fn(|cx| rx.poll_push_many(cx, &mut got)).await.is_err() {
                             return Error::Closed;
                         }
-                        #[cfg(feature = "std")]
+                        #[cfg(all(feature = "std", not(target_family = "wasm")))]
                         if since_yield >= YIELD_BYTES {
                             since_yield = 0;
                             yield_once().await;
@@ -284,7 +287,7 @@ impl<R: Runtime, Rd: PipeRead, Wr: PipeWrite> PipeDriver<R, Rd, Wr> {
 
 /// Returns `Pending` once, asking to be polled again: the executor runs
 /// the other tasks that are ready first (any executor: only the waker).
-#[cfg(feature = "std")]
+#[cfg(all(feature = "std", not(target_family = "wasm")))]
 async fn yield_once() {
     let mut yielded = false;
     poll_fn(|cx| {

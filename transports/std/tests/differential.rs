@@ -729,9 +729,17 @@ impl Ours {
             Ok(l) => l,
             Err(e) => return format!("listen: {}", ename(&e)),
         };
-        for who in &self.order[1..] {
+        // One dialer at a time, each attached at the listener before the
+        // next dials: the listener's pipes are then in dial order (as in
+        // nng_diff.py), which round-robin sequences depend on. Dialing them
+        // all at once let two accepted handshakes finish in either order.
+        for (i, who) in self.order[1..].iter().enumerate() {
             if let Err(e) = self.sock(who).dial(l.url()).await {
                 return format!("dial: {}", ename(&e));
+            }
+            let r = wait_pipes(first, i + 1).await;
+            if r != "ok" {
+                return r;
             }
         }
         let mut r = wait_pipes(first, self.order.len() - 1).await;

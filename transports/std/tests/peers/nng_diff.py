@@ -209,8 +209,14 @@ class Run:
         else:
             url = fresh_ipc()
             first.listen(url)
-        for who in self.order[1:]:
+        # One dialer at a time, each attached at the listener before the
+        # next dials, so the listener's pipes are in dial order (as in
+        # differential.rs).
+        for i, who in enumerate(self.order[1:]):
             self.objs[who].dial(url, block=True)
+            r = wait_pipes(first, i + 1)
+            if r != "ok":
+                return r
         r = wait_pipes(first, len(self.order) - 1)
         for who in self.order[1:]:
             if r == "ok":

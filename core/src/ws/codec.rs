@@ -9,6 +9,7 @@
 //! message limit, all when a frame's header is complete; a message's buffer
 //! grows only as its bytes arrive.
 
+use alloc::vec::Vec;
 use core::mem;
 
 use crate::ws::{check_message, max_recv_frame, DataKind};
@@ -160,6 +161,26 @@ pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) {
     }
     for (i, b) in chunks.into_remainder().iter_mut().enumerate() {
         *b ^= k[i % 4];
+    }
+}
+
+/// Appends a whole frame (header, then `payload`, masked with `mask` if
+/// given) to `out`: control frames, and small frames in tests and tools.
+///
+/// ```
+/// use nanosp_core::ws::codec::{encode_frame, opcode};
+/// let mut f = Vec::new();
+/// encode_frame(true, opcode::PING, b"hi", None, &mut f);
+/// assert_eq!(f, [0x89, 2, b'h', b'i']);
+/// ```
+pub fn encode_frame(fin: bool, op: u8, payload: &[u8], mask: Option<[u8; 4]>, out: &mut Vec<u8>) {
+    let mut head = [0; MAX_HEAD];
+    let n = encode_head(fin, op, payload.len(), mask, &mut head);
+    out.extend_from_slice(&head[..n]);
+    let from = out.len();
+    out.extend_from_slice(payload);
+    if let Some(k) = mask {
+        apply_mask(&mut out[from..], k, 0);
     }
 }
 
@@ -544,17 +565,10 @@ fn ensure(m: &mut Message, need: usize, keep: usize) {
 mod tests {
     use super::*;
     use alloc::vec;
-    use alloc::vec::Vec;
 
     fn frame(fin: bool, op: u8, payload: &[u8], mask: Option<[u8; 4]>) -> Vec<u8> {
-        let mut h = [0; MAX_HEAD];
-        let n = encode_head(fin, op, payload.len(), mask, &mut h);
-        let mut v = h[..n].to_vec();
-        let at = v.len();
-        v.extend_from_slice(payload);
-        if let Some(k) = mask {
-            apply_mask(&mut v[at..], k, 0);
-        }
+        let mut v = Vec::new();
+        encode_frame(fin, op, payload, mask, &mut v);
         v
     }
 

@@ -23,7 +23,7 @@ use embedded_io_async::{Read, Write};
 use portable_atomic::{AtomicBool, Ordering};
 
 use super::codec::{
-    apply_mask, encode_head, opcode, Event, FrameDecoder, Role, MAX_CONTROL, MAX_HEAD,
+    apply_mask, encode_frame, encode_head, opcode, Event, FrameDecoder, Role, MAX_CONTROL, MAX_HEAD,
 };
 use super::{close_code, peer_closed, send_frames};
 use crate::sync::{Arc, Mutex};
@@ -273,20 +273,16 @@ impl<Wr: Write, R: Runtime> WsWriter<Wr, R> {
     /// A control frame into the gathered writes.
     fn control(&mut self, op: u8, payload: &[u8]) {
         let key = self.key();
-        let mut head = [0; MAX_HEAD];
-        let n = encode_head(true, op, payload.len(), key, &mut head);
-        self.out.extend_from_slice(&head[..n]);
-        let from = self.out.len();
-        self.out.extend_from_slice(payload);
-        if let Some(k) = key {
-            apply_mask(&mut self.out[from..], k, 0);
-        }
+        encode_frame(true, op, payload, key, &mut self.out);
     }
 }
 
 impl<Wr: Write, R: Runtime> PipeWrite for WsWriter<Wr, R> {
     async fn send(&mut self, batch: &mut VecDeque<Message>) -> Result<(), Error> {
-        if self.ctl.pending.swap(false, Ordering::Acquire) {
+        // A plain load first: no read-modify-write per batch without a ping.
+        if self.ctl.pending.load(Ordering::Relaxed)
+            && self.ctl.pending.swap(false, Ordering::Acquire)
+        {
             let p = self.ctl.pong.lock(core::mem::take);
             self.control(opcode::PONG, &p);
         }

@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use nanosp::{Protocol, Socket};
-use nanosp_core::ws::codec::{apply_mask, encode_head, opcode, MAX_HEAD};
+use nanosp_core::ws::codec::{apply_mask, encode_frame, opcode};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
@@ -17,14 +17,8 @@ use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 const LIMIT: Duration = Duration::from_secs(10);
 
 fn frame(fin: bool, op: u8, payload: &[u8], mask: Option<[u8; 4]>) -> Vec<u8> {
-    let mut h = [0; MAX_HEAD];
-    let n = encode_head(fin, op, payload.len(), mask, &mut h);
-    let mut f = h[..n].to_vec();
-    let at = f.len();
-    f.extend_from_slice(payload);
-    if let Some(k) = mask {
-        apply_mask(&mut f[at..], k, 0);
-    }
+    let mut f = Vec::new();
+    encode_frame(fin, op, payload, mask, &mut f);
     f
 }
 

@@ -60,6 +60,7 @@ mod device;
 mod engine;
 mod error;
 pub mod frame;
+mod header;
 #[cfg(feature = "inproc")]
 pub mod inproc;
 mod mem;
@@ -85,7 +86,8 @@ pub mod ws;
 #[cfg(feature = "device")]
 pub use device::device;
 pub use error::{Error, IoErrorKind, ProtocolError, SendError, TlsError};
-pub use message::{Message, HEADER_CAPACITY};
+pub use header::{Header, HEADER_CAPACITY};
+pub use message::Message;
 pub use options::Options;
 pub use options::SockOpt;
 pub use pipe::{PipeEvent, PipeId, PipeInfo, TlsPeer};

@@ -7,12 +7,10 @@ use alloc::vec::Vec;
 use core::fmt;
 use core::str::Utf8Error;
 
+use crate::header::{Header, HEADER_CAPACITY};
 use crate::pool::{self, Buf};
 use crate::sync::Arc;
 use crate::{Error, PipeId};
-
-/// Bytes a message header can hold: a pipe id plus a 15-hop backtrace.
-pub const HEADER_CAPACITY: usize = 64;
 
 /// An SP message: protocol header bytes and body bytes.
 ///
@@ -40,7 +38,7 @@ pub const HEADER_CAPACITY: usize = 64;
 /// ```
 #[derive(Clone, Default)]
 pub struct Message {
-    header: heapless::Vec<u8, HEADER_CAPACITY>,
+    header: Header,
     body: Body,
     pipe: Option<PipeId>,
 }
@@ -124,7 +122,7 @@ impl Message {
     /// An empty message; allocates nothing.
     pub const fn new() -> Self {
         Message {
-            header: heapless::Vec::new(),
+            header: Header::new(),
             body: Body { buf: None, off: 0 },
             pipe: None,
         }
@@ -221,23 +219,18 @@ impl Message {
     }
 
     /// The protocol header, for changing (raw mode).
-    pub fn header_mut(&mut self) -> &mut heapless::Vec<u8, HEADER_CAPACITY> {
+    pub fn header_mut(&mut self) -> &mut Header {
         &mut self.header
     }
 
     /// Replaces the header; [`Error::InvalidArgument`] if it is too long.
     pub fn set_header(&mut self, h: &[u8]) -> Result<(), Error> {
-        self.header.clear();
-        self.header
-            .extend_from_slice(h)
-            .map_err(|_| Error::InvalidArgument)
+        self.header.set(h)
     }
 
     /// Appends bytes to the header; [`Error::InvalidArgument`] if it would overflow.
     pub fn push_header(&mut self, h: &[u8]) -> Result<(), Error> {
-        self.header
-            .extend_from_slice(h)
-            .map_err(|_| Error::InvalidArgument)
+        self.header.extend_from_slice(h)
     }
 
     /// Moves the first `n` body bytes to the end of the header.
@@ -249,10 +242,7 @@ impl Message {
         if self.header.len() + n > HEADER_CAPACITY {
             return Err(crate::ProtocolError::MalformedHeader.into());
         }
-        let (h, _) = b.split_at(n);
-        let h: heapless::Vec<u8, HEADER_CAPACITY> =
-            heapless::Vec::from_slice(h).map_err(|_| Error::InvalidArgument)?;
-        self.header.extend_from_slice(&h).ok();
+        self.header.extend_from_slice(&self.body.bytes()[..n])?;
         self.body.off += n;
         Ok(())
     }

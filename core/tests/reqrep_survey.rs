@@ -366,11 +366,22 @@ fn star_forwards_across_a_chain() {
 /// REQ -> device -> device -> REP and back, and the hop limit.
 #[test]
 fn chained_devices_keep_the_backtrace() {
+    device_chain(2);
+}
+
+/// Seven devices: the reply's backtrace (seven pipe ids and the request id,
+/// 32 bytes) is longer than a message keeps inline, and comes back whole.
+#[test]
+fn a_backtrace_longer_than_the_inline_header_survives_seven_devices() {
+    device_chain(7);
+}
+
+fn device_chain(n: usize) {
     let r = rt();
     let client = Socket::new(Protocol::Req0, r.clone());
     let server = Socket::new(Protocol::Rep0, r.clone());
-    // client -> [dev0.front | dev0.back] -> [dev1.front | dev1.back] <- server
-    let devs: Vec<(Sock, Sock)> = (0..2)
+    // client -> [dev0.front | dev0.back] -> [dev1.front | dev1.back] ... <- server
+    let devs: Vec<(Sock, Sock)> = (0..n)
         .map(|_| {
             (
                 Socket::new_raw(Protocol::Rep0, r.clone()),
@@ -378,13 +389,16 @@ fn chained_devices_keep_the_backtrace() {
             )
         })
         .collect();
-    let (u0, u1, u2) = (url("dev0"), url("dev1"), url("dev2"));
-    devs[0].0.listen(&u0).unwrap();
-    devs[1].0.listen(&u1).unwrap();
-    devs[1].1.listen(&u2).unwrap();
-    devs[0].1.dial(&u1).unwrap();
-    client.dial(&u0).unwrap();
-    server.dial(&u2).unwrap();
+    let urls: Vec<String> = (0..=n).map(|i| url(&format!("chain{n}-dev{i}"))).collect();
+    for (i, (front, _)) in devs.iter().enumerate() {
+        front.listen(&urls[i]).unwrap();
+    }
+    devs[n - 1].1.listen(&urls[n]).unwrap();
+    for (i, (_, back)) in devs.iter().enumerate().take(n - 1) {
+        back.dial(&urls[i + 1]).unwrap();
+    }
+    client.dial(&urls[0]).unwrap();
+    server.dial(&urls[n]).unwrap();
     let (mut pool, sp) = pool();
     for (f, b) in &devs {
         let (f, b) = (f.clone(), b.clone());
@@ -408,9 +422,9 @@ fn chained_devices_keep_the_backtrace() {
     pool.run_until_stalled();
     assert_eq!(got.borrow().as_deref(), Some(&b"back up"[..]));
 
-    // Three words of backtrace (two pipe ids + the request id) exceed a
-    // ttl-max of 2 at the server: dropped, counted, pipe kept.
-    server.set_opt(SockOpt::TtlMax(2)).unwrap();
+    // n + 1 words of backtrace (n pipe ids + the request id) exceed a
+    // ttl-max of n at the server: dropped, counted, pipe kept.
+    server.set_opt(SockOpt::TtlMax(n as u8)).unwrap();
     let c = client.clone();
     sp.0.spawn_local(async move {
         let _ = c.send(Message::from("too deep")).await;

@@ -251,9 +251,10 @@ impl PipeWord {
     /// Takes the word off the front of `m`'s header, if it has one.
     pub(crate) fn take_front(m: &mut Message) -> Option<Self> {
         let w = Self::parse(m.header())?;
-        let rest = heapless::Vec::<u8, HEADER_CAPACITY>::from_slice(&m.header()[Self::LEN..])
-            .unwrap_or_default();
-        set_header(m, &rest);
+        let h = m.header_mut();
+        let rest = h.len() - Self::LEN;
+        h.copy_within(Self::LEN.., 0);
+        h.truncate(rest);
         Some(w)
     }
 }

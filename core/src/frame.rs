@@ -64,6 +64,23 @@ fn pad_for(len: usize, need: usize) -> usize {
 /// The most [`Decoder::body_buf`] offers at once.
 pub const BODY_CHUNK: usize = 256 << 10;
 
+/// The most bytes past a payload [`Decoder::body_buf_ahead`] lends: a
+/// prefix (9 bytes at most), an SP header and a little more.
+pub const AHEAD: usize = 64;
+
+/// Bytes read past a message's end (see [`Decoder::advance_body_ahead`]).
+pub struct Ahead {
+    buf: [u8; AHEAD],
+    len: usize,
+}
+
+impl Ahead {
+    /// The bytes.
+    pub fn as_slice(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+}
+
 /// Which stream framing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Framing {
@@ -201,6 +218,11 @@ enum State {
         /// kernel's copies into it keep the alignment they have in its
         /// socket buffers. Cut off (without copying) when it is complete.
         pad: usize,
+        /// Bytes past the payload's end lent by `body_buf_ahead` (the
+        /// start of the next frame, if the reader finds it there). Only
+        /// with `std`: a firmware reads with `body_buf`.
+        #[cfg(feature = "std")]
+        ahead: usize,
     },
 }
 
@@ -310,6 +332,8 @@ impl Decoder {
                         filled: 0,
                         lent: 0,
                         pad,
+                        #[cfg(feature = "std")]
+                        ahead: 0,
                     };
                 }
                 State::Body {
@@ -318,6 +342,7 @@ impl Decoder {
                     filled,
                     lent,
                     pad,
+                    ..
                 } => {
                     if input.is_empty() {
                         return Ok(None);
@@ -359,6 +384,7 @@ impl Decoder {
             filled,
             lent,
             pad,
+            ..
         } = &mut self.state
         else {
             return None;
@@ -394,6 +420,98 @@ impl Decoder {
         } else {
             None
         }
+    }
+
+    /// Payload bytes still to come for the message being received (0
+    /// between messages).
+    pub fn body_pending(&self) -> usize {
+        match &self.state {
+            State::Body { len, filled, .. } => len - filled,
+            State::Prefix { .. } => 0,
+        }
+    }
+
+    /// [`body_buf`](Self::body_buf) and, when that is the rest of the
+    /// payload, up to `ahead` bytes (at most [`AHEAD`]) past its end, as far
+    /// as the buffer has room without growing: a reader that fills them has
+    /// the next frame's prefix from the same read, so a stream of large
+    /// messages takes one read each, not two (the prefix's, then the
+    /// body's). Commit with [`advance_body_ahead`](Self::advance_body_ahead).
+    /// Without `std` it lends no more than `body_buf`.
+    #[cfg(feature = "std")]
+    pub fn body_buf_ahead(&mut self, ahead: usize) -> Option<&mut [u8]> {
+        self.body_buf()?;
+        let State::Body {
+            msg,
+            len,
+            filled,
+            lent,
+            pad,
+            ahead: over,
+        } = &mut self.state
+        else {
+            return None;
+        };
+        let (at, mut end) = (*pad + *filled, *pad + *lent);
+        let body = msg.body_mut();
+        *over = 0;
+        if *lent == *len {
+            *over = ahead.min(AHEAD).min(body.capacity() - end);
+            end += *over;
+            if body.len() < end {
+                body.resize(end, 0); // within its capacity: no new buffer
+            }
+        }
+        Some(&mut body[at..end])
+    }
+
+    /// [`advance_body`](Self::advance_body) after
+    /// [`body_buf_ahead`](Self::body_buf_ahead): also the bytes read past
+    /// the payload's end, the start of the next frame, for
+    /// [`decode`](Self::decode).
+    #[cfg(feature = "std")]
+    pub fn advance_body_ahead(&mut self, n: usize) -> (Option<Message>, Ahead) {
+        let mut next = Ahead {
+            buf: [0; AHEAD],
+            len: 0,
+        };
+        if let State::Body {
+            msg,
+            len,
+            filled,
+            lent,
+            pad,
+            ahead,
+        } = &self.state
+        {
+            // The kernel fills the slice in order: bytes past the payload
+            // come only once it is whole.
+            let rest = (*lent).clamp(*filled, *len) - *filled;
+            if *filled + rest == *len && n > rest {
+                let at = *pad + *len;
+                next.len = (n - rest).min(*ahead).min(msg.body().len() - at);
+                next.buf[..next.len].copy_from_slice(&msg.body()[at..at + next.len]);
+            }
+        }
+        (self.advance_body(n), next)
+    }
+
+    /// As [`body_buf`](Self::body_buf) (without `std`, nothing is lent past
+    /// the payload).
+    #[cfg(not(feature = "std"))]
+    pub fn body_buf_ahead(&mut self, _ahead: usize) -> Option<&mut [u8]> {
+        self.body_buf()
+    }
+
+    /// As [`advance_body`](Self::advance_body), with no bytes past the
+    /// payload (without `std`).
+    #[cfg(not(feature = "std"))]
+    pub fn advance_body_ahead(&mut self, n: usize) -> (Option<Message>, Ahead) {
+        let none = Ahead {
+            buf: [0; AHEAD],
+            len: 0,
+        };
+        (self.advance_body(n), none)
     }
 
     /// Validates an announced payload length and converts it to `usize`.
@@ -534,6 +652,91 @@ mod tests {
             pad_for(usize::MAX - 8, 8),
             if cfg!(feature = "std") { 8 } else { 0 }
         );
+    }
+
+    /// A stream read as a reader with `body_buf_ahead` reads it: through
+    /// `decode` between bodies, straight into the body (plus what lies past
+    /// it) during one, `cut` bytes at most per read.
+    fn read_ahead(framing: Framing, stream: &[u8], cut: usize) -> Result<Vec<Vec<u8>>, Error> {
+        let mut dec = Decoder::new(framing, 0);
+        let (mut out, mut at) = (Vec::new(), 0);
+        while at < stream.len() {
+            if dec.body_pending() > 0 {
+                let dst = dec.body_buf_ahead(AHEAD).unwrap();
+                let n = dst.len().min(cut).min(stream.len() - at);
+                dst[..n].copy_from_slice(&stream[at..at + n]);
+                at += n;
+                let (m, next) = dec.advance_body_ahead(n);
+                out.extend(m.map(|m| m.body().to_vec()));
+                let mut input = next.as_slice();
+                while !input.is_empty() {
+                    out.extend(dec.decode(&mut input)?.map(|m| m.body().to_vec()));
+                }
+            } else {
+                let n = cut.min(stream.len() - at).min(20);
+                let mut input = &stream[at..at + n];
+                at += n;
+                while !input.is_empty() {
+                    out.extend(dec.decode(&mut input)?.map(|m| m.body().to_vec()));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    #[test]
+    fn reading_past_a_body_hands_the_next_frames_to_decode() {
+        // Large and tiny messages in a row: the bytes read past a body hold
+        // a prefix, part of one, or whole tiny frames, and all come out.
+        for framing in [Framing::Tcp, Framing::Ipc] {
+            let sizes = [40_000usize, 3, 0, 70_000, 1, 9000, 2, 5];
+            let payloads: Vec<Vec<u8>> = sizes
+                .iter()
+                .enumerate()
+                .map(|(k, &n)| (0..n).map(|i| (i * 13 + k) as u8).collect())
+                .collect();
+            let mut stream = Vec::new();
+            for p in &payloads {
+                encode_message(framing, &Message::from(&p[..]), &mut stream);
+            }
+            for cut in [1, 7, 100, 4096, usize::MAX] {
+                let got = read_ahead(framing, &stream, cut).unwrap();
+                assert_eq!(got, payloads, "{framing:?}, reads of {cut}");
+            }
+            // Bad input read ahead is refused as it would be when decoded.
+            let mut bad = Vec::new();
+            encode_message(framing, &Message::from(&payloads[0][..]), &mut bad);
+            bad.extend_from_slice(&[0x7f; 12]);
+            let err = read_ahead(framing, &bad, usize::MAX).unwrap_err();
+            assert!(matches!(err, Error::Protocol(_)), "{framing:?}: {err:?}");
+        }
+    }
+
+    #[test]
+    fn nothing_is_lent_past_a_body_that_is_not_at_its_end() {
+        let mut dec = Decoder::new(Framing::Tcp, 0);
+        let len = 3 * BODY_CHUNK;
+        let mut p = [0; MAX_PREFIX];
+        let n = encode_prefix(Framing::Tcp, len as u64, &mut p);
+        assert!(dec.decode(&mut &p[..n]).unwrap().is_none());
+        assert_eq!(dec.body_pending(), len);
+        // Not the last chunk: exactly the chunk.
+        assert_eq!(dec.body_buf_ahead(AHEAD).unwrap().len(), BODY_CHUNK);
+        let (m, next) = dec.advance_body_ahead(BODY_CHUNK + 10);
+        assert!(m.is_none() && next.as_slice().is_empty());
+        assert_eq!(dec.body_pending(), len - BODY_CHUNK);
+        // A short read of the last part: nothing past the end either.
+        let _ = dec.body_buf_ahead(AHEAD).unwrap();
+        let _ = dec.advance_body_ahead(BODY_CHUNK);
+        let last = dec.body_buf_ahead(AHEAD).unwrap().len();
+        assert!((BODY_CHUNK..=BODY_CHUNK + AHEAD).contains(&last));
+        let (m, next) = dec.advance_body_ahead(BODY_CHUNK - 1);
+        assert!(m.is_none() && next.as_slice().is_empty());
+        let _ = dec.body_buf_ahead(AHEAD).unwrap();
+        let (m, next) = dec.advance_body_ahead(1);
+        assert_eq!(m.unwrap().body().len(), len);
+        assert!(next.as_slice().is_empty());
+        assert_eq!(dec.body_pending(), 0);
     }
 
     #[test]

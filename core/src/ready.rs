@@ -21,7 +21,7 @@ use core::pin::pin;
 use core::task::{Context, Poll};
 
 use crate::frame::{
-    encode_prefix, handshake as header_of, parse_handshake, Decoder, Framing, MAX_PREFIX,
+    encode_prefix, handshake as header_of, parse_handshake, Decoder, Framing, AHEAD, MAX_PREFIX,
 };
 use crate::stream::{counted, in_time};
 use crate::sync::Mutex;
@@ -35,6 +35,10 @@ pub const SCRATCH: usize = 16 << 10;
 
 /// Bodies larger than this are written from the message itself, not copied.
 const COPY_MAX: usize = 8 << 10;
+
+/// The rest of a body at least this long is read straight into its
+/// message; a shorter one through the scratch buffer with what follows.
+const DIRECT_MIN: usize = 8 << 10;
 
 /// Messages decoded from one read wait here; past this many slots the
 /// queue's memory is given back when the pipe goes idle.
@@ -163,15 +167,26 @@ impl<Rd: ReadyRead> ReadyReader<Rd> {
 
     /// One read without waiting: false if nothing was there.
     fn read_some(&mut self) -> Result<bool, Error> {
-        if let Some(dst) = self.dec.body_buf() {
-            // A large body: straight into its message.
+        // A large body: straight into its message, with the next frame's
+        // prefix in the same read if it is there. A short rest is read
+        // with what follows it instead (the copy is cheap, and a run of
+        // small messages keeps taking one large read, not one per frame).
+        if self.dec.body_pending() >= DIRECT_MIN {
+            let dst = self.dec.body_buf_ahead(AHEAD).expect("a body is pending");
             return match self.rd.try_read(dst)? {
                 None => Ok(false),
                 Some(0) => Err(Error::ConnectionShutdown),
                 Some(n) => {
-                    if let Some(m) = self.dec.advance_body(n) {
+                    let (m, next) = self.dec.advance_body_ahead(n);
+                    if let Some(m) = m {
                         self.ready.push_back(m);
                     }
+                    decode_all(
+                        &mut self.dec,
+                        next.as_slice(),
+                        &mut self.ready,
+                        &mut self.failed,
+                    );
                     Ok(true)
                 }
             };
@@ -194,19 +209,29 @@ impl<Rd: ReadyRead> ReadyReader<Rd> {
                     *ready = q;
                 }
             }
-            let mut input = &chunk[..n];
-            while !input.is_empty() {
-                match dec.decode(&mut input) {
-                    Ok(Some(m)) => ready.push_back(m),
-                    Ok(None) => {}
-                    Err(e) => {
-                        *failed = Some(e);
-                        break;
-                    }
-                }
-            }
+            decode_all(dec, &chunk[..n], ready, failed);
             Ok(true)
         })
+    }
+}
+
+/// Decodes all of `input`: whole messages join `ready`; bad input ends the
+/// pipe (in `failed`) once they are delivered.
+fn decode_all(
+    dec: &mut Decoder,
+    mut input: &[u8],
+    ready: &mut VecDeque<Message>,
+    failed: &mut Option<Error>,
+) {
+    while !input.is_empty() {
+        match dec.decode(&mut input) {
+            Ok(Some(m)) => ready.push_back(m),
+            Ok(None) => {}
+            Err(e) => {
+                *failed = Some(e);
+                break;
+            }
+        }
     }
 }
 

@@ -69,14 +69,31 @@ macro_rules! ready_halves {
                 self.0.as_ref().poll_write_ready(cx).map_err(io_error)
             }
             fn try_write2(&mut self, a: &[u8], b: &[u8]) -> Result<Option<usize>, Error> {
-                would_block(if b.is_empty() {
-                    self.0.try_write(a)
-                } else if a.is_empty() {
-                    self.0.try_write(b)
-                } else {
-                    self.0
-                        .try_write_vectored(&[IoSlice::new(a), IoSlice::new(b)])
-                })
+                // As tokio's own `poll_write`: a write the socket did not
+                // take whole filled its send buffer, so its readiness is
+                // cleared and the rest waits for the reactor instead of
+                // costing another system call that would take little or
+                // nothing.
+                let (len, mut put) = (a.len() + b.len(), 0);
+                let half = &self.0;
+                let r = half.as_ref().try_io(Interest::WRITABLE, || {
+                    put = if b.is_empty() {
+                        half.try_write(a)?
+                    } else if a.is_empty() {
+                        half.try_write(b)?
+                    } else {
+                        half.try_write_vectored(&[IoSlice::new(a), IoSlice::new(b)])?
+                    };
+                    if put > 0 && put < len {
+                        Err(io::ErrorKind::WouldBlock.into())
+                    } else {
+                        Ok(put)
+                    }
+                });
+                match r {
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock && put > 0 => Ok(Some(put)),
+                    r => would_block(r),
+                }
             }
             fn with_scratch<T>(f: impl FnOnce(&mut [u8]) -> T) -> T {
                 WRITE_SCRATCH.with_borrow_mut(|b| f(b))

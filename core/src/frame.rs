@@ -440,19 +440,19 @@ impl Decoder {
     /// Without `std` it lends no more than `body_buf`.
     #[cfg(feature = "std")]
     pub fn body_buf_ahead(&mut self, ahead: usize) -> Option<&mut [u8]> {
-        self.body_buf()?;
+        let n = self.body_buf()?.len();
         let State::Body {
             msg,
             len,
-            filled,
             lent,
             pad,
             ahead: over,
+            ..
         } = &mut self.state
         else {
             return None;
         };
-        let (at, mut end) = (*pad + *filled, *pad + *lent);
+        let mut end = *pad + *lent;
         let body = msg.body_mut();
         *over = 0;
         if *lent == *len {
@@ -462,7 +462,7 @@ impl Decoder {
                 body.resize(end, 0); // within its capacity: no new buffer
             }
         }
-        Some(&mut body[at..end])
+        Some(&mut body[end - *over - n..end])
     }
 
     /// [`advance_body`](Self::advance_body) after

@@ -32,6 +32,34 @@ fn would_block(r: io::Result<usize>) -> Result<Option<usize>, Error> {
     }
 }
 
+/// One non-blocking read or write (`op`, asked to move `len` bytes) under
+/// tokio's readiness (`try_io`): `Ok(None)` if it would block. One that
+/// moved some bytes but not all also clears the readiness, as tokio's own
+/// `poll_read` and `poll_write` do: the socket is drained, or its send
+/// buffer full, so the next attempt waits for the reactor (with the
+/// readiness event seen before this call, so nothing that came after it is
+/// missed) instead of costing a system call that would move little or
+/// nothing.
+fn partial(
+    len: usize,
+    try_io: impl FnOnce(&mut dyn FnMut() -> io::Result<usize>) -> io::Result<usize>,
+    mut op: impl FnMut() -> io::Result<usize>,
+) -> Result<Option<usize>, Error> {
+    let mut moved = 0;
+    let r = try_io(&mut || {
+        moved = op()?;
+        if moved > 0 && moved < len {
+            Err(io::ErrorKind::WouldBlock.into())
+        } else {
+            Ok(moved)
+        }
+    });
+    match r {
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock && moved > 0 => Ok(Some(moved)),
+        r => would_block(r),
+    }
+}
+
 macro_rules! ready_halves {
     ($read:ty, $write:ty) => {
         impl ReadyRead for Ready<$read> {
@@ -40,24 +68,13 @@ macro_rules! ready_halves {
             }
             fn try_read(&mut self, buf: &mut [u8]) -> Result<Option<usize>, Error> {
                 // As tokio's own `poll_read`: a read that did not fill the
-                // buffer drained the socket, so its readiness is cleared
-                // (with the readiness event seen before the read, so bytes
-                // that came after it are not missed) and the next attempt
-                // waits for the reactor instead of costing a system call.
-                let (len, mut got) = (buf.len(), 0);
+                // buffer drained the socket (see `partial`).
                 let half = &self.0;
-                let r = half.as_ref().try_io(Interest::READABLE, || {
-                    got = half.try_read(buf)?;
-                    if got > 0 && got < len {
-                        Err(io::ErrorKind::WouldBlock.into())
-                    } else {
-                        Ok(got)
-                    }
-                });
-                match r {
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock && got > 0 => Ok(Some(got)),
-                    r => would_block(r),
-                }
+                partial(
+                    buf.len(),
+                    |op| half.as_ref().try_io(Interest::READABLE, op),
+                    || half.try_read(buf),
+                )
             }
             fn with_scratch<T>(f: impl FnOnce(&mut [u8]) -> T) -> T {
                 READ_SCRATCH.with_borrow_mut(|b| f(b))
@@ -70,30 +87,21 @@ macro_rules! ready_halves {
             }
             fn try_write2(&mut self, a: &[u8], b: &[u8]) -> Result<Option<usize>, Error> {
                 // As tokio's own `poll_write`: a write the socket did not
-                // take whole filled its send buffer, so its readiness is
-                // cleared and the rest waits for the reactor instead of
-                // costing another system call that would take little or
-                // nothing.
-                let (len, mut put) = (a.len() + b.len(), 0);
+                // take whole filled its send buffer (see `partial`).
                 let half = &self.0;
-                let r = half.as_ref().try_io(Interest::WRITABLE, || {
-                    put = if b.is_empty() {
-                        half.try_write(a)?
-                    } else if a.is_empty() {
-                        half.try_write(b)?
-                    } else {
-                        half.try_write_vectored(&[IoSlice::new(a), IoSlice::new(b)])?
-                    };
-                    if put > 0 && put < len {
-                        Err(io::ErrorKind::WouldBlock.into())
-                    } else {
-                        Ok(put)
-                    }
-                });
-                match r {
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock && put > 0 => Ok(Some(put)),
-                    r => would_block(r),
-                }
+                partial(
+                    a.len() + b.len(),
+                    |op| half.as_ref().try_io(Interest::WRITABLE, op),
+                    || {
+                        if b.is_empty() {
+                            half.try_write(a)
+                        } else if a.is_empty() {
+                            half.try_write(b)
+                        } else {
+                            half.try_write_vectored(&[IoSlice::new(a), IoSlice::new(b)])
+                        }
+                    },
+                )
             }
             fn with_scratch<T>(f: impl FnOnce(&mut [u8]) -> T) -> T {
                 WRITE_SCRATCH.with_borrow_mut(|b| f(b))

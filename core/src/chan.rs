@@ -262,13 +262,13 @@ impl Chan {
         })
     }
 
-    /// Task consumer: take up to `max` messages, or wait. `Err` once closed and
-    /// drained.
+    /// Task consumer: take messages until they hold `max_bytes` (at least
+    /// one), or wait. `Err` once closed and drained.
     pub(crate) fn poll_pop(
         &self,
         cx: &mut Context<'_>,
         out: &mut VecDeque<Message>,
-        max: usize,
+        max_bytes: usize,
     ) -> Poll<Result<(), ()>> {
         let r = self.st.lock(|s| {
             if s.closed {
@@ -278,8 +278,22 @@ impl Chan {
                 s.rx_waker = Some(cx.waker().clone());
                 return Poll::Pending;
             }
-            let n = s.q.len().min(max);
-            out.extend(s.q.drain(..n));
+            // Firmware and wasm pipes pass no bound (see the pipe driver's
+            // writer): they take everything.
+            #[cfg(all(feature = "std", not(target_family = "wasm")))]
+            {
+                let mut bytes = 0;
+                while bytes < max_bytes {
+                    let Some(m) = s.q.pop_front() else { break };
+                    bytes += m.len();
+                    out.push_back(m);
+                }
+            }
+            #[cfg(not(all(feature = "std", not(target_family = "wasm"))))]
+            {
+                let n = s.q.len().min(max_bytes);
+                out.extend(s.q.drain(..n));
+            }
             self.busy.store(true, Ordering::Relaxed);
             Poll::Ready(Ok(s.tx_waker.take()))
         });

@@ -56,6 +56,31 @@ pub trait Runtime: Clone + Send + Sync + 'static {
     fn sleep_until(&self, deadline: Instant) -> Self::Sleep;
     /// A random 32-bit number (need not be cryptographic).
     fn random_u32(&self) -> u32;
+
+    /// Lets the executor run its other tasks before the caller goes on (a
+    /// pipe that has moved many bytes gives way). The default wakes the
+    /// task and returns `Pending` once. An executor that looks at its I/O
+    /// only between rounds of ready tasks should also let that I/O be seen
+    /// first, or a task that always yields keeps it waiting: tokio's
+    /// `yield_now` does, and the `nanosp` crate's runtime uses it.
+    fn yield_now(&self) -> impl Future<Output = ()> + Send {
+        YieldOnce(false)
+    }
+}
+
+/// [`Runtime::yield_now`]'s default: `Pending` once, woken at once.
+struct YieldOnce(bool);
+
+impl Future for YieldOnce {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.0 {
+            return Poll::Ready(());
+        }
+        self.0 = true;
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
 }
 
 /// A clock that moves only when told to: deterministic tests with no sleeps.
@@ -80,6 +105,8 @@ struct VState {
     next_id: u64,
     /// (deadline, sleep id, waker)
     sleepers: Vec<(u64, u64, Waker)>,
+    /// Calls of `yield_now`.
+    yields: u64,
 }
 
 impl VirtualRuntime {
@@ -91,8 +118,14 @@ impl VirtualRuntime {
                 rng: seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1,
                 next_id: 0,
                 sleepers: Vec::new(),
+                yields: 0,
             })),
         }
+    }
+
+    /// How many times tasks gave way through [`Runtime::yield_now`].
+    pub fn yields(&self) -> u64 {
+        self.inner.lock(|s| s.yields)
     }
 
     /// Moves the clock forward and wakes every sleeper whose time has come.
@@ -185,6 +218,10 @@ impl Runtime for VirtualRuntime {
             deadline: deadline.0,
             id,
         }
+    }
+    fn yield_now(&self) -> impl Future<Output = ()> + Send {
+        self.inner.lock(|s| s.yields += 1);
+        YieldOnce(false)
     }
     fn random_u32(&self) -> u32 {
         self.inner.lock(|s| {

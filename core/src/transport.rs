@@ -45,18 +45,28 @@ pub trait PipeRead {
 /// Most messages a pipe driver hands to its socket at once.
 const READ_BATCH: usize = 16;
 
-/// After handing this many bytes to its socket, a pipe driver lets the
-/// other tasks of its executor run once before it reads again. Without it a
-/// pipe whose peer keeps sending reads until the socket's receive queue is
-/// full while the application waits for its turn: with large messages that
-/// is a hundred buffers in flight (cold in the cache, more than the pool
-/// keeps), where a queue drained as it fills reuses a few warm ones.
+/// After handing this many bytes to its socket (or to the stream), a pipe
+/// driver's reader (writer) lets the other tasks of its executor run once
+/// ([`Runtime::yield_now`]) before it goes on. Without it a pipe whose peer
+/// keeps sending reads until the socket's receive queue is full while the
+/// application waits for its turn: with large messages that is a hundred
+/// buffers in flight (cold in the cache, more than the pool keeps), where a
+/// queue drained as it fills reuses a few warm ones. And a stream the
+/// kernel always takes (tcp on loopback takes megabytes at once) keeps a
+/// small message of another pipe waiting behind it.
 /// Only with `std`, and not on wasm: a firmware's messages are small and
 /// its flash tight; the browser package's size has a budget, and its pipes
 /// take messages from JavaScript events, not from a kernel socket they
 /// could read far ahead of the page.
 #[cfg(all(feature = "std", not(target_family = "wasm")))]
 const YIELD_BYTES: usize = 256 << 10;
+
+/// Bytes a pipe driver's writer takes from its queue at once: as many as
+/// it moves before giving way (see [`YIELD_BYTES`]), or everything.
+#[cfg(all(feature = "std", not(target_family = "wasm")))]
+const POP_MOST: usize = YIELD_BYTES;
+#[cfg(not(all(feature = "std", not(target_family = "wasm"))))]
+const POP_MOST: usize = usize::MAX;
 
 /// The sending half of a pipe.
 pub trait PipeWrite {
@@ -194,6 +204,8 @@ impl<R: Runtime, Rd: PipeRead, Wr: PipeWrite> PipeDriver<R, Rd, Wr> {
         async move {
             let why = {
                 let (rd, wr, tx, rx) = (&mut me.rd, &mut me.wr, &me.tx, &me.rx);
+                #[cfg(all(feature = "std", not(target_family = "wasm")))]
+                let rt = me.guard.sock.runtime();
                 let mut reader = pin!(async {
                     // Grown on first use and kept: nothing per message, nothing while idle.
                     let mut got = VecDeque::new();
@@ -226,7 +238,7 @@ impl<R: Runtime, Rd: PipeRead, Wr: PipeWrite> PipeDriver<R, Rd, Wr> {
                         #[cfg(all(feature = "std", not(target_family = "wasm")))]
                         if since_yield >= YIELD_BYTES {
                             since_yield = 0;
-                            yield_once().await;
+                            rt.yield_now().await;
                         }
                         if let Some(e) = failed {
                             break e;
@@ -241,19 +253,33 @@ impl<R: Runtime, Rd: PipeRead, Wr: PipeWrite> PipeDriver<R, Rd, Wr> {
                 });
                 let mut writer = pin!(async {
                     let mut batch = VecDeque::new();
+                    // As the reader: a stream the kernel always takes (tcp
+                    // on loopback takes megabytes at once) must not keep
+                    // the other tasks of the executor waiting.
+                    #[cfg(all(feature = "std", not(target_family = "wasm")))]
+                    let mut since_yield = 0usize;
                     loop {
-                        let popped = poll_fn(|cx| match tx.poll_pop(cx, &mut batch, usize::MAX) {
+                        let popped = poll_fn(|cx| match tx.poll_pop(cx, &mut batch, POP_MOST) {
                             Poll::Pending if wr.urgent() => Poll::Ready(Ok(())),
                             r => r,
                         });
                         if popped.await.is_err() {
                             return Error::Closed;
                         }
+                        #[cfg(all(feature = "std", not(target_family = "wasm")))]
+                        {
+                            since_yield += batch.iter().map(Message::len).sum::<usize>();
+                        }
                         if let Err(e) = wr.send(&mut batch).await {
                             return e;
                         }
                         batch.clear();
                         tx.written();
+                        #[cfg(all(feature = "std", not(target_family = "wasm")))]
+                        if since_yield >= YIELD_BYTES {
+                            since_yield = 0;
+                            rt.yield_now().await;
+                        }
                     }
                 });
                 // A writer stuck in a write to a peer that stopped reading must still
@@ -283,22 +309,6 @@ impl<R: Runtime, Rd: PipeRead, Wr: PipeWrite> PipeDriver<R, Rd, Wr> {
             why
         }
     }
-}
-
-/// Returns `Pending` once, asking to be polled again: the executor runs
-/// the other tasks that are ready first (any executor: only the waker).
-#[cfg(all(feature = "std", not(target_family = "wasm")))]
-async fn yield_once() {
-    let mut yielded = false;
-    poll_fn(|cx| {
-        if yielded {
-            return Poll::Ready(());
-        }
-        yielded = true;
-        cx.waker().wake_by_ref();
-        Poll::Pending
-    })
-    .await
 }
 
 pub use crate::backoff::{Backoff, DialEvent, ACCEPT_RETRY_MAX, ACCEPT_RETRY_MIN};

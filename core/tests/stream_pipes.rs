@@ -337,6 +337,54 @@ fn queued_messages_leave_in_one_write() {
     }
 }
 
+/// A bulk stream gives way: a pipe's writer and reader let the runtime run
+/// its other tasks (and, on tokio, its I/O) after every 256 KiB, so a small
+/// message on another pipe is not held back behind megabytes (`std` only).
+#[test]
+#[cfg(feature = "std")]
+fn a_bulk_stream_yields_to_the_runtime_every_256_kib() {
+    let r = rt();
+    let (mut pool, sp) = pool();
+    let push = Socket::new(Protocol::Push0, r.clone());
+    let pull = Socket::new(Protocol::Pull0, r.clone());
+    push.set_opt(SockOpt::SendBuffer(64)).unwrap();
+    pull.set_opt(SockOpt::RecvBuffer(64)).unwrap();
+    let (a, b) = duplex(1 << 16);
+    let ((ar, aw), (br, bw)) = (a.split(), b.split());
+    let (pref, lref) = (push.transport_ref(), pull.transport_ref());
+    sp.0.spawn_local(async move {
+        let p = establish(&pref, ar, aw, Framing::Tcp, "mem://push", true)
+            .await
+            .unwrap();
+        p.run().await;
+    })
+    .unwrap();
+    sp.0.spawn_local(async move {
+        let p = establish(&lref, br, bw, Framing::Tcp, "mem://pull", false)
+            .await
+            .unwrap();
+        p.run().await;
+    })
+    .unwrap();
+    pool.run_until_stalled();
+    let before = r.yields();
+    let body = Message::from(vec![7u8; 64 << 10]);
+    let n = 32; // 2 MiB: 8 turns of 256 KiB each way
+    let p = push.clone();
+    sp.0.spawn_local(async move {
+        for _ in 0..n {
+            p.send(body.clone()).await.unwrap();
+        }
+    })
+    .unwrap();
+    for _ in 0..n {
+        let m = run(&mut pool, pull.recv()).unwrap();
+        assert_eq!(m.body().len(), 64 << 10);
+    }
+    let yields = r.yields() - before;
+    assert!(yields >= 12, "{yields} yields for 2 MiB each way");
+}
+
 #[test]
 fn pub_drops_for_a_slow_stream_subscriber_and_counts_them() {
     let r = rt();

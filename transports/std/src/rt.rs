@@ -77,6 +77,14 @@ impl Runtime for TokioRuntime {
         tokio::time::sleep_until(at)
     }
 
+    /// tokio's `yield_now`: the task runs again after the runtime has
+    /// looked at its I/O, so a pipe that keeps yielding does not keep the
+    /// reactor waiting (a current-thread runtime polls it only when no
+    /// task is ready, or every 61 tasks).
+    async fn yield_now(&self) {
+        tokio::task::yield_now().await
+    }
+
     fn random_u32(&self) -> u32 {
         // splitmix64 over a shared counter: cheap, lock-free, good enough for jitter.
         let mut z = self

@@ -350,22 +350,16 @@ fn a_bulk_stream_yields_to_the_runtime_every_256_kib() {
     push.set_opt(SockOpt::SendBuffer(64)).unwrap();
     pull.set_opt(SockOpt::RecvBuffer(64)).unwrap();
     let (a, b) = duplex(1 << 16);
-    let ((ar, aw), (br, bw)) = (a.split(), b.split());
-    let (pref, lref) = (push.transport_ref(), pull.transport_ref());
-    sp.0.spawn_local(async move {
-        let p = establish(&pref, ar, aw, Framing::Tcp, "mem://push", true)
-            .await
-            .unwrap();
-        p.run().await;
-    })
-    .unwrap();
-    sp.0.spawn_local(async move {
-        let p = establish(&lref, br, bw, Framing::Tcp, "mem://pull", false)
-            .await
-            .unwrap();
-        p.run().await;
-    })
-    .unwrap();
+    for (sock, (rd, wr), dialed) in [(&push, a.split(), true), (&pull, b.split(), false)] {
+        let sref = sock.transport_ref();
+        sp.0.spawn_local(async move {
+            let p = establish(&sref, rd, wr, Framing::Tcp, "mem://bulk", dialed)
+                .await
+                .unwrap();
+            p.run().await;
+        })
+        .unwrap();
+    }
     pool.run_until_stalled();
     let before = r.yields();
     let body = Message::from(vec![7u8; 64 << 10]);

@@ -22,7 +22,13 @@
 #![warn(missing_docs)]
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
+
+/// The allocator: talc's WebAssembly one, much smaller than the standard
+/// library's dlmalloc (the package's size has a budget, issue 14). The page
+/// has one thread, as this build assumes (no `atomics`).
+#[cfg(all(not(target_feature = "atomics"), target_family = "wasm"))]
+#[global_allocator]
+static TALC: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
 use std::rc::Rc;
 
 use nanosp_web::nanosp_core;
@@ -242,10 +248,10 @@ fn parse_option(name: &str, value: &JsValue) -> Result<SockOpt, JsValue> {
         return Err(invalid("option values are numbers, booleans or strings"));
     };
     SockOpt::parse(name, &text).map_err(|e| match e {
-        Error::NotSupported => js_error("ENOTSUP", &format!("unknown option {name:?}")),
+        Error::NotSupported => js_error("ENOTSUP", &format!("unknown option \"{name}\"")),
         e => js_error(
             error_code(&e),
-            &format!("bad value {text:?} for option {name:?}"),
+            &format!("bad value \"{text}\" for option \"{name}\""),
         ),
     })
 }
@@ -298,9 +304,26 @@ thread_local! {
     /// JavaScript functions are neither, so the hook holds only the id and
     /// the function stays here, on the one thread there is.
     /// Socket id -> (generation, callback).
-    static PIPE_CALLBACKS: RefCell<HashMap<u32, (u64, Function)>> = RefCell::new(HashMap::new());
+    static PIPE_CALLBACKS: RefCell<Callbacks> = const { RefCell::new(Callbacks(Vec::new())) };
     static NEXT_SOCKET_ID: Cell<u32> = const { Cell::new(1) };
     static NEXT_GENERATION: Cell<u64> = const { Cell::new(1) };
+}
+
+/// Socket id -> (generation, callback): a list, as a page has few sockets
+/// with callbacks (a hash map's code would be most of a kilobyte gzipped).
+struct Callbacks(Vec<(u32, u64, Function)>);
+
+impl Callbacks {
+    fn get(&self, id: u32) -> Option<&(u32, u64, Function)> {
+        self.0.iter().find(|e| e.0 == id)
+    }
+    fn insert(&mut self, id: u32, generation: u64, f: Function) {
+        self.remove(id);
+        self.0.push((id, generation, f));
+    }
+    fn remove(&mut self, id: u32) {
+        self.0.retain(|e| e.0 != id);
+    }
 }
 
 /// Held by a socket's pipe hook: when the socket goes (its last handle,
@@ -314,8 +337,8 @@ impl Drop for CallbackKey {
     fn drop(&mut self) {
         let _ = PIPE_CALLBACKS.try_with(|c| {
             if let Ok(mut map) = c.try_borrow_mut() {
-                if map.get(&self.0).is_some_and(|(g, _)| *g == self.1) {
-                    map.remove(&self.0);
+                if map.get(self.0).is_some_and(|e| e.1 == self.1) {
+                    map.remove(self.0);
                 }
             }
         });
@@ -323,7 +346,7 @@ impl Drop for CallbackKey {
 }
 
 fn call_pipe_callback(id: u32, ev: PipeEvent, info: &PipeInfo) -> bool {
-    let Some(f) = PIPE_CALLBACKS.with(|c| c.borrow().get(&id).map(|(_, f)| f.clone())) else {
+    let Some(f) = PIPE_CALLBACKS.with(|c| c.borrow().get(id).map(|e| e.2.clone())) else {
         return true;
     };
     let name = match ev {
@@ -359,7 +382,7 @@ impl Socket {
         #[wasm_bindgen(unchecked_param_type = "ProtocolName")] protocol: &str,
     ) -> Result<Socket, JsValue> {
         let p = Protocol::from_name(protocol)
-            .map_err(|_| invalid(&format!("unknown protocol {protocol:?}")))?;
+            .map_err(|_| invalid(&format!("unknown protocol \"{protocol}\"")))?;
         let id = NEXT_SOCKET_ID.with(|n| {
             let id = n.get();
             n.set(id.wrapping_add(1).max(1));
@@ -554,7 +577,7 @@ impl Socket {
             _ => {
                 return Err(js_error(
                     "ENOTSUP",
-                    &format!("option {name:?} cannot be read"),
+                    &format!("option \"{name}\" cannot be read"),
                 ))
             }
         })
@@ -587,7 +610,7 @@ impl Socket {
                     g.set(n + 1);
                     n
                 });
-                PIPE_CALLBACKS.with(|c| c.borrow_mut().insert(id, (generation, f)));
+                PIPE_CALLBACKS.with(|c| c.borrow_mut().insert(id, generation, f));
                 let key = CallbackKey(id, generation);
                 self.inner.set_pipe_hook(move |ev, info| {
                     let key = &key;
@@ -595,7 +618,7 @@ impl Socket {
                 });
             }
             None => {
-                PIPE_CALLBACKS.with(|c| c.borrow_mut().remove(&id));
+                PIPE_CALLBACKS.with(|c| c.borrow_mut().remove(id));
             }
         }
     }
@@ -681,7 +704,7 @@ impl Socket {
         let id = self.id;
         future_to_promise(async move {
             sock.close_linger().await;
-            PIPE_CALLBACKS.with(|c| c.borrow_mut().remove(&id));
+            PIPE_CALLBACKS.with(|c| c.borrow_mut().remove(id));
             Ok(JsValue::UNDEFINED)
         })
     }
@@ -692,7 +715,7 @@ impl Socket {
     pub fn close(&self) {
         self.inner.close();
         // The callback may hold this very object; let both go.
-        PIPE_CALLBACKS.with(|c| c.borrow_mut().remove(&self.id));
+        PIPE_CALLBACKS.with(|c| c.borrow_mut().remove(self.id));
     }
 }
 

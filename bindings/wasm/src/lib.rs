@@ -40,6 +40,15 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::future_to_promise;
 
+/// A promise of `f`'s outcome. The future is boxed so `future_to_promise`
+/// and its task are compiled once, not once per async method (about 6 KB of
+/// the package).
+fn promise(f: impl std::future::Future<Output = Result<JsValue, JsValue>> + 'static) -> Promise {
+    let f: std::pin::Pin<Box<dyn std::future::Future<Output = Result<JsValue, JsValue>>>> =
+        Box::pin(f);
+    future_to_promise(f)
+}
+
 #[wasm_bindgen(typescript_custom_section)]
 const TS_TYPES: &'static str = r#"
 /** Socket protocols: nng's names, or the versioned spelling of nng's API
@@ -447,7 +456,7 @@ impl Socket {
             return Promise::reject(&e);
         }
         let sock = self.inner.clone();
-        future_to_promise(async move {
+        promise(async move {
             let on = move |ev: DialEvent| {
                 if let (Some(f), Some(o)) = (&on_event, dial_event_object(ev)) {
                     // A throwing callback does not stop the dialer.
@@ -478,7 +487,7 @@ impl Socket {
             Err(e) => return Promise::reject(&e),
         };
         let sock = self.inner.clone();
-        future_to_promise(async move {
+        promise(async move {
             sock.send(m).await.map_err(|e| to_js(e.error))?;
             Ok(JsValue::UNDEFINED)
         })
@@ -489,7 +498,7 @@ impl Socket {
     #[wasm_bindgen(unchecked_return_type = "Promise<Uint8Array>")]
     pub fn recv(&self) -> Promise {
         let sock = self.inner.clone();
-        future_to_promise(async move {
+        promise(async move {
             let m = sock.recv().await.map_err(to_js)?;
             Ok(body_array(&m).into())
         })
@@ -500,7 +509,7 @@ impl Socket {
     #[wasm_bindgen(js_name = recvText, unchecked_return_type = "Promise<string>")]
     pub fn recv_text(&self) -> Promise {
         let sock = self.inner.clone();
-        future_to_promise(async move {
+        promise(async move {
             let m = sock.recv().await.map_err(to_js)?;
             Ok(String::from_utf8_lossy(m.body()).as_ref().into())
         })
@@ -681,7 +690,7 @@ impl Socket {
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn flush(&self) -> Promise {
         let sock = self.inner.clone();
-        future_to_promise(async move {
+        promise(async move {
             sock.flush().await;
             Ok(JsValue::UNDEFINED)
         })
@@ -702,7 +711,7 @@ impl Socket {
     pub fn close_linger(&self) -> Promise {
         let sock = self.inner.clone();
         let id = self.id;
-        future_to_promise(async move {
+        promise(async move {
             sock.close_linger().await;
             PIPE_CALLBACKS.with(|c| c.borrow_mut().remove(id));
             Ok(JsValue::UNDEFINED)
@@ -746,7 +755,7 @@ impl Context {
             Ok(x) => x,
             Err(e) => return Promise::reject(&e),
         };
-        future_to_promise(async move {
+        promise(async move {
             ctx.send(m).await.map_err(|e| to_js(e.error))?;
             Ok(JsValue::UNDEFINED)
         })
@@ -759,7 +768,7 @@ impl Context {
             Ok(c) => c,
             Err(e) => return Promise::reject(&e),
         };
-        future_to_promise(async move {
+        promise(async move {
             let m = ctx.recv().await.map_err(to_js)?;
             Ok(body_array(&m).into())
         })
@@ -772,7 +781,7 @@ impl Context {
             Ok(c) => c,
             Err(e) => return Promise::reject(&e),
         };
-        future_to_promise(async move {
+        promise(async move {
             let m = ctx.recv().await.map_err(to_js)?;
             Ok(String::from_utf8_lossy(m.body()).as_ref().into())
         })

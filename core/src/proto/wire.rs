@@ -265,7 +265,7 @@ pub(crate) type SavedBacktrace = heapless::Vec<u8, HEADER_CAPACITY>;
 
 /// Replaces `m`'s header with `h`, which fits (at most [`HEADER_CAPACITY`]
 /// bytes by construction).
-fn set_header(m: &mut Message, h: &[u8]) {
+pub(crate) fn set_header(m: &mut Message, h: &[u8]) {
     let fits = m.set_header(h);
     debug_assert!(fits.is_ok(), "a header of {} bytes", h.len());
 }

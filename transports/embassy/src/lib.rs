@@ -41,7 +41,6 @@ mod fmt;
 pub mod tls;
 
 use alloc::boxed::Box;
-use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::future::{poll_fn, Future};
@@ -50,7 +49,7 @@ use core::task::Poll;
 
 use embassy_futures::select::{select, Either};
 use embassy_net::tcp::TcpSocket;
-use embassy_net::{IpEndpoint, Stack};
+use embassy_net::{IpAddress, IpEndpoint, Stack};
 use embassy_time::{Duration, Timer};
 use nanosp_core::backoff::{AcceptPause, DialEvent, Redial};
 use nanosp_core::frame::Framing;
@@ -152,8 +151,49 @@ pub async fn dial_observed(
     bufs: TcpBuffers<'_>,
     on: impl FnMut(DialEvent),
 ) -> Error {
-    let url = format!("tcp://{endpoint}");
+    let url = endpoint_url("tcp", endpoint);
     dial_with(sock, stack, endpoint, bufs, &url, &mut Plain, on).await
+}
+
+/// `scheme://a.b.c.d:port` for a pipe's URL, written without `core::fmt`
+/// (its machinery and the address types' `Display` are kilobytes of flash).
+pub(crate) fn endpoint_url(scheme: &str, ep: IpEndpoint) -> String {
+    let mut s = String::from(scheme);
+    s.push_str("://");
+    match ep.addr {
+        IpAddress::Ipv4(a) => {
+            for (i, o) in a.octets().iter().enumerate() {
+                if i > 0 {
+                    s.push('.');
+                }
+                push_decimal(&mut s, u32::from(*o));
+            }
+        }
+        // With embassy-net's `proto-ipv6` (a firmware may turn it on).
+        #[allow(unreachable_patterns)]
+        other => {
+            use core::fmt::Write;
+            let _ = write!(s, "[{other}]");
+        }
+    }
+    s.push(':');
+    push_decimal(&mut s, u32::from(ep.port));
+    s
+}
+
+/// Appends `n` in decimal.
+fn push_decimal(s: &mut String, mut n: u32) {
+    let mut digits = [0u8; 10];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    s.extend(digits[at..].iter().map(|&d| char::from(d)));
 }
 
 /// What runs on a connected TCP socket: the SP handshake and the pipe, with
@@ -308,7 +348,8 @@ pub async fn listen(
     bufs: &mut [TcpBuffers<'_>],
 ) -> Error {
     let sref = sock.transport_ref();
-    let url: String = format!("tcp://*:{port}");
+    let mut url = String::from("tcp://*:");
+    push_decimal(&mut url, u32::from(port));
     if bufs.is_empty() {
         return Error::InvalidArgument;
     }
@@ -364,5 +405,24 @@ async fn serve_slot(
         pause.accepted();
         let _ = run_connection(sref, &mut s, url, false, || {}).await;
         close_gracefully(&mut s).await;
+    }
+}
+
+#[cfg(test)]
+mod url_tests {
+    use super::*;
+
+    #[test]
+    fn pipe_urls_are_written_as_core_fmt_would() {
+        for (addr, port) in [
+            ([192, 168, 0, 17], 5555),
+            ([0, 0, 0, 0], 0),
+            ([255; 4], 65535),
+        ] {
+            let ep = IpEndpoint::new(IpAddress::v4(addr[0], addr[1], addr[2], addr[3]), port);
+            assert_eq!(endpoint_url("tcp", ep), alloc::format!("tcp://{ep}"));
+        }
+        let ep = IpEndpoint::new(IpAddress::v4(10, 0, 0, 1), 443);
+        assert_eq!(endpoint_url("tls+tcp", ep), "tls+tcp://10.0.0.1:443");
     }
 }

@@ -27,7 +27,6 @@
 //! nanosp_embassy::tls::dial_tls(&sock, stack, endpoint, bufs, &client, &mut rng).await;
 //! ```
 
-use alloc::format;
 use core::cell::RefCell;
 
 use embassy_net::tcp::{TcpReader, TcpSocket, TcpWriter};
@@ -122,7 +121,7 @@ pub async fn dial_tls_observed(
         record_read,
         record_write,
     };
-    let url = format!("tls+tcp://{endpoint}");
+    let url = crate::endpoint_url("tls+tcp", endpoint);
     crate::dial_with(sock, stack, endpoint, tcp, &url, &mut session, on).await
 }
 

@@ -4,7 +4,7 @@ use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 
 use super::super::common::{self, Contexts, Ctx, RecvQueue, TTL_DEFAULT};
-use super::super::wire::{PipeWord, SavedBacktrace};
+use super::super::wire::{set_header, PipeWord, SavedBacktrace};
 use super::super::{CtxId, Delivery, DropReason, Io, Machine};
 use crate::{Error, Message, PipeId, SendError, SockOpt};
 
@@ -163,7 +163,7 @@ impl Machine for Rep0 {
         let Some((p, bt)) = ctx.pending.take() else {
             return Err(SendError::new(Error::ProtocolState, m));
         };
-        m.set_header(&bt).expect("a stored backtrace fits");
+        set_header(&mut m, &bt);
         match io.try_send(p, m) {
             Ok(()) => Ok(()),
             Err(mut m) if io.has_pipe(p) => {
@@ -185,7 +185,8 @@ impl Machine for Rep0 {
         self.unwait(c);
         if !self.raw {
             let p = m.pipe().expect("set on receipt");
-            let bt = SavedBacktrace::from_slice(m.header()).expect("same capacity");
+            // Same capacity: it always fits (and no panic path is linked).
+            let bt = SavedBacktrace::from_slice(m.header()).unwrap_or_default();
             self.ctxs.get_mut(c).expect("checked").pending = Some((p, bt));
             m.clear_header();
         }

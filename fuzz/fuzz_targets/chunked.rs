@@ -1,7 +1,8 @@
 //! The driver the `decoder` and `wsframe` targets share: a sans-IO decoder
 //! fed a byte stream in chunks of fuzzer-chosen sizes, through `decode` or
 //! (when `direct`) through `body_buf`/`advance_body` while a body is
-//! pending.
+//! pending (the stream decoder's target may read past a body there, as
+//! `body_buf_ahead` does).
 
 use nanosp_core::Error;
 
@@ -10,7 +11,10 @@ pub trait Feed {
     type Out;
     fn decode(&mut self, input: &mut &[u8]) -> Result<Option<Self::Out>, Error>;
     fn body_buf(&mut self) -> Option<&mut [u8]>;
-    fn advance_body(&mut self, n: usize) -> Option<Self::Out>;
+    /// Commits `n` bytes written at the start of `body_buf`'s slice: what
+    /// they completed (more than one output when the slice reached past
+    /// the body), or the error in what lay past it.
+    fn advance_body(&mut self, n: usize) -> Result<Vec<Self::Out>, Error>;
 }
 
 /// Splits a target's input into its control byte, up to 4 chunk sizes
@@ -46,8 +50,9 @@ pub fn feed<D: Feed>(
                     let k = buf.len().min(chunk.len());
                     buf[..k].copy_from_slice(&chunk[..k]);
                     chunk = &chunk[k..];
-                    if let Some(o) = dec.advance_body(k) {
-                        out += seen(o);
+                    match dec.advance_body(k) {
+                        Ok(done) => out += done.into_iter().map(&mut seen).sum::<usize>(),
+                        Err(_) => return,
                     }
                     continue;
                 }

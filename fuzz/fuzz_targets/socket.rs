@@ -9,9 +9,9 @@ use futures::executor::LocalPool;
 use futures::task::LocalSpawnExt;
 use libfuzzer_sys::fuzz_target;
 use nanosp_core::frame::{handshake, Framing};
-use nanosp_core::testing::duplex;
 use nanosp_core::stream::establish;
-use nanosp_core::{Message, Protocol, Runtime, Socket, testing::VirtualRuntime};
+use nanosp_core::testing::duplex;
+use nanosp_core::{testing::VirtualRuntime, Message, Protocol, Runtime, Socket};
 use std::time::Duration;
 
 fuzz_target!(|data: &[u8]| {

@@ -31,8 +31,8 @@ impl Feed for Dec {
     fn body_buf(&mut self) -> Option<&mut [u8]> {
         self.0.body_buf()
     }
-    fn advance_body(&mut self, n: usize) -> Option<Event> {
-        self.0.advance_body(n)
+    fn advance_body(&mut self, n: usize) -> Result<Vec<Event>, Error> {
+        Ok(self.0.advance_body(n).into_iter().collect())
     }
 }
 

@@ -105,6 +105,39 @@ impl State {
         wakes: &mut Wakes,
         g: impl FnOnce(&mut dyn Machine, &mut Io<'_>) -> T,
     ) -> T {
+        // Without `std` (a firmware) the work around `g` is compiled once
+        // (`call_dyn`), not once per caller: there are a dozen, and every
+        // copy is flash. With `std` `g` is inlined into `call_with`: the
+        // dynamic call cost inproc a fifth of its latency, and in the
+        // browser package the copies compress better than the shims.
+        #[cfg(not(feature = "std"))]
+        {
+            let (mut g, mut out) = (Some(g), None);
+            self.call_dyn(wakes, &mut |m, io| {
+                if let Some(g) = g.take() {
+                    out = Some(g(m, io));
+                }
+            });
+            match out {
+                Some(t) => t,
+                None => unreachable!(),
+            }
+        }
+        #[cfg(feature = "std")]
+        self.call_with(wakes, g)
+    }
+
+    #[cfg(not(feature = "std"))]
+    fn call_dyn(&mut self, wakes: &mut Wakes, g: &mut dyn FnMut(&mut dyn Machine, &mut Io<'_>)) {
+        self.call_with(wakes, g)
+    }
+
+    #[inline]
+    fn call_with<T>(
+        &mut self,
+        wakes: &mut Wakes,
+        g: impl FnOnce(&mut dyn Machine, &mut Io<'_>) -> T,
+    ) -> T {
         if wakes.more.capacity() == 0 && self.spare_wakes.capacity() > 0 {
             wakes.more = core::mem::take(&mut self.spare_wakes);
         }

@@ -452,7 +452,8 @@ impl Decoder {
         else {
             return None;
         };
-        let mut end = *pad + *lent;
+        // `body_buf` lent `n` bytes ending at the payload's lent end.
+        let (start, mut end) = (*pad + *lent - n, *pad + *lent);
         let body = msg.body_mut();
         *over = 0;
         if *lent == *len {
@@ -462,7 +463,7 @@ impl Decoder {
                 body.resize(end, 0); // within its capacity: no new buffer
             }
         }
-        Some(&mut body[end - *over - n..end])
+        Some(&mut body[start..end])
     }
 
     /// [`advance_body`](Self::advance_body) after

@@ -171,8 +171,8 @@ impl<Rd: ReadyRead> ReadyReader<Rd> {
         // prefix in the same read if it is there. A short rest is read
         // with what follows it instead (the copy is cheap, and a run of
         // small messages keeps taking one large read, not one per frame).
-        if self.dec.body_pending() >= DIRECT_MIN {
-            let dst = self.dec.body_buf_ahead(AHEAD).expect("a body is pending");
+        let direct = self.dec.body_pending() >= DIRECT_MIN;
+        if let Some(dst) = direct.then(|| self.dec.body_buf_ahead(AHEAD)).flatten() {
             return match self.rd.try_read(dst)? {
                 None => Ok(false),
                 Some(0) => Err(Error::ConnectionShutdown),

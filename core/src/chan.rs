@@ -232,7 +232,13 @@ impl Chan {
                 s.cap.saturating_sub(s.q.len())
             };
             let n = room.min(msgs.len());
-            s.q.extend(msgs.drain(..n));
+            // One message at a time, not `drain`/`extend`: their code is
+            // larger (flash), and a batch is a few messages.
+            for _ in 0..n {
+                if let Some(m) = msgs.pop_front() {
+                    s.q.push_back(m);
+                }
+            }
             let w = if n > 0 { s.notify_consumer() } else { None };
             if msgs.is_empty() {
                 (Poll::Ready(Ok(())), w)
@@ -291,8 +297,11 @@ impl Chan {
             }
             #[cfg(not(all(feature = "std", not(target_family = "wasm"))))]
             {
-                let n = s.q.len().min(max_bytes);
-                out.extend(s.q.drain(..n));
+                for _ in 0..s.q.len().min(max_bytes) {
+                    if let Some(m) = s.q.pop_front() {
+                        out.push_back(m);
+                    }
+                }
             }
             self.busy.store(true, Ordering::Relaxed);
             Poll::Ready(Ok(s.tx_waker.take()))
@@ -412,8 +421,10 @@ impl Chan {
 impl State {
     fn take<const N: usize>(&mut self, out: &mut heapless::Vec<Message, N>, max: usize) -> Taken {
         let n = self.q.len().min(max).min(N - out.len());
-        for m in self.q.drain(..n) {
-            let _ = out.push(m);
+        for _ in 0..n {
+            if let Some(m) = self.q.pop_front() {
+                let _ = out.push(m);
+            }
         }
         Taken {
             closed: self.closed && self.q.is_empty(),

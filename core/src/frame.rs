@@ -413,7 +413,8 @@ impl Decoder {
         else {
             return None;
         };
-        let lent = (*lent).clamp(*filled, *len);
+        // Not `clamp`: its min-above-max check links `core::fmt` (flash).
+        let lent = (*lent).min(*len).max(*filled);
         *filled += n.min(lent - *filled);
         if *filled == *len {
             self.finish()
@@ -487,7 +488,7 @@ impl Decoder {
         {
             // The kernel fills the slice in order: bytes past the payload
             // come only once it is whole.
-            let rest = (*lent).clamp(*filled, *len) - *filled;
+            let rest = (*lent).min(*len).max(*filled) - *filled;
             if *filled + rest == *len && n > rest {
                 let at = *pad + *len;
                 next.len = (n - rest).min(*ahead).min(msg.body().len() - at);

@@ -400,7 +400,7 @@ impl FrameDecoder {
         else {
             return None;
         };
-        let lent = (*lent).clamp(*done, *len);
+        let lent = (*lent).min(*len).max(*done);
         let n = n.min(lent - *done);
         if let Some(k) = mask {
             let at = self.msg_len + *done;

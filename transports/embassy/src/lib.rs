@@ -320,10 +320,14 @@ async fn run_connection<R: Runtime>(
         flush: false,
         ..StreamConfig::small(Framing::Tcp)
     };
-    match nanosp_core::stream::establish_with(sref, r, w, cfg, url, dialed).await {
+    let pipe = boxed(nanosp_core::stream::establish_with(
+        sref, r, w, cfg, url, dialed,
+    ))
+    .await;
+    match pipe {
         Ok(pipe) => {
             attached();
-            let why = pipe.run().await;
+            let why = boxed(pipe.run()).await;
             fmt::debug!("nanosp: pipe down: {}", why);
             Ok(why)
         }
@@ -332,6 +336,13 @@ async fn run_connection<R: Runtime>(
             Err(e)
         }
     }
+}
+
+/// `f` behind a pointer: its state machine is compiled as a function of
+/// its own instead of being inlined into each caller's (the firmware's main
+/// task), which is smaller in flash. One allocation per connection.
+fn boxed<'a, T>(f: impl Future<Output = T> + 'a) -> Pin<Box<dyn Future<Output = T> + 'a>> {
+    Box::pin(f)
 }
 
 /// Accepts SP connections on `port` with one `TcpSocket` per element of

@@ -183,10 +183,14 @@ impl<R: CryptoRngCore> Connection for Tls<'_, '_, R> {
             certificate: None,
             version: "TLSv1.3",
         };
-        match nanosp_core::stream::establish_tls(sref, tr, tw, cfg, url, true, peer).await {
+        match crate::boxed(nanosp_core::stream::establish_tls(
+            sref, tr, tw, cfg, url, true, peer,
+        ))
+        .await
+        {
             Ok(pipe) => {
                 attached();
-                Ok(pipe.run().await)
+                Ok(crate::boxed(pipe.run()).await)
             }
             Err(e) => Err(e),
         }

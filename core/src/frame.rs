@@ -219,9 +219,8 @@ enum State {
         /// socket buffers. Cut off (without copying) when it is complete.
         pad: usize,
         /// Bytes past the payload's end lent by `body_buf_ahead` (the
-        /// start of the next frame, if the reader finds it there). Only
-        /// with `std`: a firmware reads with `body_buf`.
-        #[cfg(feature = "std")]
+        /// start of the next frame, if the reader finds it there). Without
+        /// `std` always 0: nothing is lent past a payload there.
         ahead: usize,
     },
 }
@@ -332,7 +331,6 @@ impl Decoder {
                         filled: 0,
                         lent: 0,
                         pad,
-                        #[cfg(feature = "std")]
                         ahead: 0,
                     };
                 }
@@ -378,13 +376,25 @@ impl Decoder {
     /// The slice's contents are unspecified; asking again without advancing
     /// returns the same region.
     pub fn body_buf(&mut self) -> Option<&mut [u8]> {
+        let (body, at, end, _) = self.lend()?;
+        if body.len() < end {
+            body.resize(end, 0);
+        }
+        Some(&mut body[at..end])
+    }
+
+    /// Lends the next part of a pending body: the message's buffer with
+    /// room for the part reserved, where the part starts and ends in it,
+    /// and, when the part is the payload's last, the count of bytes lent
+    /// past it (reset to 0, for the caller to set).
+    fn lend(&mut self) -> Option<(&mut Vec<u8>, usize, usize, Option<&mut usize>)> {
         let State::Body {
             msg,
             len,
             filled,
             lent,
             pad,
-            ..
+            ahead,
         } = &mut self.state
         else {
             return None;
@@ -392,12 +402,11 @@ impl Decoder {
         let want = (*len - *filled).min(BODY_CHUNK);
         let (at, end) = (*pad + *filled, *pad + *filled + want);
         let body = msg.body_mut();
-        if body.len() < end {
-            grow(body, end, *pad + *len);
-            body.resize(end, 0);
-        }
+        grow(body, end, *pad + *len);
         *lent = *filled + want;
-        Some(&mut body[at..end])
+        *ahead = 0;
+        let last = (*lent == *len).then_some(ahead);
+        Some((body, at, end, last))
     }
 
     /// Records that `n` bytes were written at the start of the slice last
@@ -441,30 +450,42 @@ impl Decoder {
     /// Without `std` it lends no more than `body_buf`.
     #[cfg(feature = "std")]
     pub fn body_buf_ahead(&mut self, ahead: usize) -> Option<&mut [u8]> {
-        let n = self.body_buf()?.len();
-        let State::Body {
-            msg,
-            len,
-            lent,
-            pad,
-            ahead: over,
-            ..
-        } = &mut self.state
-        else {
-            return None;
-        };
-        // `body_buf` lent `n` bytes ending at the payload's lent end.
-        let (start, mut end) = (*pad + *lent - n, *pad + *lent);
-        let body = msg.body_mut();
-        *over = 0;
-        if *lent == *len {
+        let (body, at, mut end, last) = self.lend()?;
+        if let Some(over) = last {
             *over = ahead.min(AHEAD).min(body.capacity() - end);
             end += *over;
-            if body.len() < end {
-                body.resize(end, 0); // within its capacity: no new buffer
-            }
         }
-        Some(&mut body[start..end])
+        if body.len() < end {
+            body.resize(end, 0); // within its capacity: no new buffer
+        }
+        Some(&mut body[at..end])
+    }
+
+    /// As [`body_buf_ahead`](Self::body_buf_ahead), but the region is the
+    /// spare capacity of the message's buffer, not a slice: the returned
+    /// `Vec` ends where the next byte goes, and a reader appends at most
+    /// the returned count to it (a read into uninitialised memory, such as
+    /// tokio's `try_read_buf`), then calls
+    /// [`advance_body_ahead`](Self::advance_body_ahead) with the count it
+    /// appended. The capacity is reserved; nothing is zeroed first, which
+    /// for a large message is a `memset` of its whole size saved per
+    /// message. (Without `std`, nothing is lent past the payload, as with
+    /// `body_buf_ahead`.)
+    pub fn body_vec_ahead(&mut self, ahead: usize) -> Option<(&mut Vec<u8>, usize)> {
+        let (body, at, end, last) = self.lend()?;
+        body.truncate(at);
+        #[cfg(feature = "std")]
+        let mut max = end - at;
+        #[cfg(not(feature = "std"))]
+        let max = end - at;
+        #[cfg(feature = "std")]
+        if let Some(over) = last {
+            *over = ahead.min(AHEAD).min(body.capacity() - end);
+            max += *over;
+        }
+        #[cfg(not(feature = "std"))]
+        let _ = (ahead, last);
+        Some((body, max))
     }
 
     /// [`advance_body`](Self::advance_body) after
@@ -659,14 +680,30 @@ mod tests {
     /// A stream read as a reader with `body_buf_ahead` reads it: through
     /// `decode` between bodies, straight into the body (plus what lies past
     /// it) during one, `cut` bytes at most per read.
-    fn read_ahead(framing: Framing, stream: &[u8], cut: usize) -> Result<Vec<Vec<u8>>, Error> {
+    /// With `vec`, through `body_vec_ahead` (appending to the body's spare
+    /// capacity) instead.
+    fn read_ahead(
+        framing: Framing,
+        stream: &[u8],
+        cut: usize,
+        vec: bool,
+    ) -> Result<Vec<Vec<u8>>, Error> {
         let mut dec = Decoder::new(framing, 0);
         let (mut out, mut at) = (Vec::new(), 0);
         while at < stream.len() {
             if dec.body_pending() > 0 {
-                let dst = dec.body_buf_ahead(AHEAD).unwrap();
-                let n = dst.len().min(cut).min(stream.len() - at);
-                dst[..n].copy_from_slice(&stream[at..at + n]);
+                let n = if vec {
+                    let (body, max) = dec.body_vec_ahead(AHEAD).unwrap();
+                    assert!(max > 0 && body.capacity() - body.len() >= max);
+                    let n = max.min(cut).min(stream.len() - at);
+                    body.extend_from_slice(&stream[at..at + n]);
+                    n
+                } else {
+                    let dst = dec.body_buf_ahead(AHEAD).unwrap();
+                    let n = dst.len().min(cut).min(stream.len() - at);
+                    dst[..n].copy_from_slice(&stream[at..at + n]);
+                    n
+                };
                 at += n;
                 let (m, next) = dec.advance_body_ahead(n);
                 out.extend(m.map(|m| m.body().to_vec()));
@@ -702,15 +739,19 @@ mod tests {
                 encode_message(framing, &Message::from(&p[..]), &mut stream);
             }
             for cut in [1, 7, 100, 4096, usize::MAX] {
-                let got = read_ahead(framing, &stream, cut).unwrap();
-                assert_eq!(got, payloads, "{framing:?}, reads of {cut}");
+                for vec in [false, true] {
+                    let got = read_ahead(framing, &stream, cut, vec).unwrap();
+                    assert_eq!(got, payloads, "{framing:?}, reads of {cut}, vec {vec}");
+                }
             }
             // Bad input read ahead is refused as it would be when decoded.
             let mut bad = Vec::new();
             encode_message(framing, &Message::from(&payloads[0][..]), &mut bad);
             bad.extend_from_slice(&[0x7f; 12]);
-            let err = read_ahead(framing, &bad, usize::MAX).unwrap_err();
-            assert!(matches!(err, Error::Protocol(_)), "{framing:?}: {err:?}");
+            for vec in [false, true] {
+                let err = read_ahead(framing, &bad, usize::MAX, vec).unwrap_err();
+                assert!(matches!(err, Error::Protocol(_)), "{framing:?}: {err:?}");
+            }
         }
     }
 

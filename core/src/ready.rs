@@ -64,6 +64,21 @@ pub trait ReadyRead {
     /// per thread, say): pipes read into it and decode from it at once, so
     /// none holds a read buffer of its own.
     fn with_scratch<T>(f: impl FnOnce(&mut [u8]) -> T) -> T;
+    /// As [`try_read`](Self::try_read), appending at most `max` bytes to
+    /// `buf` (whose spare capacity holds them). A stream that can read into
+    /// uninitialised memory (tokio's `try_read_buf`) overrides this; the
+    /// default zeroes the room first.
+    fn try_read_vec(&mut self, buf: &mut Vec<u8>, max: usize) -> Result<Option<usize>, Error> {
+        let at = buf.len();
+        buf.resize(at + max, 0);
+        let r = self.try_read(&mut buf[at..]);
+        let n = match r {
+            Ok(Some(n)) => n,
+            _ => 0,
+        };
+        buf.truncate(at + n);
+        r
+    }
 }
 
 /// The writing half of a stream that can wait for readiness.
@@ -172,8 +187,8 @@ impl<Rd: ReadyRead> ReadyReader<Rd> {
         // with what follows it instead (the copy is cheap, and a run of
         // small messages keeps taking one large read, not one per frame).
         let direct = self.dec.body_pending() >= DIRECT_MIN;
-        if let Some(dst) = direct.then(|| self.dec.body_buf_ahead(AHEAD)).flatten() {
-            return match self.rd.try_read(dst)? {
+        if let Some((body, max)) = direct.then(|| self.dec.body_vec_ahead(AHEAD)).flatten() {
+            return match self.rd.try_read_vec(body, max)? {
                 None => Ok(false),
                 Some(0) => Err(Error::ConnectionShutdown),
                 Some(n) => {
@@ -378,5 +393,50 @@ impl<Wr: ReadyWrite> PipeWrite for ReadyWriter<Wr> {
             self.pending = Vec::new();
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A stream holding `bytes`, read `at_most` at a time; empty: would block.
+    struct Bytes {
+        bytes: Vec<u8>,
+        at_most: usize,
+    }
+
+    impl ReadyRead for Bytes {
+        fn poll_readable(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Error>> {
+            Poll::Ready(Ok(()))
+        }
+        fn try_read(&mut self, buf: &mut [u8]) -> Result<Option<usize>, Error> {
+            if self.bytes.is_empty() {
+                return Ok(None);
+            }
+            let n = buf.len().min(self.at_most).min(self.bytes.len());
+            buf[..n].copy_from_slice(&self.bytes[..n]);
+            self.bytes.drain(..n);
+            Ok(Some(n))
+        }
+        fn with_scratch<T>(f: impl FnOnce(&mut [u8]) -> T) -> T {
+            f(&mut [0; 64])
+        }
+    }
+
+    #[test]
+    fn the_default_vec_read_appends_only_what_was_read() {
+        let mut s = Bytes {
+            bytes: b"abcdefgh".to_vec(),
+            at_most: 3,
+        };
+        let mut v = b"xy".to_vec();
+        assert_eq!(s.try_read_vec(&mut v, 5).unwrap(), Some(3));
+        assert_eq!(v, b"xyabc");
+        assert_eq!(s.try_read_vec(&mut v, 2).unwrap(), Some(2));
+        assert_eq!(v, b"xyabcde");
+        s.bytes.clear();
+        assert_eq!(s.try_read_vec(&mut v, 4).unwrap(), None);
+        assert_eq!(v, b"xyabcde", "nothing read, nothing appended");
     }
 }

@@ -15,6 +15,16 @@ pub trait Feed {
     /// they completed (more than one output when the slice reached past
     /// the body), or the error in what lay past it.
     fn advance_body(&mut self, n: usize) -> Result<Vec<Self::Out>, Error>;
+    /// Writes the start of `src` where `body_buf` lends (a decoder that
+    /// lends a `Vec`'s spare capacity instead overrides this): how many
+    /// bytes, or `None` while no body is pending.
+    fn fill_body(&mut self, src: &[u8]) -> Option<usize> {
+        let buf = self.body_buf()?;
+        assert!(!buf.is_empty());
+        let k = buf.len().min(src.len());
+        buf[..k].copy_from_slice(&src[..k]);
+        Some(k)
+    }
 }
 
 /// Splits a target's input into its control byte, up to 4 chunk sizes
@@ -45,10 +55,7 @@ pub fn feed<D: Feed>(
         fed += n;
         while !chunk.is_empty() {
             if direct {
-                if let Some(buf) = dec.body_buf() {
-                    assert!(!buf.is_empty());
-                    let k = buf.len().min(chunk.len());
-                    buf[..k].copy_from_slice(&chunk[..k]);
+                if let Some(k) = dec.fill_body(chunk) {
                     chunk = &chunk[k..];
                     match dec.advance_body(k) {
                         Ok(done) => out += done.into_iter().map(&mut seen).sum::<usize>(),

@@ -371,6 +371,31 @@ fn call_pipe_callback(id: u32, ev: PipeEvent, info: &PipeInfo) -> bool {
     }
 }
 
+#[wasm_bindgen]
+extern "C" {
+    /// The platform's UTF-8 decoder (browsers and Node have one).
+    type TextDecoder;
+    #[wasm_bindgen(constructor)]
+    fn new(label: &str, options: &Object) -> TextDecoder;
+    #[wasm_bindgen(method)]
+    fn decode(this: &TextDecoder, bytes: &[u8]) -> JsValue;
+}
+
+thread_local! {
+    /// Replaces bad sequences with U+FFFD and keeps a leading BOM, as
+    /// `String::from_utf8_lossy` does, without its code in the package.
+    static LOSSY: TextDecoder = {
+        let opts = Object::new();
+        let _ = Reflect::set(&opts, &"ignoreBOM".into(), &JsValue::TRUE);
+        TextDecoder::new("utf-8", &opts)
+    };
+}
+
+/// `bytes` as a JavaScript string, bad UTF-8 replaced with U+FFFD.
+fn utf8_lossy(bytes: &[u8]) -> JsValue {
+    LOSSY.with(|d| d.decode(bytes))
+}
+
 /// An SP socket. It closes on `close()`, or when it has been freed (or
 /// garbage-collected) and no context or pending operation still uses it.
 #[wasm_bindgen]
@@ -511,7 +536,7 @@ impl Socket {
         let sock = self.inner.clone();
         promise(async move {
             let m = sock.recv().await.map_err(to_js)?;
-            Ok(String::from_utf8_lossy(m.body()).as_ref().into())
+            Ok(utf8_lossy(m.body()))
         })
     }
 
@@ -783,7 +808,7 @@ impl Context {
         };
         promise(async move {
             let m = ctx.recv().await.map_err(to_js)?;
-            Ok(String::from_utf8_lossy(m.body()).as_ref().into())
+            Ok(utf8_lossy(m.body()))
         })
     }
 

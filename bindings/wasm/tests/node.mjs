@@ -127,14 +127,18 @@ async function runWithoutWebSocket(dir) {
 }
 
 async function run(dir, nodeArgs) {
-  const rep = await nngcat(["--rep", "--ascii", "--data", "hello node"]);
+  // The reply starts with a BOM and holds two bad sequences: recvText
+  // keeps the BOM and replaces each with U+FFFD (as from_utf8_lossy).
+  const reply = join(dir, "reply.bin");
+  writeFileSync(reply, Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from("hello "), Buffer.from([0xff, 0xc3]), Buffer.from(" node")]));
+  const rep = await nngcat(["--rep", "--ascii", "--file", reply]);
   const file = join(dir, "bytes.bin");
   writeFileSync(file, Buffer.from([0, 120, 0]));
   const pair = await nngcat(["--pair1", "--raw", "--file", file, "--interval", "5"]);
   const out = await new Promise((resolve, reject) =>
     execFile(process.execPath, [...nodeArgs, "client.mjs", rep.url, pair.url], { cwd: dir, timeout: 20000 }, (err, stdout, stderr) =>
       err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout)));
-  assertEq(JSON.parse(out.trim().split("\n").pop()), { text: "hello node", bytes: [0, 120, 0], code: "ECONNREFUSED", version: "0.1.0" });
+  assertEq(JSON.parse(out.trim().split("\n").pop()), { text: "\ufeffhello \ufffd\ufffd node", bytes: [0, 120, 0], code: "ECONNREFUSED", version: "0.1.0" });
   await rep.waitOutput("from node");
   await pair.waitOutput((b) => b.includes(Buffer.from([0, 1, 0])));
 }

@@ -3,6 +3,8 @@
 //! holding a buffer, so an idle connection costs little memory.
 
 use std::io::{self, IoSlice};
+
+use bytes::BufMut;
 use std::task::{Context, Poll};
 
 use std::cell::RefCell;
@@ -78,6 +80,20 @@ macro_rules! ready_halves {
             }
             fn with_scratch<T>(f: impl FnOnce(&mut [u8]) -> T) -> T {
                 READ_SCRATCH.with_borrow_mut(|b| f(b))
+            }
+            fn try_read_vec(
+                &mut self,
+                buf: &mut Vec<u8>,
+                max: usize,
+            ) -> Result<Option<usize>, Error> {
+                // Into the spare capacity, not zeroed first (a large body
+                // would otherwise cost a `memset` of its size).
+                let half = &self.0;
+                partial(
+                    max,
+                    |op| half.as_ref().try_io(Interest::READABLE, op),
+                    || half.try_read_buf(&mut (&mut *buf).limit(max)),
+                )
             }
         }
 

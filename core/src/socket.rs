@@ -232,7 +232,9 @@ impl<R: Runtime> Socket<R> {
 
     /// Opens a context: an independent protocol state on this socket (REQ,
     /// REP, SURVEYOR, RESPONDENT, SUB in cooked mode). Others return
-    /// [`Error::NotSupported`].
+    /// [`Error::NotSupported`], and so does every socket when nanosp-core
+    /// is built without its `contexts` feature (on by default; a firmware
+    /// may leave it out to save flash).
     pub fn context(&self) -> Result<SocketContext<R>, Error> {
         let id = self.core().open_ctx()?;
         let core = self.core();

@@ -3,7 +3,9 @@
 //! With the default features every protocol is built and only the first
 //! test has something to check; CI also runs this file on a build with
 //! just REQ, PUSH, PULL and inproc:
-//! `cargo test -p nanosp-core --no-default-features --features req0,push0,pull0,inproc --test features`.
+//! `cargo test -p nanosp-core --no-default-features --features req0,push0,pull0,inproc --test features`,
+//! and on one with REQ, REP and inproc but no contexts:
+//! `cargo test -p nanosp-core --no-default-features --features req0,rep0,inproc --test features`.
 
 use futures::executor::block_on;
 use nanosp_core::testing::VirtualRuntime;
@@ -106,4 +108,39 @@ fn inproc_left_out_is_an_unavailable_transport() {
         s.dial("inproc://x").unwrap_err(),
         Error::TransportUnavailable
     );
+}
+
+/// REQ and REP work at the socket level whether contexts are built or not
+/// (CI also runs this file with `req0,rep0,inproc` and no `contexts`);
+/// without them `context()` is `NotSupported`. The resend timer runs on
+/// the socket's own context either way.
+#[cfg(all(feature = "req0", feature = "rep0", feature = "inproc"))]
+#[test]
+fn req_and_rep_work_with_or_without_contexts() {
+    use core::time::Duration;
+    let rt = VirtualRuntime::new(1);
+    let rep = Socket::new_raw(Protocol::Rep0, rt.clone());
+    let req = Socket::new(Protocol::Req0, rt.clone());
+    rep.listen("inproc://features-reqrep").unwrap();
+    req.dial("inproc://features-reqrep").unwrap();
+    // (A raw socket has no contexts either way.)
+    let want = if cfg!(feature = "contexts") {
+        Ok(())
+    } else {
+        Err(Error::NotSupported)
+    };
+    assert_eq!(req.context().map(drop), want);
+    req.set_opt(SockOpt::ReqResendTime(Some(Duration::from_secs(60))))
+        .unwrap();
+    block_on(req.send(Message::from("please"))).unwrap();
+    let first = rep.try_recv().unwrap();
+    assert_eq!(first.body(), b"please");
+    rt.advance(Duration::from_secs(60));
+    assert_eq!(req.try_recv().unwrap_err(), Error::WouldBlock);
+    let again = rep.try_recv().unwrap();
+    assert_eq!(first.header(), again.header(), "resent with the same id");
+    let mut answer = Message::from("answer");
+    answer.set_header(again.header()).unwrap();
+    rep.try_send(answer).unwrap();
+    assert_eq!(block_on(req.recv()).unwrap().body(), b"answer");
 }

@@ -379,11 +379,84 @@ pub(crate) trait Ctx {
 /// The contexts of a cooked socket: its own ([`CtxId::SOCKET`], always
 /// open) and those the application opened. Options set on the socket also
 /// become the settings of contexts opened later, as nng.
+#[cfg(feature = "contexts")]
 pub(crate) struct Contexts<C: Ctx> {
     map: VecMap<CtxId, C>,
     defaults: C::Settings,
 }
 
+/// Without the `contexts` feature a socket has only its own context:
+/// opening another is [`Error::NotSupported`], and nothing here keeps a map
+/// (a firmware's REQ client links none of its code).
+#[cfg(not(feature = "contexts"))]
+pub(crate) struct Contexts<C: Ctx> {
+    sock: C,
+}
+
+#[cfg(not(feature = "contexts"))]
+impl<C: Ctx> Contexts<C> {
+    /// The socket's context, with `defaults`.
+    pub(crate) fn new(defaults: C::Settings) -> Self {
+        Contexts {
+            sock: C::open(&defaults),
+        }
+    }
+
+    pub(crate) fn get(&self, c: CtxId) -> Option<&C> {
+        (c == CtxId::SOCKET).then_some(&self.sock)
+    }
+
+    pub(crate) fn get_mut(&mut self, c: CtxId) -> Option<&mut C> {
+        (c == CtxId::SOCKET).then_some(&mut self.sock)
+    }
+
+    pub(crate) fn contains(&self, c: CtxId) -> bool {
+        c == CtxId::SOCKET
+    }
+
+    /// Contexts are not built in.
+    pub(crate) fn open(&mut self, _raw: bool, _c: CtxId) -> Result<(), Error> {
+        Err(Error::NotSupported)
+    }
+
+    /// Nothing to forget: only the socket's context exists.
+    pub(crate) fn close(&mut self, _c: CtxId) {}
+
+    /// Changes the socket's settings with `f`; [`Error::Closed`] for any
+    /// other context.
+    pub(crate) fn set(&mut self, c: CtxId, f: impl Fn(&mut C::Settings)) -> Result<&mut C, Error>
+    where
+        C: AsMut<C::Settings>,
+    {
+        let ctx = self.get_mut(c).ok_or(Error::Closed)?;
+        f(ctx.as_mut());
+        Ok(ctx)
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (CtxId, &C)> {
+        core::iter::once((CtxId::SOCKET, &self.sock))
+    }
+
+    pub(crate) fn iter_mut(&mut self) -> impl Iterator<Item = (CtxId, &mut C)> {
+        core::iter::once((CtxId::SOCKET, &mut self.sock))
+    }
+
+    /// The socket context's deadline.
+    pub(crate) fn earliest(&self, deadline: impl Fn(&C) -> Option<Instant>) -> Option<Instant> {
+        deadline(&self.sock)
+    }
+
+    /// The socket's context if its deadline has passed at `now`.
+    pub(crate) fn due(&self, now: Instant, deadline: impl Fn(&C) -> Option<Instant>) -> Vec<CtxId> {
+        let mut v = Vec::new();
+        if deadline(&self.sock).is_some_and(|t| t <= now) {
+            v.push(CtxId::SOCKET);
+        }
+        v
+    }
+}
+
+#[cfg(feature = "contexts")]
 impl<C: Ctx> Contexts<C> {
     /// The socket's context, with `defaults`.
     pub(crate) fn new(defaults: C::Settings) -> Self {
@@ -457,7 +530,7 @@ impl<C: Ctx> Contexts<C> {
 impl<C: Ctx + AsMut<RecvWait>> Contexts<C> {
     /// The receive on `c` parks.
     pub(crate) fn park(&mut self, c: CtxId) {
-        if let Some(x) = self.map.get_mut(&c) {
+        if let Some(x) = self.get_mut(c) {
             AsMut::<RecvWait>::as_mut(x).park();
         }
     }
@@ -465,7 +538,7 @@ impl<C: Ctx + AsMut<RecvWait>> Contexts<C> {
     /// The receive on `c` was abandoned: the context, if that receive was
     /// waiting (what it waited for ends with it).
     pub(crate) fn abandon(&mut self, c: CtxId) -> Option<&mut C> {
-        let x = self.map.get_mut(&c)?;
+        let x = self.get_mut(c)?;
         AsMut::<RecvWait>::as_mut(x).abandon().then_some(x)
     }
 }

@@ -197,7 +197,7 @@ fn to_message(data: &JsValue) -> Result<Message, JsValue> {
     let n = bytes.length() as usize;
     let mut m = Message::with_capacity(n);
     m.body_mut().resize(n, 0);
-    bytes.copy_to(m.body_mut());
+    nanosp_web::bytes::copy_to(&bytes, m.body_mut());
     Ok(m)
 }
 
@@ -221,16 +221,14 @@ fn to_u8_array(data: &JsValue) -> Result<Uint8Array, JsValue> {
 }
 
 fn body_array(m: &Message) -> Uint8Array {
-    let out = Uint8Array::new_with_length(m.body().len() as u32);
-    out.copy_from(m.body());
-    out
+    nanosp_web::bytes::to_js(m.body())
 }
 
 fn topic_bytes(topic: &JsValue) -> Result<Vec<u8>, JsValue> {
     if let Some(s) = topic.as_string() {
         return Ok(s.into_bytes());
     }
-    Ok(to_u8_array(topic)?.to_vec())
+    Ok(nanosp_web::bytes::to_vec(&to_u8_array(topic)?))
 }
 
 /// Parses `setOption(name, value)`: numbers are milliseconds or sizes,

@@ -35,6 +35,8 @@
 
 extern crate alloc;
 
+#[doc(hidden)]
+pub mod bytes;
 mod runtime;
 mod ws;
 

@@ -176,8 +176,8 @@ impl PipeWrite for WsWrite {
             // later, in place).
             let (h, b) = (m.header(), m.body());
             let buf = Uint8Array::new_with_length((h.len() + b.len()) as u32);
-            buf.subarray(0, h.len() as u32).copy_from(h);
-            buf.subarray(h.len() as u32, buf.length()).copy_from(b);
+            crate::bytes::copy_from(&buf, h);
+            crate::bytes::copy_from(&buf.subarray(h.len() as u32, buf.length()), b);
             drop(m);
             ws.send_with_array_buffer_view(&buf)
                 .map_err(|_| Error::ConnectionShutdown)?;
@@ -350,7 +350,7 @@ fn on_message(ib: &mut Inbox, data: JsValue) {
     let mut m = Message::with_capacity(len);
     let body = m.body_mut();
     body.resize(len, 0);
-    Uint8Array::new(buf).copy_to(body);
+    crate::bytes::copy_to(&Uint8Array::new(buf), body);
     ib.queued_bytes += len;
     ib.queue.push_back(m);
     ib.wake();

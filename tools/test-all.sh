@@ -72,6 +72,8 @@ for f in "" req0 rep0 pub0 sub0 push0 pull0 surveyor0 respondent0 bus0 pair0 pai
 done
 cargo test --locked -q -p nanosp-core --no-default-features --features req0,push0,pull0,inproc --test features
 cargo test --locked -q -p nanosp-core --no-default-features --features req0,rep0,inproc --test features
+cargo clippy --locked -q -p nanosp-core --no-default-features --features all-protocols,inproc,device,std \
+  --lib -- -D warnings
 
 step "firmware examples: clippy (release profile, as they are built) and sizes"
 (cd examples/firmware-stm32 && cargo clippy --locked --release --quiet -- -D warnings \

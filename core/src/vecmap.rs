@@ -84,10 +84,13 @@ impl<K: Ord + Copy, V> VecMap<K, V> {
         Some(val)
     }
 
+    // Used by the contexts' map (and tests).
+    #[cfg_attr(not(feature = "contexts"), allow(dead_code))]
     pub(crate) fn iter(&self) -> impl DoubleEndedIterator<Item = (&K, &V)> {
         self.v.iter().map(|(k, v)| (k, v))
     }
 
+    #[cfg_attr(not(feature = "contexts"), allow(dead_code))]
     pub(crate) fn iter_mut(&mut self) -> impl DoubleEndedIterator<Item = (&K, &mut V)> {
         self.v.iter_mut().map(|(k, v)| (&*k, v))
     }

@@ -467,10 +467,10 @@ impl Decoder {
     /// the returned count to it (a read into uninitialised memory, such as
     /// tokio's `try_read_buf`), then calls
     /// [`advance_body_ahead`](Self::advance_body_ahead) with the count it
-    /// appended. The capacity is reserved; nothing is zeroed first, which
-    /// for a large message is a `memset` of its whole size saved per
-    /// message. (Without `std`, nothing is lent past the payload, as with
-    /// `body_buf_ahead`.)
+    /// appended. The capacity is reserved and nothing is zeroed first (a
+    /// pooled buffer that last held a shorter message would otherwise be
+    /// zeroed up to this one's size). Without `std`, nothing is lent past
+    /// the payload, as with `body_buf_ahead`.
     pub fn body_vec_ahead(&mut self, ahead: usize) -> Option<(&mut Vec<u8>, usize)> {
         let (body, at, end, last) = self.lend()?;
         body.truncate(at);

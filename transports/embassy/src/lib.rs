@@ -340,7 +340,9 @@ async fn run_connection<R: Runtime>(
 
 /// `f` behind a pointer: its state machine is compiled as a function of
 /// its own instead of being inlined into each caller's (the firmware's main
-/// task), which is smaller in flash. One allocation per connection.
+/// task), which is smaller in flash. Two allocations per connection: the
+/// handshake's (freed when it ends) and the running pipe's (counted in the
+/// `budget` test's pipe memory).
 fn boxed<'a, T>(f: impl Future<Output = T> + 'a) -> Pin<Box<dyn Future<Output = T> + 'a>> {
     Box::pin(f)
 }

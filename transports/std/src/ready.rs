@@ -86,8 +86,9 @@ macro_rules! ready_halves {
                 buf: &mut Vec<u8>,
                 max: usize,
             ) -> Result<Option<usize>, Error> {
-                // Into the spare capacity, not zeroed first (a large body
-                // would otherwise cost a `memset` of its size).
+                // Into the spare capacity, not zeroed first (a pooled
+                // buffer that held a shorter message would otherwise be
+                // zeroed up to this one's size).
                 let half = &self.0;
                 partial(
                     max,

@@ -142,7 +142,8 @@ step "demo"
 timeout 300 cargo run --locked --release -p nanosp-examples --bin demo >/dev/null
 
 step "browser: nanosp-web and nanosp-wasm (wasm32 workspace in bindings/wasm): format, clippy"
-(cd bindings/wasm && cargo fmt --all -- --check && cargo clippy --locked --all-targets -- -D warnings)
+(cd bindings/wasm && cargo fmt --all -- --check && cargo clippy --locked --all-targets -- -D warnings \
+  && cargo clippy --locked -p nanosp-web --all-targets -- -D warnings)
 
 step "browser: npm package build and .wasm size"
 bindings/wasm/build.sh

@@ -5,7 +5,7 @@
 # version pinned in Cargo.toml); .ci/run installs both.
 set -euo pipefail
 cd "$(dirname "$0")"
-want=$(sed -n 's/^wasm-bindgen = "=\(.*\)"$/\1/p' Cargo.toml)
+want=$(sed -n 's/^wasm-bindgen = .*"=\([0-9.]*\)".*$/\1/p' Cargo.toml)
 have=$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')
 if [ "$want" != "$have" ]; then
   echo "wasm-bindgen CLI ${have:-missing}, crate pinned to $want: cargo install wasm-bindgen-cli --version $want" >&2

@@ -20,8 +20,15 @@
 //! Protocol names and error names come from the core's tables
 //! ([`nanosp_core::Protocol`]'s names, [`nanosp_core::Error::nng_name`]).
 #![warn(missing_docs)]
+#![no_std]
 
-use std::cell::{Cell, RefCell};
+extern crate alloc;
+
+use alloc::boxed::Box;
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use core::cell::{Cell, OnceCell, RefCell};
 
 /// The allocator: talc's WebAssembly one, much smaller than the standard
 /// library's dlmalloc (the package's size has a budget, issue 14). The page
@@ -29,7 +36,7 @@ use std::cell::{Cell, RefCell};
 #[cfg(all(not(target_feature = "atomics"), target_family = "wasm"))]
 #[global_allocator]
 static TALC: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
-use std::rc::Rc;
+use alloc::rc::Rc;
 
 use nanosp_web::nanosp_core;
 
@@ -43,8 +50,8 @@ use wasm_bindgen_futures::future_to_promise;
 /// A promise of `f`'s outcome. The future is boxed so `future_to_promise`
 /// and its task are compiled once, not once per async method (about 6 KB of
 /// the package).
-fn promise(f: impl std::future::Future<Output = Result<JsValue, JsValue>> + 'static) -> Promise {
-    let f: std::pin::Pin<Box<dyn std::future::Future<Output = Result<JsValue, JsValue>>>> =
+fn promise(f: impl core::future::Future<Output = Result<JsValue, JsValue>> + 'static) -> Promise {
+    let f: core::pin::Pin<Box<dyn core::future::Future<Output = Result<JsValue, JsValue>>>> =
         Box::pin(f);
     future_to_promise(f)
 }
@@ -247,7 +254,7 @@ fn parse_option(name: &str, value: &JsValue) -> Result<SockOpt, JsValue> {
     } else if let Some(b) = value.as_bool() {
         b.to_string()
     } else if let Some(n) = value.as_f64() {
-        if n.fract() != 0.0 || !n.is_finite() {
+        if !n.is_finite() || n != n as i64 as f64 {
             return Err(invalid("option values are whole numbers"));
         }
         format!("{}", n as i64)
@@ -306,15 +313,27 @@ fn dial_event_object(ev: DialEvent) -> Option<Object> {
     Some(o)
 }
 
-thread_local! {
-    /// Pipe callbacks by socket id. The core wants a `Send + Sync` hook;
-    /// JavaScript functions are neither, so the hook holds only the id and
-    /// the function stays here, on the one thread there is.
-    /// Socket id -> (generation, callback).
-    static PIPE_CALLBACKS: RefCell<Callbacks> = const { RefCell::new(Callbacks(Vec::new())) };
-    static NEXT_SOCKET_ID: Cell<u32> = const { Cell::new(1) };
-    static NEXT_GENERATION: Cell<u64> = const { Cell::new(1) };
+/// A static on the one thread this build runs on.
+struct Local<T>(T);
+
+// SAFETY: without the `atomics` target feature a wasm module has one
+// thread; nothing else can reach the value.
+#[cfg(not(target_feature = "atomics"))]
+unsafe impl<T> Sync for Local<T> {}
+
+impl<T> Local<T> {
+    fn with<R>(&'static self, f: impl FnOnce(&T) -> R) -> R {
+        f(&self.0)
+    }
 }
+
+/// Pipe callbacks by socket id. The core wants a `Send + Sync` hook;
+/// JavaScript functions are neither, so the hook holds only the id and
+/// the function stays here, on the one thread there is.
+/// Socket id -> (generation, callback).
+static PIPE_CALLBACKS: Local<RefCell<Callbacks>> = Local(RefCell::new(Callbacks(Vec::new())));
+static NEXT_SOCKET_ID: Local<Cell<u32>> = Local(Cell::new(1));
+static NEXT_GENERATION: Local<Cell<u64>> = Local(Cell::new(1));
 
 /// Socket id -> (generation, callback): a list, as a page has few sockets
 /// with callbacks (a hash map's code would be most of a kilobyte gzipped).
@@ -342,7 +361,7 @@ struct CallbackKey(u32, u64);
 
 impl Drop for CallbackKey {
     fn drop(&mut self) {
-        let _ = PIPE_CALLBACKS.try_with(|c| {
+        PIPE_CALLBACKS.with(|c| {
             if let Ok(mut map) = c.try_borrow_mut() {
                 if map.get(self.0).is_some_and(|e| e.1 == self.1) {
                     map.remove(self.0);
@@ -379,19 +398,41 @@ extern "C" {
     fn decode(this: &TextDecoder, bytes: &[u8]) -> JsValue;
 }
 
-thread_local! {
-    /// Replaces bad sequences with U+FFFD and keeps a leading BOM, as
-    /// `String::from_utf8_lossy` does, without its code in the package.
-    static LOSSY: TextDecoder = {
-        let opts = Object::new();
-        let _ = Reflect::set(&opts, &"ignoreBOM".into(), &JsValue::TRUE);
-        TextDecoder::new("utf-8", &opts)
-    };
-}
+/// Replaces bad sequences with U+FFFD and keeps a leading BOM, as
+/// `String::from_utf8_lossy` does, without its code in the package.
+static LOSSY: Local<OnceCell<TextDecoder>> = Local(OnceCell::new());
 
 /// `bytes` as a JavaScript string, bad UTF-8 replaced with U+FFFD.
 fn utf8_lossy(bytes: &[u8]) -> JsValue {
-    LOSSY.with(|d| d.decode(bytes))
+    LOSSY.with(|d| {
+        d.get_or_init(|| {
+            let opts = Object::new();
+            let _ = Reflect::set(&opts, &"ignoreBOM".into(), &JsValue::TRUE);
+            TextDecoder::new("utf-8", &opts)
+        })
+        .decode(bytes)
+    })
+}
+
+/// A panic ends the module (the build aborts on panic; with no standard
+/// library there is no message to print, and none was visible before).
+/// Not for docs: documented beside nanosp-web with its default features,
+/// the standard library is linked and brings its own.
+#[cfg(all(target_family = "wasm", not(test), not(doc)))]
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
+    core::arch::wasm32::unreachable()
+}
+
+/// The core's lock on the one thread there is.
+struct OneThread;
+critical_section::set_impl!(OneThread);
+
+// SAFETY: one thread, and nothing interrupts wasm code: there is nothing
+// to exclude.
+unsafe impl critical_section::Impl for OneThread {
+    unsafe fn acquire() -> critical_section::RawRestoreState {}
+    unsafe fn release(_: critical_section::RawRestoreState) {}
 }
 
 /// An SP socket. It closes on `close()`, or when it has been freed (or

@@ -126,7 +126,7 @@ impl Future for Sleep {
         }
         // Not armed yet, or fired a little early (timer and clock round
         // differently): arm for what is left, rounded up to whole ms.
-        let left_ms = (self.deadline.since(now).as_micros() as f64 / 1000.0).ceil();
+        let left_ms = self.deadline.since(now).as_micros().div_ceil(1000) as f64;
         self.timer = Some(Timer::arm(
             left_ms.clamp(0.0, MAX_TIMEOUT_MS),
             cx.waker().clone(),

@@ -107,7 +107,14 @@ impl TlsError {
 
 impl fmt::Display for TlsError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+        f.write_str(self.as_str())
+    }
+}
+
+impl TlsError {
+    /// The message [`Display`](fmt::Display) writes.
+    pub const fn as_str(&self) -> &'static str {
+        match self {
             Self::NotTls => "the peer does not speak TLS",
             Self::Handshake => "TLS handshake failed",
             Self::UnknownIssuer => "peer certificate not signed by a trusted CA",
@@ -116,7 +123,7 @@ impl fmt::Display for TlsError {
             Self::BadCertificate => "peer certificate not acceptable",
             Self::NoCertificate => "client certificate required but none sent",
             Self::RefusedByPeer => "the peer refused our certificate (or our lack of one)",
-        })
+        }
     }
 }
 
@@ -185,7 +192,14 @@ impl IoErrorKind {
 
 impl fmt::Display for IoErrorKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+        f.write_str(self.as_str())
+    }
+}
+
+impl IoErrorKind {
+    /// The message [`Display`](fmt::Display) writes.
+    pub const fn as_str(&self) -> &'static str {
+        match self {
             Self::NotFound => "entry not found",
             Self::PermissionDenied => "permission denied",
             Self::AlreadyExists => "resource already exists",
@@ -199,7 +213,7 @@ impl fmt::Display for IoErrorKind {
             Self::WriteZero => "write returned zero bytes",
             Self::NotConnected => "not connected",
             Self::Other => "i/o error",
-        })
+        }
     }
 }
 
@@ -243,29 +257,47 @@ pub enum ProtocolError {
 
 impl fmt::Display for ProtocolError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        display(f, |out| self.describe(out))
+    }
+}
+
+impl ProtocolError {
+    /// Writes the message [`Display`](fmt::Display) writes, piece by piece
+    /// to `out`, without `core::fmt` (see [`Error::describe`]).
+    pub fn describe(&self, out: &mut dyn FnMut(&str)) {
         match self {
-            Self::BadMagic => f.write_str("handshake does not start with 00 'S' 'P'"),
-            Self::BadVersion(v) => write!(f, "unsupported SP mapping version {v}"),
-            Self::BadReserved => f.write_str("reserved handshake bytes are not zero"),
-            Self::PeerMismatch { expected, got } => write!(
-                f,
-                "peer protocol {got:#x} ({}) is not the expected {expected:#x} ({})",
-                crate::protocol::name_of(*got),
-                crate::protocol::name_of(*expected)
-            ),
-            Self::ReservedLengthBits => f.write_str("message length uses reserved top bits"),
-            Self::BadIpcType(t) => write!(f, "IPC message type {t:#04x} is not 0x01"),
-            Self::MalformedHeader => f.write_str("malformed protocol header"),
-            Self::UnexpectedMessage => {
-                f.write_str("peer sent a message this protocol never receives")
+            Self::BadMagic => out("handshake does not start with 00 'S' 'P'"),
+            Self::BadVersion(v) => {
+                out("unsupported SP mapping version ");
+                decimal(out, u64::from(*v));
             }
-            Self::HandshakeIncomplete => f.write_str("connection closed during the SP handshake"),
+            Self::BadReserved => out("reserved handshake bytes are not zero"),
+            Self::PeerMismatch { expected, got } => {
+                out("peer protocol ");
+                hex(out, u64::from(*got), 1);
+                out(" (");
+                out(crate::protocol::name_of(*got));
+                out(") is not the expected ");
+                hex(out, u64::from(*expected), 1);
+                out(" (");
+                out(crate::protocol::name_of(*expected));
+                out(")");
+            }
+            Self::ReservedLengthBits => out("message length uses reserved top bits"),
+            Self::BadIpcType(t) => {
+                out("IPC message type ");
+                hex(out, u64::from(*t), 2);
+                out(" is not 0x01");
+            }
+            Self::MalformedHeader => out("malformed protocol header"),
+            Self::UnexpectedMessage => out("peer sent a message this protocol never receives"),
+            Self::HandshakeIncomplete => out("connection closed during the SP handshake"),
             Self::BadSubprotocol => {
-                f.write_str("the WebSocket subprotocol is not the SP protocol expected")
+                out("the WebSocket subprotocol is not the SP protocol expected")
             }
             Self::BadWsFrame(e) => {
-                f.write_str("bad WebSocket frame: ")?;
-                f.write_str(e.as_str())
+                out("bad WebSocket frame: ");
+                out(e.as_str());
             }
         }
     }
@@ -273,31 +305,121 @@ impl fmt::Display for ProtocolError {
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        display(f, |out| self.describe(out))
+    }
+}
+
+impl Error {
+    /// Writes the message [`Display`](fmt::Display) writes, piece by piece
+    /// to `out`, without `core::fmt`'s machinery: a build that never
+    /// formats (the npm package, a firmware) can still say what went
+    /// wrong without linking it.
+    ///
+    /// ```
+    /// use nanosp_core::Error;
+    /// let mut s = String::new();
+    /// Error::MessageTooLong { len: 2000, limit: 1024 }.describe(&mut |p| s.push_str(p));
+    /// assert_eq!(s, "message too long: 2000 bytes, limit 1024");
+    /// ```
+    pub fn describe(&self, out: &mut dyn FnMut(&str)) {
         match self {
-            Self::Closed => f.write_str("object closed"),
-            Self::TimedOut => f.write_str("timed out"),
-            Self::WouldBlock => f.write_str("try again (operation would block)"),
-            Self::ProtocolState => f.write_str("incorrect protocol state"),
-            Self::NotSupported => f.write_str("not supported by this protocol"),
-            Self::Canceled => f.write_str("operation canceled"),
+            Self::Closed => out("object closed"),
+            Self::TimedOut => out("timed out"),
+            Self::WouldBlock => out("try again (operation would block)"),
+            Self::ProtocolState => out("incorrect protocol state"),
+            Self::NotSupported => out("not supported by this protocol"),
+            Self::Canceled => out("operation canceled"),
             Self::MessageTooLong { len, limit } => {
-                write!(f, "message too long: {len} bytes, limit {limit}")
+                out("message too long: ");
+                decimal(out, *len);
+                out(" bytes, limit ");
+                decimal(out, *limit);
             }
-            Self::Protocol(e) => write!(f, "protocol error: {e}"),
-            Self::ConnectionRefused => f.write_str("connection refused"),
-            Self::ConnectionReset => f.write_str("connection reset"),
-            Self::ConnectionShutdown => f.write_str("connection shutdown by peer"),
-            Self::AddressInUse => f.write_str("address in use"),
-            Self::AddressInvalid(e) => write!(f, "address invalid: {e}"),
-            Self::TransportUnavailable => f.write_str("transport not available here"),
-            Self::Busy => f.write_str("resource busy"),
-            Self::InvalidArgument => f.write_str("invalid argument"),
-            Self::NotFound => f.write_str("entry not found"),
-            Self::Rejected => f.write_str("pipe rejected by the application"),
-            Self::Io(k) => write!(f, "{k}"),
-            Self::Tls(e) => write!(f, "TLS: {e}"),
+            Self::Protocol(e) => {
+                out("protocol error: ");
+                e.describe(out);
+            }
+            Self::ConnectionRefused => out("connection refused"),
+            Self::ConnectionReset => out("connection reset"),
+            Self::ConnectionShutdown => out("connection shutdown by peer"),
+            Self::AddressInUse => out("address in use"),
+            Self::AddressInvalid(e) => {
+                out("address invalid: ");
+                out(e.as_str());
+            }
+            Self::TransportUnavailable => out("transport not available here"),
+            Self::Busy => out("resource busy"),
+            Self::InvalidArgument => out("invalid argument"),
+            Self::NotFound => out("entry not found"),
+            Self::Rejected => out("pipe rejected by the application"),
+            Self::Io(k) => out(k.as_str()),
+            Self::Tls(e) => {
+                out("TLS: ");
+                out(e.as_str());
+            }
         }
     }
+
+    /// The message [`Display`](fmt::Display) writes, as a `String` built
+    /// without `core::fmt` (see [`Error::describe`]).
+    pub fn message(&self) -> alloc::string::String {
+        let mut s = alloc::string::String::new();
+        self.describe(&mut |p| s.push_str(p));
+        s
+    }
+}
+
+/// A `describe` written to a formatter.
+fn display(f: &mut fmt::Formatter<'_>, describe: impl FnOnce(&mut dyn FnMut(&str))) -> fmt::Result {
+    let mut r = Ok(());
+    describe(&mut |p| {
+        if r.is_ok() {
+            r = f.write_str(p);
+        }
+    });
+    r
+}
+
+/// `n` in decimal, one digit at a time.
+fn decimal(out: &mut dyn FnMut(&str), n: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut n = n;
+    loop {
+        at -= 1;
+        digits[at] = (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for &d in &digits[at..] {
+        digit(out, d);
+    }
+}
+
+/// `n` as `0x` and at least `width` lowercase hex digits (`{n:#x}`,
+/// `{n:#04x}` for a width of 2).
+fn hex(out: &mut dyn FnMut(&str), n: u64, width: usize) {
+    out("0x");
+    let mut digits = [0u8; 16];
+    let mut at = digits.len();
+    let mut n = n;
+    while n != 0 || digits.len() - at < width {
+        at -= 1;
+        digits[at] = (n & 15) as u8;
+        n >>= 4;
+    }
+    for &d in &digits[at..] {
+        digit(out, d);
+    }
+}
+
+fn digit(out: &mut dyn FnMut(&str), d: u8) {
+    let mut b = [0u8; 4];
+    out(char::from_digit(u32::from(d), 16)
+        .unwrap_or('?')
+        .encode_utf8(&mut b));
 }
 
 impl core::error::Error for Error {}
@@ -443,5 +565,56 @@ impl core::error::Error for SendError {}
 impl From<SendError> for Error {
     fn from(e: SendError) -> Self {
         e.error
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::format;
+    use alloc::string::ToString;
+
+    /// The messages `describe` writes are the ones the format strings they
+    /// replaced wrote (numbers in decimal, `{:#x}`, `{:#04x}`).
+    #[test]
+    fn messages_are_written_as_the_format_strings_did() {
+        for (len, limit) in [(0, 0), (9, 10), (2000, 1024), (u64::MAX, 1 << 20)] {
+            let e = Error::MessageTooLong { len, limit };
+            let want = format!("message too long: {len} bytes, limit {limit}");
+            assert_eq!(e.message(), want);
+            assert_eq!(e.to_string(), want);
+        }
+        for v in [0u8, 1, 9, 10, 255] {
+            let e = ProtocolError::BadVersion(v);
+            assert_eq!(
+                Error::from(e).message(),
+                format!("protocol error: unsupported SP mapping version {v}")
+            );
+        }
+        for t in [0u8, 1, 5, 0x10, 0xab, 0xff] {
+            let e = ProtocolError::BadIpcType(t);
+            assert_eq!(
+                e.to_string(),
+                format!("IPC message type {t:#04x} is not 0x01")
+            );
+        }
+        for (expected, got) in [(0x31u16, 0x30u16), (0, 0x10), (0xffff, 1)] {
+            let e = ProtocolError::PeerMismatch { expected, got };
+            let want = format!(
+                "peer protocol {got:#x} ({}) is not the expected {expected:#x} ({})",
+                crate::protocol::name_of(got),
+                crate::protocol::name_of(expected)
+            );
+            assert_eq!(e.to_string(), want);
+        }
+        assert_eq!(
+            Error::Tls(TlsError::Expired).message(),
+            "TLS: peer certificate expired or not yet valid"
+        );
+        assert_eq!(
+            Error::AddressInvalid(UrlError::BadPort).to_string(),
+            "address invalid: bad port number"
+        );
+        assert_eq!(Error::Io(IoErrorKind::OutOfFiles).message(), "out of files");
     }
 }

@@ -243,7 +243,14 @@ pub enum UrlError {
 
 impl fmt::Display for UrlError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+        f.write_str(self.as_str())
+    }
+}
+
+impl UrlError {
+    /// The message [`Display`](fmt::Display) writes.
+    pub const fn as_str(&self) -> &'static str {
+        match self {
             UrlError::MissingScheme => "missing scheme (expected e.g. tcp://)",
             UrlError::UnknownScheme => "unknown scheme",
             UrlError::MissingPort => "missing port",
@@ -252,7 +259,7 @@ impl fmt::Display for UrlError {
             UrlError::EmptyPath => "empty path or name",
             UrlError::BadEscape => "bad %-escape",
             UrlError::UnexpectedPath => "this scheme takes no path",
-        })
+        }
     }
 }
 

@@ -25,8 +25,7 @@
 extern crate alloc;
 
 use alloc::boxed::Box;
-use alloc::format;
-use alloc::string::{String, ToString};
+use alloc::string::String;
 use alloc::vec::Vec;
 use core::cell::{Cell, OnceCell, RefCell};
 
@@ -168,7 +167,7 @@ fn js_error(code: &str, message: &str) -> JsValue {
 }
 
 fn to_js(e: Error) -> JsValue {
-    js_error(error_code(&e), &e.to_string())
+    js_error(error_code(&e), &e.message())
 }
 
 /// The `ENOTSUP` error for a WebSocket URL in a JavaScript environment with
@@ -252,22 +251,49 @@ fn parse_option(name: &str, value: &JsValue) -> Result<SockOpt, JsValue> {
     let text = if let Some(s) = value.as_string() {
         s
     } else if let Some(b) = value.as_bool() {
-        b.to_string()
+        String::from(if b { "true" } else { "false" })
     } else if let Some(n) = value.as_f64() {
         if !n.is_finite() || n != n as i64 as f64 {
             return Err(invalid("option values are whole numbers"));
         }
-        format!("{}", n as i64)
+        int_text(n as i64)
     } else {
         return Err(invalid("option values are numbers, booleans or strings"));
     };
     SockOpt::parse(name, &text).map_err(|e| match e {
-        Error::NotSupported => js_error("ENOTSUP", &format!("unknown option \"{name}\"")),
+        Error::NotSupported => js_error("ENOTSUP", &text_of(&["unknown option \"", name, "\""])),
         e => js_error(
             error_code(&e),
-            &format!("bad value \"{text}\" for option \"{name}\""),
+            &text_of(&["bad value \"", &text, "\" for option \"", name, "\""]),
         ),
     })
+}
+
+/// `parts` joined: messages are built without `core::fmt` (its machinery
+/// is kilobytes of the package).
+fn text_of(parts: &[&str]) -> String {
+    let mut s = String::new();
+    for p in parts {
+        s.push_str(p);
+    }
+    s
+}
+
+/// `n` in decimal, without `core::fmt`.
+fn int_text(n: i64) -> String {
+    let mut digits = Vec::new();
+    let mut m = n.unsigned_abs();
+    loop {
+        digits.push(b'0' + (m % 10) as u8);
+        m /= 10;
+        if m == 0 {
+            break;
+        }
+    }
+    if n < 0 {
+        digits.push(b'-');
+    }
+    digits.iter().rev().map(|&d| char::from(d)).collect()
 }
 
 fn ms(d: Option<core::time::Duration>) -> f64 {
@@ -455,7 +481,7 @@ impl Socket {
         #[wasm_bindgen(unchecked_param_type = "ProtocolName")] protocol: &str,
     ) -> Result<Socket, JsValue> {
         let p = Protocol::from_name(protocol)
-            .map_err(|_| invalid(&format!("unknown protocol \"{protocol}\"")))?;
+            .map_err(|_| invalid(&text_of(&["unknown protocol \"", protocol, "\""])))?;
         let id = NEXT_SOCKET_ID.with(|n| {
             let id = n.get();
             n.set(id.wrapping_add(1).max(1));
@@ -650,7 +676,7 @@ impl Socket {
             _ => {
                 return Err(js_error(
                     "ENOTSUP",
-                    &format!("option \"{name}\" cannot be read"),
+                    &text_of(&["option \"", name, "\" cannot be read"]),
                 ))
             }
         })

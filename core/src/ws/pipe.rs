@@ -11,7 +11,6 @@
 //! ([`super::close_code`]), within [`CLOSE_GRACE`].
 
 use alloc::collections::VecDeque;
-use alloc::string::ToString;
 use alloc::vec;
 use alloc::vec::Vec;
 use core::future::poll_fn;
@@ -307,7 +306,7 @@ impl<Wr: Write, R: Runtime> PipeWrite for WsWriter<Wr, R> {
     async fn close(&mut self, why: &Error) {
         // Code, then as much of the reason as a close frame holds (123
         // bytes), cut at a character boundary.
-        let mut reason = why.to_string();
+        let mut reason = why.message();
         let mut cut = reason.len().min(MAX_CONTROL - 2);
         while !reason.is_char_boundary(cut) {
             cut -= 1;

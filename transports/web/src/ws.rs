@@ -16,7 +16,6 @@
 //! redialed) instead of growing memory without bound.
 
 use alloc::collections::VecDeque;
-use alloc::format;
 use alloc::rc::Rc;
 use alloc::string::String;
 use core::cell::RefCell;
@@ -99,7 +98,7 @@ impl Inbox {
 
 /// Closes `ws` with the close code of `why` and its text as the reason.
 fn close_saying_why(ws: &WebSocket, why: &Error) {
-    let mut reason = format!("{why}");
+    let mut reason = why.message();
     // A close reason holds at most 123 bytes.
     while reason.len() > 123 {
         reason.pop();

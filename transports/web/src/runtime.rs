@@ -126,7 +126,8 @@ impl Future for Sleep {
         }
         // Not armed yet, or fired a little early (timer and clock round
         // differently): arm for what is left, rounded up to whole ms.
-        let left_ms = self.deadline.since(now).as_micros().div_ceil(1000) as f64;
+        // In u64 (a u128 division links 1 KB of compiler builtins).
+        let left_ms = (self.deadline.since(now).as_micros() as u64).div_ceil(1000) as f64;
         self.timer = Some(Timer::arm(
             left_ms.clamp(0.0, MAX_TIMEOUT_MS),
             cx.waker().clone(),

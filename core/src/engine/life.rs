@@ -20,7 +20,11 @@ impl<R: Runtime> Core<R> {
             let mut w = core::mem::take(&mut st.close_waiters);
             w.append(&mut st.pipe_waiters);
             w.extend(st.timer_waker.take());
-            w.extend(st.recv_waiters.drain(..).filter_map(|x| x.waker));
+            // Popped, not drained: `VecDeque::drain`'s code is a kilobyte
+            // of the browser package.
+            while let Some(x) = st.recv_waiters.pop_front() {
+                w.extend(x.waker);
+            }
             w.extend(st.send_waiters.drain(..).map(|(_, w)| w));
             // The hook goes with the last pipe (remove_pipe), or now if there
             // is none: it may hold a clone of this socket (the nng idiom of a

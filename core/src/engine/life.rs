@@ -25,7 +25,9 @@ impl<R: Runtime> Core<R> {
             while let Some(x) = st.recv_waiters.pop_front() {
                 w.extend(x.waker);
             }
-            w.extend(st.send_waiters.drain(..).map(|(_, w)| w));
+            while let Some((_, k)) = st.send_waiters.pop() {
+                w.push(k);
+            }
             // The hook goes with the last pipe (remove_pipe), or now if there
             // is none: it may hold a clone of this socket (the nng idiom of a
             // hook that closes pipes), a cycle that would never be freed.

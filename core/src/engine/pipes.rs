@@ -171,7 +171,9 @@ impl<R: Runtime> Core<R> {
             match st.call(&mut wakes, |m, io| m.add_pipe(io, id)) {
                 Ok(()) => {
                     st.stats.pipes_added += 1;
-                    for w in st.pipe_waiters.drain(..) {
+                    // Popped, not drained (less code); the order of
+                    // these wakes does not matter.
+                    while let Some(w) = st.pipe_waiters.pop() {
                         wakes.push(w);
                     }
                     Ok(())

@@ -426,9 +426,12 @@ impl Wakes {
             }
         }
         if !self.more.is_empty() {
-            for w in self.more.drain(..) {
-                w.wake();
+            // By reference, then cleared: the buffer is kept (it is lent),
+            // and no `Vec::drain` code is linked.
+            for w in &self.more {
+                w.wake_by_ref();
             }
+            self.more.clear();
         }
     }
 }

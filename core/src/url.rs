@@ -468,10 +468,19 @@ fn parse_port(p: &str) -> Result<u16, UrlError> {
     if p.is_empty() {
         return Err(UrlError::MissingPort);
     }
-    if !p.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(UrlError::BadPort);
+    // Digits only (no sign), at most 65535, read by hand: `str::parse`'s
+    // code is bytes of the browser package.
+    let mut n: u16 = 0;
+    for b in p.bytes() {
+        if !b.is_ascii_digit() {
+            return Err(UrlError::BadPort);
+        }
+        n = n
+            .checked_mul(10)
+            .and_then(|n| n.checked_add(u16::from(b - b'0')))
+            .ok_or(UrlError::BadPort)?;
     }
-    p.parse().map_err(|_| UrlError::BadPort)
+    Ok(n)
 }
 
 fn hex_value(b: u8) -> Option<u8> {
@@ -526,6 +535,29 @@ mod tests {
 
     fn err(s: &str) -> UrlError {
         Url::parse(s).expect_err(s)
+    }
+
+    #[test]
+    fn ports_are_decimal_numbers_up_to_65535() {
+        for (port, want) in [
+            ("0", Ok(0)),
+            ("80", Ok(80)),
+            ("00080", Ok(80)),
+            ("65535", Ok(65535)),
+            ("65536", Err(UrlError::BadPort)),
+            ("99999999999", Err(UrlError::BadPort)),
+            ("+80", Err(UrlError::BadPort)),
+            ("-1", Err(UrlError::BadPort)),
+            ("8 0", Err(UrlError::BadPort)),
+            ("", Err(UrlError::MissingPort)),
+        ] {
+            assert_eq!(parse_port(port), want, "{port:?}");
+            let u = alloc::format!("tcp://127.0.0.1:{port}");
+            match want {
+                Ok(n) => assert_eq!(ok(&u).port, n),
+                Err(e) => assert_eq!(err(&u), e, "{u}"),
+            }
+        }
     }
 
     /// Parsing the display form gives the same URL back.

@@ -38,6 +38,9 @@ dir="$PWD/target/msrv"
 run() { echo "+ $*"; "$@"; }
 run cargo "+$ws" check --locked --quiet --target-dir "$dir" --workspace --exclude nanosp-embassy --all-targets
 run cargo "+$ws" check --locked --quiet --target-dir "$dir" -p nanosp-core --target thumbv7em-none-eabihf
-(cd bindings/wasm && run cargo "+$ws" check --locked --quiet --target-dir "$dir" --workspace)
+# One package at a time: nanosp-web's default `std` must not reach the npm
+# package, which is `no_std` with a panic handler of its own.
+(cd bindings/wasm && run cargo "+$ws" check --locked --quiet --target-dir "$dir" -p nanosp-web \
+  && run cargo "+$ws" check --locked --quiet --target-dir "$dir" -p nanosp-wasm)
 run cargo "+$emb" check --locked --quiet --target-dir "$dir" -p nanosp-embassy --all-targets
 echo "MSRV: Rust $ws checks the workspace (and core for thumbv7em) and the wasm crates, Rust $emb nanosp-embassy"

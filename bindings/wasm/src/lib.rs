@@ -443,7 +443,9 @@ fn utf8_lossy(bytes: &[u8]) -> JsValue {
 /// A panic ends the module (the build aborts on panic; with no standard
 /// library there is no message to print, and none was visible before).
 /// Not for docs: documented beside nanosp-web with its default features,
-/// the standard library is linked and brings its own.
+/// the standard library is linked and brings its own. (Build and check
+/// this crate on its own, `-p nanosp-wasm`, not with `--workspace`, for
+/// the same reason.)
 #[cfg(all(target_family = "wasm", not(test), not(doc)))]
 #[panic_handler]
 fn panic(_: &core::panic::PanicInfo<'_>) -> ! {

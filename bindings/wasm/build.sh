@@ -11,7 +11,13 @@ if [ "$want" != "$have" ]; then
   echo "wasm-bindgen CLI ${have:-missing}, crate pinned to $want: cargo install wasm-bindgen-cli --version $want" >&2
   exit 1
 fi
-cargo build --locked --release --quiet
+# Source paths end up in the module (panic locations): map them to fixed
+# names, as tools/firmware-size.sh does, so the size does not depend on
+# where the tree is checked out (and the names are shorter).
+root=$(cd ../.. && pwd)
+sep=$'\x1f'
+CARGO_ENCODED_RUSTFLAGS="--remap-path-prefix=$root=/nanosp${sep}--remap-path-prefix=${CARGO_HOME:-$HOME/.cargo}=/cargo" \
+  cargo build --locked --release --quiet
 rm -rf pkg
 wasm-bindgen --target web --out-dir pkg --out-name nanosp --remove-name-section \
   ../../target/wasm32-unknown-unknown/release/nanosp_wasm.wasm

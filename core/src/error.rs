@@ -3,6 +3,7 @@
 use core::fmt;
 
 use crate::protocol::UnknownProtocol;
+use crate::text;
 use crate::url::UrlError;
 use crate::Message;
 
@@ -269,16 +270,16 @@ impl ProtocolError {
             Self::BadMagic => out("handshake does not start with 00 'S' 'P'"),
             Self::BadVersion(v) => {
                 out("unsupported SP mapping version ");
-                decimal(out, u64::from(*v));
+                text::decimal(u64::from(*v), out);
             }
             Self::BadReserved => out("reserved handshake bytes are not zero"),
             Self::PeerMismatch { expected, got } => {
                 out("peer protocol ");
-                hex(out, u64::from(*got), 1);
+                text::hex(u64::from(*got), 1, out);
                 out(" (");
                 out(crate::protocol::name_of(*got));
                 out(") is not the expected ");
-                hex(out, u64::from(*expected), 1);
+                text::hex(u64::from(*expected), 1, out);
                 out(" (");
                 out(crate::protocol::name_of(*expected));
                 out(")");
@@ -286,7 +287,7 @@ impl ProtocolError {
             Self::ReservedLengthBits => out("message length uses reserved top bits"),
             Self::BadIpcType(t) => {
                 out("IPC message type ");
-                hex(out, u64::from(*t), 2);
+                text::hex(u64::from(*t), 2, out);
                 out(" is not 0x01");
             }
             Self::MalformedHeader => out("malformed protocol header"),
@@ -331,9 +332,9 @@ impl Error {
             Self::Canceled => out("operation canceled"),
             Self::MessageTooLong { len, limit } => {
                 out("message too long: ");
-                decimal(out, *len);
+                text::decimal(*len, out);
                 out(" bytes, limit ");
-                decimal(out, *limit);
+                text::decimal(*limit, out);
             }
             Self::Protocol(e) => {
                 out("protocol error: ");
@@ -378,48 +379,6 @@ fn display(f: &mut fmt::Formatter<'_>, describe: impl FnOnce(&mut dyn FnMut(&str
         }
     });
     r
-}
-
-/// `n` in decimal, one digit at a time.
-fn decimal(out: &mut dyn FnMut(&str), n: u64) {
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    let mut n = n;
-    loop {
-        at -= 1;
-        digits[at] = (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    for &d in &digits[at..] {
-        digit(out, d);
-    }
-}
-
-/// `n` as `0x` and at least `width` lowercase hex digits (`{n:#x}`,
-/// `{n:#04x}` for a width of 2).
-fn hex(out: &mut dyn FnMut(&str), n: u64, width: usize) {
-    out("0x");
-    let mut digits = [0u8; 16];
-    let mut at = digits.len();
-    let mut n = n;
-    while n != 0 || digits.len() - at < width {
-        at -= 1;
-        digits[at] = (n & 15) as u8;
-        n >>= 4;
-    }
-    for &d in &digits[at..] {
-        digit(out, d);
-    }
-}
-
-fn digit(out: &mut dyn FnMut(&str), d: u8) {
-    let mut b = [0u8; 4];
-    out(char::from_digit(u32::from(d), 16)
-        .unwrap_or('?')
-        .encode_utf8(&mut b));
 }
 
 impl core::error::Error for Error {}

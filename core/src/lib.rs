@@ -76,6 +76,8 @@ mod stats;
 pub mod stream;
 mod sync;
 pub mod testing;
+#[doc(hidden)]
+pub mod text;
 mod time;
 pub mod transport;
 pub mod url;

@@ -108,7 +108,7 @@ impl SockOpt {
         // an optional sign, decimal digits, no overflow); three `parse`
         // instantiations were a kilobyte of the browser package.
         let int = |v: &str| -> Result<(bool, u64), Error> {
-            read_int(v.trim()).ok_or(Error::InvalidArgument)
+            crate::text::read_int(v.trim()).ok_or(Error::InvalidArgument)
         };
         let ms = |v: &str| -> Result<Option<Duration>, Error> {
             match int(v)? {
@@ -150,28 +150,6 @@ impl SockOpt {
             _ => return Err(Error::NotSupported),
         })
     }
-}
-
-/// A decimal integer as `str::parse` reads one: an optional `+` or `-`,
-/// then at least one ASCII digit. `(negative, magnitude)`; `None` for
-/// anything else or a magnitude past `u64`.
-fn read_int(v: &str) -> Option<(bool, u64)> {
-    let (neg, digits) = match v.as_bytes().first()? {
-        b'-' => (true, &v.as_bytes()[1..]),
-        b'+' => (false, &v.as_bytes()[1..]),
-        _ => (false, v.as_bytes()),
-    };
-    if digits.is_empty() {
-        return None;
-    }
-    let mut n: u64 = 0;
-    for &d in digits {
-        if !d.is_ascii_digit() {
-            return None;
-        }
-        n = n.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
-    }
-    Some((neg, n))
 }
 
 /// The engine-level options of a socket (protocol options live in the machine).

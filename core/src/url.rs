@@ -468,19 +468,13 @@ fn parse_port(p: &str) -> Result<u16, UrlError> {
     if p.is_empty() {
         return Err(UrlError::MissingPort);
     }
-    // Digits only (no sign), at most 65535, read by hand: `str::parse`'s
-    // code is bytes of the browser package.
-    let mut n: u16 = 0;
-    for b in p.bytes() {
-        if !b.is_ascii_digit() {
-            return Err(UrlError::BadPort);
-        }
-        n = n
-            .checked_mul(10)
-            .and_then(|n| n.checked_add(u16::from(b - b'0')))
-            .ok_or(UrlError::BadPort)?;
+    // Digits only (no sign), at most 65535.
+    if !p.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(UrlError::BadPort);
     }
-    Ok(n)
+    crate::text::read_int(p)
+        .and_then(|(_, n)| u16::try_from(n).ok())
+        .ok_or(UrlError::BadPort)
 }
 
 fn hex_value(b: u8) -> Option<u8> {

@@ -281,19 +281,9 @@ fn text_of(parts: &[&str]) -> String {
 
 /// `n` in decimal, without `core::fmt`.
 fn int_text(n: i64) -> String {
-    let mut digits = Vec::new();
-    let mut m = n.unsigned_abs();
-    loop {
-        digits.push(b'0' + (m % 10) as u8);
-        m /= 10;
-        if m == 0 {
-            break;
-        }
-    }
-    if n < 0 {
-        digits.push(b'-');
-    }
-    digits.iter().rev().map(|&d| char::from(d)).collect()
+    let mut s = String::from(if n < 0 { "-" } else { "" });
+    nanosp_core::text::push_decimal(&mut s, n.unsigned_abs());
+    s
 }
 
 fn ms(d: Option<core::time::Duration>) -> f64 {

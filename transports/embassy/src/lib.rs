@@ -181,19 +181,9 @@ pub(crate) fn endpoint_url(scheme: &str, ep: IpEndpoint) -> String {
     s
 }
 
-/// Appends `n` in decimal.
-fn push_decimal(s: &mut String, mut n: u32) {
-    let mut digits = [0u8; 10];
-    let mut at = digits.len();
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    s.extend(digits[at..].iter().map(|&d| char::from(d)));
+/// Appends `n` in decimal (the core's, without `core::fmt`).
+fn push_decimal(s: &mut String, n: u32) {
+    nanosp_core::text::push_decimal(s, u64::from(n));
 }
 
 /// What runs on a connected TCP socket: the SP handshake and the pipe, with

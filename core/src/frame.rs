@@ -474,17 +474,11 @@ impl Decoder {
     pub fn body_vec_ahead(&mut self, ahead: usize) -> Option<(&mut Vec<u8>, usize)> {
         let (body, at, end, last) = self.lend()?;
         body.truncate(at);
-        #[cfg(feature = "std")]
         let mut max = end - at;
-        #[cfg(not(feature = "std"))]
-        let max = end - at;
-        #[cfg(feature = "std")]
-        if let Some(over) = last {
+        if let Some(over) = last.filter(|_| cfg!(feature = "std")) {
             *over = ahead.min(AHEAD).min(body.capacity() - end);
             max += *over;
         }
-        #[cfg(not(feature = "std"))]
-        let _ = (ahead, last);
         Some((body, max))
     }
 

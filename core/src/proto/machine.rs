@@ -426,10 +426,11 @@ impl Wakes {
             }
         }
         if !self.more.is_empty() {
-            // By reference, then cleared: the buffer is kept (it is lent),
-            // and no `Vec::drain` code is linked.
-            for w in &self.more {
-                w.wake_by_ref();
+            // In order, each waker consumed by its wake (a no-op one left
+            // in its place), the buffer kept (it is lent), and no
+            // `Vec::drain` code linked.
+            for w in self.more.iter_mut() {
+                core::mem::replace(w, Waker::noop().clone()).wake();
             }
             self.more.clear();
         }

@@ -4,9 +4,10 @@ TCP connections that finish the SP handshake and then say nothing; the
 listener's resident memory (VmRSS) before and after, divided by N, is the
 cost of one idle pipe.
 
-    bench/idle.py [--count N] [--max-per-pipe BYTES] [--nng] SPCAT
+    bench/idle.py [--count N] [--max-per-pipe BYTES] [--max-threads N] [--nng] SPCAT
 
---max-per-pipe makes it a check: exit 1 when nanosp's figure is over.
+--max-per-pipe makes it a check: exit 1 when nanosp's figure is over;
+--max-threads likewise for the listener's threads with the pipes open.
 Clients bind source addresses spread over 127.0.0.0/8, so that ephemeral
 ports do not run out past about 28,000 connections; the file descriptor
 limit (this process holds N, the listener N) is raised to the hard limit,
@@ -23,12 +24,16 @@ import time
 REQ0 = b"\0SP\0\0\x30\0\0"
 
 
-def rss_kib(pid):
+def status(pid, field):
     with open(f"/proc/{pid}/status") as f:
         for line in f:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1])
-    raise RuntimeError("no VmRSS")
+    raise RuntimeError(f"no {field}")
+
+
+def rss_kib(pid):
+    return status(pid, "VmRSS")
 
 
 def free_port():
@@ -80,7 +85,7 @@ def measure(cmd, count):
             if now == after:
                 break
             after = now
-        return before, after
+        return before, after, status(p.pid, "Threads")
     finally:
         for s in socks:
             s.close()
@@ -93,6 +98,7 @@ def main():
     ap.add_argument("spcat")
     ap.add_argument("--count", type=int, default=10000)
     ap.add_argument("--max-per-pipe", type=int, default=0)
+    ap.add_argument("--max-threads", type=int, default=0)
     ap.add_argument("--nng", action="store_true", help="measure nngcat too")
     a = ap.parse_args()
     hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
@@ -104,12 +110,15 @@ def main():
         rows.append(("nng (nngcat)", ["nngcat", "--rep0", "--listen", "tcp://127.0.0.1:PORT", "--data", "x"]))
     ours = None
     for name, cmd in rows:
-        before, after = measure(cmd, a.count)
+        before, after, threads = measure(cmd, a.count)
         per = (after - before) * 1024 / a.count
-        ours = per if ours is None else ours
-        print(f"{name}: {a.count} idle TCP pipes, RSS {before} -> {after} KiB: {per:.0f} B per pipe")
-    if a.max_per_pipe and ours > a.max_per_pipe:
-        sys.exit(f"idle.py: {ours:.0f} B per idle pipe is over the budget of {a.max_per_pipe} B")
+        if ours is None:
+            ours = (per, threads)
+        print(f"{name}: {a.count} idle TCP pipes, RSS {before} -> {after} KiB: {per:.0f} B per pipe; {threads} threads")
+    if a.max_per_pipe and ours[0] > a.max_per_pipe:
+        sys.exit(f"idle.py: {ours[0]:.0f} B per idle pipe is over the budget of {a.max_per_pipe} B")
+    if a.max_threads and ours[1] > a.max_threads:
+        sys.exit(f"idle.py: {ours[1]} threads with the pipes open, over the budget of {a.max_threads}")
 
 
 if __name__ == "__main__":

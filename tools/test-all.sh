@@ -102,9 +102,9 @@ out=$(cat "$out_file"); rm -f "$out_file"
 step "benchmark smoke: nanosp, nng and raw sockets side by side (numbers printed, not asserted)"
 bench/compare.sh --smoke
 
-step "idle pipes: 10,000 handshaken TCP connections to a REP listener cost at most 2 KiB each (issue 14)"
+step "idle pipes: 10,000 handshaken TCP connections to a REP listener cost at most 2 KiB each, on at most cores + 2 threads (issue 14)"
 cargo build --locked -q --release -p nanosp-cli --bin spcat
-python3 bench/idle.py --count 10000 --max-per-pipe 2048 --nng target/release/spcat
+python3 bench/idle.py --count 10000 --max-per-pipe 2048 --max-threads $(($(nproc) + 2)) --nng target/release/spcat
 
 step "spperf faces nng's perf (libnng) both ways: each side's output lines must appear"
 # The server (local_*) listens, the client (remote_*) redials until it is up.

@@ -66,7 +66,7 @@ cargo build --locked -p nanosp-core --target wasm32-unknown-unknown --features s
 cargo build --locked -p nanosp-core --target thumbv6m-none-eabi --features portable-atomic/critical-section
 
 step "core with protocols left out (cargo features): each protocol alone, none, and a socket of one left out"
-for f in "" req0 rep0 pub0 sub0 push0 pull0 surveyor0 respondent0 bus0 pair0 pair1 star0 inproc device contexts; do
+for f in "" req0 rep0 pub0 sub0 push0 pull0 surveyor0 respondent0 bus0 pair0 pair1 star0 inproc device contexts raw all-protocols,contexts; do
   cargo clippy --locked -q -p nanosp-core --no-default-features --features "$f" \
     --target thumbv7em-none-eabihf -- -D warnings
 done

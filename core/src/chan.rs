@@ -78,6 +78,7 @@ impl Chan {
     }
 
     /// A channel that refuses pushes until [`Chan::release`].
+    #[cfg(feature = "inproc")]
     pub(crate) fn new_held(cap: usize) -> Self {
         let c = Chan::new(cap);
         c.st.lock(|s| s.held = true);
@@ -85,6 +86,7 @@ impl Chan {
     }
 
     /// Lets pushes in; returns the producer's waker to wake.
+    #[cfg(feature = "inproc")]
     pub(crate) fn release(&self) -> Option<Waker> {
         self.st.lock(|s| {
             s.held = false;

@@ -39,7 +39,9 @@
 //! |---|---|---|
 //! | `req0`, `rep0`, `pub0`, `sub0`, `push0`, `pull0`, `surveyor0`, `respondent0`, `bus0`, `pair0`, `pair1`, `star0` (all: `all-protocols`) | on | each protocol's machine; one left out is not compiled, and a socket opened for it fails every operation with [`Error::NotSupported`] ([`Protocol::is_built`]) |
 //! | `inproc` | on | the `inproc://` transport (module `inproc`) |
-//! | `device` | on | `device` (nng's `nng_device`) |
+//! | `device` | on | `device` (nng's `nng_device`); turns on `raw` |
+//! | `contexts` | on | several contexts per socket ([`Socket::context`]); off, a socket has only its own and `Socket::context` is [`Error::NotSupported`] |
+//! | `raw` | on | raw sockets ([`Socket::new_raw`]); off, a raw socket fails every operation with [`Error::NotSupported`] and the machines' raw paths are not compiled |
 //! | `std` | off | `std::sync::Mutex` for the socket lock, `std::error::Error` |
 //! | `tls` | off | TLS facts in pipe info, for runtime crates with TLS |
 //! | `defmt` | off | `defmt::Format` for the public types |

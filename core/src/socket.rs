@@ -13,7 +13,9 @@ use portable_atomic::{AtomicU32, Ordering};
 use crate::engine::{ms_of, recv_on, send_on, Core, Hook};
 use crate::proto::CtxId;
 use crate::sync::Arc;
-use crate::url::{Scheme, Url};
+#[cfg(feature = "inproc")]
+use crate::url::Scheme;
+use crate::url::Url;
 use crate::{
     Error, Message, Options, PipeEvent, PipeId, PipeInfo, PipeStats, Protocol, Runtime, SendError,
     SockOpt, Stats,
@@ -75,6 +77,8 @@ impl<R: Runtime> Socket<R> {
     }
 
     /// A raw socket: headers are the application's, no end-to-end state.
+    /// Without the `raw` cargo feature every operation on it fails with
+    /// [`Error::NotSupported`].
     pub fn new_raw(p: Protocol, rt: R) -> Self {
         Self::build(p, true, rt)
     }

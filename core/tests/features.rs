@@ -1,4 +1,5 @@
-//! Protocols, inproc and devices left out with cargo features.
+//! Protocols, inproc, devices, contexts and raw sockets left out with cargo
+//! features.
 //!
 //! With the default features every protocol is built and only the first
 //! test has something to check; CI also runs this file on a build with
@@ -43,22 +44,7 @@ fn a_protocol_left_out_refuses_every_operation() {
     let mut refused = 0;
     for p in ALL.into_iter().filter(|p| !p.is_built()) {
         let s = Socket::new(p, rt.clone());
-        block_on(async {
-            let e = s.send(Message::from("hi")).await.unwrap_err();
-            assert_eq!(e.error, Error::NotSupported, "{p:?} send");
-            assert_eq!(e.message.body(), b"hi");
-            assert_eq!(
-                s.recv().await.unwrap_err(),
-                Error::NotSupported,
-                "{p:?} recv"
-            );
-        });
-        assert_eq!(
-            s.set_opt(SockOpt::Subscribe(b"x".to_vec())).unwrap_err(),
-            Error::NotSupported,
-            "{p:?} option"
-        );
-        assert!(s.context().is_err(), "{p:?} context");
+        refuses_everything(&s, p);
         // A pipe to it is refused: a built peer's dial fails.
         #[cfg(feature = "inproc")]
         if let Some(q) = ALL
@@ -111,19 +97,24 @@ fn inproc_left_out_is_an_unavailable_transport() {
 }
 
 /// REQ and REP work at the socket level whether contexts are built or not
-/// (CI also runs this file with `req0,rep0,inproc` and no `contexts`);
-/// without them `context()` is `NotSupported`. The resend timer runs on
-/// the socket's own context either way.
+/// (CI also runs this file with `req0,rep0,inproc` and no `contexts` or
+/// `raw`); without them `context()` is `NotSupported`. The resend timer
+/// runs on the socket's own context either way. With `raw` the REP is raw,
+/// and shows that the resent request carries the same id.
 #[cfg(all(feature = "req0", feature = "rep0", feature = "inproc"))]
 #[test]
 fn req_and_rep_work_with_or_without_contexts() {
     use core::time::Duration;
     let rt = VirtualRuntime::new(1);
-    let rep = Socket::new_raw(Protocol::Rep0, rt.clone());
+    let raw = cfg!(feature = "raw");
+    let rep = if raw {
+        Socket::new_raw(Protocol::Rep0, rt.clone())
+    } else {
+        Socket::new(Protocol::Rep0, rt.clone())
+    };
     let req = Socket::new(Protocol::Req0, rt.clone());
     rep.listen("inproc://features-reqrep").unwrap();
     req.dial("inproc://features-reqrep").unwrap();
-    // (A raw socket has no contexts either way.)
     let want = if cfg!(feature = "contexts") {
         Ok(())
     } else {
@@ -138,9 +129,47 @@ fn req_and_rep_work_with_or_without_contexts() {
     rt.advance(Duration::from_secs(60));
     assert_eq!(req.try_recv().unwrap_err(), Error::WouldBlock);
     let again = rep.try_recv().unwrap();
-    assert_eq!(first.header(), again.header(), "resent with the same id");
+    assert_eq!(again.body(), b"please", "resent");
     let mut answer = Message::from("answer");
-    answer.set_header(again.header()).unwrap();
+    if raw {
+        assert_eq!(first.header(), again.header(), "resent with the same id");
+        answer.set_header(again.header()).unwrap();
+    }
     rep.try_send(answer).unwrap();
     assert_eq!(block_on(req.recv()).unwrap().body(), b"answer");
+}
+
+/// Without the `raw` feature a raw socket, of any protocol, refuses every
+/// operation with `NotSupported` (a send hands the message back), as a
+/// protocol left out does.
+#[cfg(not(feature = "raw"))]
+#[test]
+fn raw_left_out_refuses_every_operation() {
+    let rt = VirtualRuntime::new(1);
+    for p in ALL {
+        let s = Socket::new_raw(p, rt.clone());
+        assert!(s.is_raw());
+        refuses_everything(&s, p);
+    }
+}
+
+/// Send, receive, an option and a context all fail with `NotSupported`, at
+/// once (nothing waits), and the send hands its message back.
+fn refuses_everything(s: &Socket<VirtualRuntime>, p: Protocol) {
+    block_on(async {
+        let e = s.send(Message::from("hi")).await.unwrap_err();
+        assert_eq!(e.error, Error::NotSupported, "{p:?} send");
+        assert_eq!(e.message.body(), b"hi");
+        assert_eq!(
+            s.recv().await.unwrap_err(),
+            Error::NotSupported,
+            "{p:?} recv"
+        );
+    });
+    assert_eq!(
+        s.set_opt(SockOpt::Subscribe(b"x".to_vec())).unwrap_err(),
+        Error::NotSupported,
+        "{p:?} option"
+    );
+    assert!(s.context().is_err(), "{p:?} context");
 }

@@ -57,6 +57,7 @@ impl<R: Runtime> Core<R> {
 
     /// Runs `f` when the socket closes (at once if it is closed); one
     /// callback per `key` (a transport registers itself once).
+    #[cfg_attr(not(feature = "inproc"), allow(dead_code))] // inproc's, today
     pub(crate) fn on_close(&self, key: &'static str, f: OnClose) {
         let run_now = self.st.lock(|st| {
             if st.closed {

@@ -14,12 +14,12 @@
 
 use super::common::{Fanout, RecvQueue, WhenFull};
 use super::wire::PipeWord;
-use super::{CtxId, Delivery, DropReason, Io, Machine};
+use super::{CtxId, Delivery, DropReason, Io, Machine, Raw};
 use crate::{Error, Message, PipeId, SendError, SockOpt};
 
 /// The BUS machine.
 pub(crate) struct Bus0 {
-    raw: bool,
+    raw: Raw,
     pipes: Fanout,
     recvq: RecvQueue,
 }
@@ -28,7 +28,7 @@ impl Bus0 {
     /// A new machine.
     pub(crate) fn new(raw: bool) -> Self {
         Bus0 {
-            raw,
+            raw: Raw::new(raw),
             pipes: Fanout::with_pipe_queue(16),
             recvq: RecvQueue::new(16),
         }
@@ -50,7 +50,7 @@ impl Machine for Bus0 {
             io.count_drop(DropReason::QueueFull);
             return Delivery::Taken;
         }
-        if self.raw {
+        if self.raw.on() {
             // The header is local: whatever the peer sent is body.
             if let Err(e) = m.move_wire_to_header(0) {
                 return Delivery::Close(e);
@@ -63,7 +63,7 @@ impl Machine for Bus0 {
     }
 
     fn send(&mut self, io: &mut Io<'_>, _c: CtxId, mut m: Message) -> Result<(), SendError> {
-        let skip = if self.raw {
+        let skip = if self.raw.on() {
             PipeWord::parse(m.header()).map(|w| w.0)
         } else {
             None

@@ -62,10 +62,14 @@ pub(crate) use machine::{Delivery, Io, Machine, Notify, PipeTx, Pipes, Wakes};
 
 /// The machine of protocol `p`, cooked or raw; `seed` picks the first
 /// request or survey id.
-/// A protocol whose cargo feature is off gets [`unbuilt::Unbuilt`], which
-/// refuses everything with [`Error::NotSupported`](crate::Error::NotSupported).
+/// A protocol whose cargo feature is off, or a raw socket without the `raw`
+/// feature, gets [`unbuilt::Unbuilt`], which refuses everything with
+/// [`Error::NotSupported`](crate::Error::NotSupported).
 pub(crate) fn machine(p: Protocol, raw: bool, seed: u32) -> Box<dyn Machine> {
     let _ = (raw, seed);
+    if raw && !cfg!(feature = "raw") {
+        return Box::new(unbuilt::Unbuilt);
+    }
     match p {
         #[cfg(feature = "req0")]
         Protocol::Req0 => Box::new(reqrep0::Req0::new(raw, seed)),
@@ -93,6 +97,37 @@ pub(crate) fn machine(p: Protocol, raw: bool, seed: u32) -> Box<dyn Machine> {
         Protocol::Pull0 => Box::new(pipeline0::Pull0::new(raw)),
         #[allow(unreachable_patterns)]
         _ => Box::new(unbuilt::Unbuilt),
+    }
+}
+
+/// A machine's raw mode. Without the `raw` cargo feature it is always off,
+/// so the raw paths of the machines are not compiled (a raw socket then
+/// gets no machine: see [`machine`]).
+#[derive(Debug, Clone, Copy)]
+#[allow(dead_code)] // some builds have no machine that reads it
+pub(crate) struct Raw(#[cfg(feature = "raw")] bool);
+
+#[allow(dead_code)]
+impl Raw {
+    pub(crate) fn new(raw: bool) -> Self {
+        #[cfg(feature = "raw")]
+        let r = Raw(raw);
+        #[cfg(not(feature = "raw"))]
+        let r = {
+            let _ = raw;
+            Raw()
+        };
+        r
+    }
+
+    /// True in raw mode.
+    #[inline(always)]
+    pub(crate) fn on(self) -> bool {
+        #[cfg(feature = "raw")]
+        let on = self.0;
+        #[cfg(not(feature = "raw"))]
+        let on = false;
+        on
     }
 }
 

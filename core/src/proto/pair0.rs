@@ -10,14 +10,14 @@
 //! * Raw mode behaves the same (there is no header to expose).
 
 use super::common::{self, RecvQueue, SendQueue, TTL_DEFAULT};
-use super::{pair1, CtxId, Delivery, Io, Machine};
+use super::{pair1, CtxId, Delivery, Io, Machine, Raw};
 use crate::{Error, Message, PipeId, SendError, SockOpt};
 
 /// The PAIR machine: v0 (`V1 = false`, no header) or v1 (`V1 = true`, a hop
 /// count: [`super::pair1`]). Both versions are one peer, back-pressure both
 /// ways and no drops of valid traffic.
 pub(crate) struct Pair<const V1: bool> {
-    raw: bool,
+    raw: Raw,
     ttl: u8,
     pipe: Option<PipeId>,
     sendq: SendQueue,
@@ -31,7 +31,7 @@ impl<const V1: bool> Pair<V1> {
     /// A new machine.
     pub(crate) fn new(raw: bool) -> Self {
         Pair {
-            raw,
+            raw: Raw::new(raw),
             ttl: TTL_DEFAULT,
             pipe: None,
             sendq: SendQueue::new(0),
@@ -81,7 +81,7 @@ impl<const V1: bool> Machine for Pair<V1> {
             return Delivery::Full(m);
         }
         if V1 {
-            if let Err(d) = pair1::split_header(io, &mut m, self.raw, self.ttl) {
+            if let Err(d) = pair1::split_header(io, &mut m, self.raw.on(), self.ttl) {
                 return d;
             }
         }
@@ -90,7 +90,7 @@ impl<const V1: bool> Machine for Pair<V1> {
 
     fn send(&mut self, io: &mut Io<'_>, _ctx: CtxId, mut m: Message) -> Result<(), SendError> {
         if V1 {
-            if let Err(e) = pair1::put_header(&mut m, self.raw) {
+            if let Err(e) = pair1::put_header(&mut m, self.raw.on()) {
                 return Err(SendError::new(e, m));
             }
         } else {

@@ -30,7 +30,7 @@ use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 
 use super::common::{self, Contexts, Ctx, Fanout, WhenFull};
-use super::{CtxId, Delivery, DropReason, Io, Machine};
+use super::{CtxId, Delivery, DropReason, Io, Machine, Raw};
 use crate::{Error, Message, PipeId, ProtocolError, SendError, SockOpt};
 
 /// The PUB machine.
@@ -135,7 +135,7 @@ impl SubCtx {
 /// The SUB machine. Each context (and the socket itself) has its own topics
 /// and queue; a message is offered to each of them.
 pub(crate) struct Sub0 {
-    raw: bool,
+    raw: Raw,
     ctxs: Contexts<SubCtx>,
 }
 
@@ -143,7 +143,7 @@ impl Sub0 {
     /// A new machine.
     pub(crate) fn new(raw: bool) -> Self {
         Sub0 {
-            raw,
+            raw: Raw::new(raw),
             ctxs: Contexts::new(SubSettings {
                 cap: 128,
                 prefer_new: true,
@@ -160,7 +160,7 @@ impl Machine for Sub0 {
     fn remove_pipe(&mut self, _io: &mut Io<'_>, _p: PipeId) {}
 
     fn pipe_recv(&mut self, io: &mut Io<'_>, _p: PipeId, m: Message) -> Delivery {
-        let raw = self.raw;
+        let raw = self.raw.on();
         let mut hits: heapless::Vec<CtxId, 4> = heapless::Vec::new();
         let mut many = false;
         for (c, ctx) in self.ctxs.iter() {
@@ -207,7 +207,7 @@ impl Machine for Sub0 {
     }
 
     fn set_option(&mut self, _io: &mut Io<'_>, c: CtxId, o: &SockOpt) -> Result<(), Error> {
-        let raw = self.raw;
+        let raw = self.raw.on();
         let ctx = self.ctxs.get_mut(c).ok_or(Error::Closed)?;
         match o {
             SockOpt::Subscribe(t) if !raw => {
@@ -241,7 +241,7 @@ impl Machine for Sub0 {
     }
 
     fn open_ctx(&mut self, _io: &mut Io<'_>, c: CtxId) -> Result<(), Error> {
-        self.ctxs.open(self.raw, c)
+        self.ctxs.open(self.raw.on(), c)
     }
 
     fn close_ctx(&mut self, _io: &mut Io<'_>, c: CtxId) {

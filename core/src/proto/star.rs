@@ -16,12 +16,12 @@
 
 use super::common::{self, Fanout, RecvQueue, WhenFull, TTL_DEFAULT};
 use super::wire::{HeaderError, StarHeader};
-use super::{CtxId, Delivery, DropReason, Io, Machine};
+use super::{CtxId, Delivery, DropReason, Io, Machine, Raw};
 use crate::{Error, Message, PipeId, SendError, SockOpt};
 
 /// The STAR machine.
 pub(crate) struct Star0 {
-    raw: bool,
+    raw: Raw,
     pipes: Fanout,
     recvq: RecvQueue,
     ttl: u8,
@@ -31,7 +31,7 @@ impl Star0 {
     /// A new machine.
     pub(crate) fn new(raw: bool) -> Self {
         Star0 {
-            raw,
+            raw: Raw::new(raw),
             pipes: Fanout::new(),
             recvq: RecvQueue::new(128),
             ttl: TTL_DEFAULT,
@@ -72,7 +72,7 @@ impl Machine for Star0 {
             io.count_drop(DropReason::QueueFull);
             return Delivery::Taken;
         }
-        if !self.raw {
+        if !self.raw.on() {
             m.clear_header();
         }
         m.set_pipe(Some(p));
@@ -82,7 +82,7 @@ impl Machine for Star0 {
     }
 
     fn send(&mut self, io: &mut Io<'_>, _c: CtxId, mut m: Message) -> Result<(), SendError> {
-        if !self.raw {
+        if !self.raw.on() {
             StarHeader { hops: 0 }.emit(&mut m);
         } else if m.header().len() != StarHeader::LEN {
             io.count_drop(DropReason::Unroutable);

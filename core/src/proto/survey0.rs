@@ -32,7 +32,7 @@ use core::time::Duration;
 
 use super::common::{self, Contexts, Ctx, Fanout, Ids, RecvQueue, RecvWait, WhenFull, TTL_DEFAULT};
 use super::wire::RequestId;
-use super::{CtxId, Delivery, DropReason, Io, Machine};
+use super::{CtxId, Delivery, DropReason, Io, Machine, Raw};
 use crate::{Error, Instant, Message, PipeId, SendError, SockOpt};
 
 /// Default `surveyor:survey-time`.
@@ -93,7 +93,7 @@ impl AsMut<Duration> for SurvCtx {
 
 /// The SURVEYOR machine.
 pub(crate) struct Surveyor0 {
-    raw: bool,
+    raw: Raw,
     pipes: Fanout,
     ids: Ids,
     ctxs: Contexts<SurvCtx>,
@@ -106,7 +106,7 @@ impl Surveyor0 {
     /// A new machine; `seed` picks the first survey id.
     pub(crate) fn new(raw: bool, seed: u32) -> Self {
         Surveyor0 {
-            raw,
+            raw: Raw::new(raw),
             pipes: Fanout::new(),
             ids: Ids::new(seed),
             ctxs: Contexts::new(DEFAULT_SURVEY_TIME),
@@ -164,7 +164,7 @@ impl Machine for Surveyor0 {
     }
 
     fn pipe_recv(&mut self, io: &mut Io<'_>, _p: PipeId, mut m: Message) -> Delivery {
-        if self.raw {
+        if self.raw.on() {
             return self.recv_raw(io, m);
         }
         let Ok(RequestId(id)) = RequestId::parse(&m) else {
@@ -193,7 +193,7 @@ impl Machine for Surveyor0 {
     }
 
     fn send(&mut self, io: &mut Io<'_>, c: CtxId, mut m: Message) -> Result<(), SendError> {
-        if self.raw {
+        if self.raw.on() {
             self.pipes.send(io, m, None, WhenFull::DropNew);
             return Ok(());
         }
@@ -213,7 +213,7 @@ impl Machine for Surveyor0 {
     }
 
     fn recv(&mut self, _io: &mut Io<'_>, c: CtxId) -> Result<Message, Error> {
-        if self.raw {
+        if self.raw.on() {
             return self.recvq.recv();
         }
         let ctx = self.ctxs.get_mut(c).ok_or(Error::Closed)?;
@@ -236,7 +236,7 @@ impl Machine for Surveyor0 {
 
     fn set_option(&mut self, _io: &mut Io<'_>, c: CtxId, o: &SockOpt) -> Result<(), Error> {
         match *o {
-            SockOpt::SurveyTime(d) if !self.raw => {
+            SockOpt::SurveyTime(d) if !self.raw.on() => {
                 self.ctxs.set(c, |t| *t = d)?;
                 Ok(())
             }
@@ -249,7 +249,7 @@ impl Machine for Surveyor0 {
     }
 
     fn recv_parked(&mut self, _io: &mut Io<'_>, c: CtxId) {
-        if !self.raw {
+        if !self.raw.on() {
             self.ctxs.park(c);
         }
     }
@@ -258,7 +258,7 @@ impl Machine for Surveyor0 {
         // As nng: a recv that timed out or was dropped ends the survey; its
         // late responses are dropped and a recv without a new survey is
         // ProtocolState.
-        let Some(ctx) = self.ctxs.abandon(c).filter(|_| !self.raw) else {
+        let Some(ctx) = self.ctxs.abandon(c).filter(|_| !self.raw.on()) else {
             return;
         };
         if let State::Active { id, .. } = ctx.state {
@@ -269,7 +269,7 @@ impl Machine for Surveyor0 {
     }
 
     fn open_ctx(&mut self, _io: &mut Io<'_>, c: CtxId) -> Result<(), Error> {
-        self.ctxs.open(self.raw, c)
+        self.ctxs.open(self.raw.on(), c)
     }
 
     fn close_ctx(&mut self, io: &mut Io<'_>, c: CtxId) {
@@ -278,11 +278,11 @@ impl Machine for Surveyor0 {
     }
 
     fn uses_time(&self) -> bool {
-        !self.raw
+        !self.raw.on()
     }
 
     fn tracks_receives(&self) -> bool {
-        !self.raw
+        !self.raw.on()
     }
 
     fn deadline(&self, c: CtxId) -> Option<Instant> {

@@ -18,6 +18,11 @@
 //! workers and in Node (with a global `WebSocket`, e.g. from the `ws`
 //! package).
 //!
+//! Cargo features, all on by default: `std` (the core locks with the
+//! standard library's mutex; off, through `critical-section`, which the
+//! final module implements), and `inproc`, `device` and `raw`, the core's
+//! features of those names. The npm package turns them all off.
+//!
 //! ```no_run
 //! use nanosp_core::{Message, Protocol};
 //! use nanosp_web::{dial, DialMode, Socket, WebRuntime};

@@ -5,7 +5,7 @@ use alloc::vec::Vec;
 
 use super::super::common::{self, Contexts, Ctx, RecvQueue, TTL_DEFAULT};
 use super::super::wire::{set_header, PipeWord, SavedBacktrace};
-use super::super::{CtxId, Delivery, DropReason, Io, Machine};
+use super::super::{CtxId, Delivery, DropReason, Io, Machine, Raw};
 use crate::{Error, Message, PipeId, SendError, SockOpt};
 
 struct RepCtx {
@@ -32,7 +32,7 @@ impl Ctx for RepCtx {
 
 /// The REP machine (and RESPONDENT's: the two behave alike), cooked or raw.
 pub(crate) struct Rep0 {
-    raw: bool,
+    raw: Raw,
     ttl: u8,
     recvq: RecvQueue,
     ctxs: Contexts<RepCtx>,
@@ -53,7 +53,7 @@ impl Rep0 {
     /// A new machine.
     pub(crate) fn new(raw: bool) -> Self {
         Rep0 {
-            raw,
+            raw: Raw::new(raw),
             ttl: TTL_DEFAULT,
             recvq: RecvQueue::new(128),
             ctxs: Contexts::new(()),
@@ -136,7 +136,7 @@ impl Machine for Rep0 {
         if let Err(d) = common::split_backtrace(io, &mut m, self.ttl) {
             return d;
         }
-        if self.raw && PipeWord(p).emit_front(&mut m).is_err() {
+        if self.raw.on() && PipeWord(p).emit_front(&mut m).is_err() {
             // The pipe word no longer fits in front of the backtrace.
             io.count_drop(DropReason::HopLimit);
             return Delivery::Taken;
@@ -147,7 +147,7 @@ impl Machine for Rep0 {
     }
 
     fn send(&mut self, io: &mut Io<'_>, c: CtxId, mut m: Message) -> Result<(), SendError> {
-        if self.raw {
+        if self.raw.on() {
             let Some(PipeWord(p)) = PipeWord::take_front(&mut m) else {
                 io.count_drop(DropReason::Unroutable);
                 return Ok(());
@@ -183,7 +183,7 @@ impl Machine for Rep0 {
             return Err(Error::WouldBlock);
         };
         self.unwait(c);
-        if !self.raw {
+        if !self.raw.on() {
             let p = m.pipe().expect("set on receipt");
             // Same capacity: it always fits (and no panic path is linked).
             let bt = SavedBacktrace::from_slice(m.header()).unwrap_or_default();
@@ -205,7 +205,7 @@ impl Machine for Rep0 {
     }
 
     fn open_ctx(&mut self, _io: &mut Io<'_>, c: CtxId) -> Result<(), Error> {
-        self.ctxs.open(self.raw, c)
+        self.ctxs.open(self.raw.on(), c)
     }
 
     fn close_ctx(&mut self, io: &mut Io<'_>, c: CtxId) {

@@ -8,7 +8,7 @@ use super::super::common::{
     self, Contexts, Ctx, Ids, RecvQueue, RecvWait, RoundRobin, TTL_DEFAULT,
 };
 use super::super::wire::RequestId;
-use super::super::{CtxId, Delivery, DropReason, Io, Machine};
+use super::super::{CtxId, Delivery, DropReason, Io, Machine, Raw};
 use crate::{Error, Instant, Message, PipeId, SendError, SockOpt};
 
 /// Default `req:resend-time`.
@@ -79,7 +79,7 @@ impl AsMut<Option<Duration>> for ReqCtx {
 
 /// The REQ machine (cooked or raw).
 pub(crate) struct Req0 {
-    raw: bool,
+    raw: Raw,
     rr: RoundRobin,
     ids: Ids,
     ctxs: Contexts<ReqCtx>,
@@ -94,7 +94,7 @@ impl Req0 {
     /// A new machine; `seed` picks the first request id.
     pub(crate) fn new(raw: bool, seed: u32) -> Self {
         Req0 {
-            raw,
+            raw: Raw::new(raw),
             rr: RoundRobin::default(),
             ids: Ids::new(seed),
             ctxs: Contexts::new(Some(DEFAULT_RESEND)),
@@ -219,7 +219,7 @@ impl Machine for Req0 {
     }
 
     fn pipe_recv(&mut self, io: &mut Io<'_>, _p: PipeId, mut m: Message) -> Delivery {
-        if self.raw {
+        if self.raw.on() {
             return self.recv_raw(io, m);
         }
         let Ok(RequestId(id)) = RequestId::parse(&m) else {
@@ -242,7 +242,7 @@ impl Machine for Req0 {
     }
 
     fn send(&mut self, io: &mut Io<'_>, c: CtxId, mut m: Message) -> Result<(), SendError> {
-        if self.raw {
+        if self.raw.on() {
             return match self.rr.place(io, m) {
                 Ok(_) => Ok(()),
                 Err(m) => Err(SendError::new(Error::WouldBlock, m)),
@@ -279,7 +279,7 @@ impl Machine for Req0 {
     }
 
     fn recv(&mut self, _io: &mut Io<'_>, c: CtxId) -> Result<Message, Error> {
-        if self.raw {
+        if self.raw.on() {
             return self.recvq.recv();
         }
         let ctx = self.ctxs.get_mut(c).ok_or(Error::Closed)?;
@@ -297,7 +297,7 @@ impl Machine for Req0 {
     }
 
     fn recv_begin(&mut self, _io: &mut Io<'_>, c: CtxId) -> Result<(), Error> {
-        if self.raw {
+        if self.raw.on() {
             return Ok(());
         }
         match self.ctxs.get(c) {
@@ -309,7 +309,7 @@ impl Machine for Req0 {
     }
 
     fn recv_parked(&mut self, _io: &mut Io<'_>, c: CtxId) {
-        if !self.raw {
+        if !self.raw.on() {
             self.ctxs.park(c);
         }
     }
@@ -318,7 +318,7 @@ impl Machine for Req0 {
         // As nng: a recv that timed out or was dropped abandons the request,
         // so every request has at most one recv; a late reply is dropped and
         // a recv without a new send is ProtocolState.
-        let Some(ctx) = self.ctxs.abandon(c).filter(|_| !self.raw) else {
+        let Some(ctx) = self.ctxs.abandon(c).filter(|_| !self.raw.on()) else {
             return;
         };
         if let State::Pending(req) = core::mem::replace(&mut ctx.state, State::Idle) {
@@ -328,12 +328,12 @@ impl Machine for Req0 {
 
     fn set_option(&mut self, _io: &mut Io<'_>, c: CtxId, o: &SockOpt) -> Result<(), Error> {
         match *o {
-            SockOpt::ReqResendTime(d) if !self.raw => {
+            SockOpt::ReqResendTime(d) if !self.raw.on() => {
                 let d = d.filter(|d| !d.is_zero());
                 self.ctxs.set(c, |r| *r = d)?;
                 Ok(())
             }
-            SockOpt::RecvBuffer(n) if self.raw => self.recvq.set_cap(n),
+            SockOpt::RecvBuffer(n) if self.raw.on() => self.recvq.set_cap(n),
             SockOpt::TtlMax(t) => {
                 self.ttl = common::ttl_max(t)?;
                 Ok(())
@@ -343,7 +343,7 @@ impl Machine for Req0 {
     }
 
     fn open_ctx(&mut self, _io: &mut Io<'_>, c: CtxId) -> Result<(), Error> {
-        self.ctxs.open(self.raw, c)
+        self.ctxs.open(self.raw.on(), c)
     }
 
     fn close_ctx(&mut self, io: &mut Io<'_>, c: CtxId) {
@@ -352,15 +352,15 @@ impl Machine for Req0 {
     }
 
     fn uses_time(&self) -> bool {
-        !self.raw
+        !self.raw.on()
     }
 
     fn tracks_receives(&self) -> bool {
-        !self.raw
+        !self.raw.on()
     }
 
     fn one_recv_per_ctx(&self) -> bool {
-        !self.raw // recv_begin refuses a second one
+        !self.raw.on() // recv_begin refuses a second one
     }
 
     fn deadline(&self, c: CtxId) -> Option<Instant> {

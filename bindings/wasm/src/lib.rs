@@ -324,7 +324,13 @@ fn int_text(n: i64) -> String {
 }
 
 fn ms(d: Option<core::time::Duration>) -> f64 {
-    d.map_or(-1.0, |d| d.as_millis() as f64)
+    d.map_or(-1.0, millis)
+}
+
+/// Whole milliseconds, without `Duration::as_millis`' 128-bit integer
+/// (whose conversion to a float is compiler-builtin code in the package).
+fn millis(d: core::time::Duration) -> f64 {
+    d.as_secs() as f64 * 1000.0 + f64::from(d.subsec_millis())
 }
 
 fn set(obj: &Object, key: &str, v: impl Into<JsValue>) {
@@ -688,7 +694,7 @@ impl Socket {
             "reconnect-time-max" => ms(Some(o.reconnect_max)),
             "recv-size-max" => o.recv_max_size as f64,
             "ttl-max" => f64::from(o.ttl_max),
-            "linger" => o.linger.as_millis() as f64,
+            "linger" => millis(o.linger),
             _ => {
                 return Err(js_error(
                     "ENOTSUP",

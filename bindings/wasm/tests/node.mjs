@@ -27,7 +27,16 @@ const bytes = Array.from(await pair.recv());
 await pair.send(new Uint8Array([0, 1, 0]));
 let code;
 try { await new Socket("req").dial("ws://127.0.0.1:1/none"); } catch (e) { code = e.code; }
-console.log(JSON.stringify({ text, bytes, code, version: version() }));
+// Options read back as set (durations in ms, -1 = forever).
+const opts = new Socket("req");
+const options = {};
+for (const [k, v] of [["recv-timeout", 1500], ["send-timeout", -1], ["reconnect-time-min", 250],
+    ["reconnect-time-max", 120000], ["linger", 2500], ["recv-size-max", 65536], ["ttl-max", 4]]) {
+  opts.setOption(k, v);
+  options[k] = opts.getOption(k);
+}
+opts.close();
+console.log(JSON.stringify({ text, bytes, code, options, version: version() }));
 req.close(); pair.close();
 process.exit(0);
 `;
@@ -138,7 +147,7 @@ async function run(dir, nodeArgs) {
   const out = await new Promise((resolve, reject) =>
     execFile(process.execPath, [...nodeArgs, "client.mjs", rep.url, pair.url], { cwd: dir, timeout: 20000 }, (err, stdout, stderr) =>
       err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout)));
-  assertEq(JSON.parse(out.trim().split("\n").pop()), { text: "\ufeffhello \ufffd\ufffd node", bytes: [0, 120, 0], code: "ECONNREFUSED", version: "0.1.0" });
+  assertEq(JSON.parse(out.trim().split("\n").pop()), { text: "\ufeffhello \ufffd\ufffd node", bytes: [0, 120, 0], code: "ECONNREFUSED", options: { "recv-timeout": 1500, "send-timeout": -1, "reconnect-time-min": 250, "reconnect-time-max": 120000, "linger": 2500, "recv-size-max": 65536, "ttl-max": 4 }, version: "0.1.0" });
   await rep.waitOutput("from node");
   await pair.waitOutput((b) => b.includes(Buffer.from([0, 1, 0])));
 }

@@ -12,9 +12,13 @@ if [ "$want" != "$have" ]; then
   echo "wasm-bindgen CLI ${have:-missing}, crate pinned to $want: cargo install wasm-bindgen-cli --version $want" >&2
   exit 1
 fi
+# binaryen's version must be the one tools/package.json pins: the size and
+# the renaming below depend on it.
 opt=tools/node_modules/.bin/wasm-opt
-if [ ! -x "$opt" ]; then
-  echo "binaryen's wasm-opt is missing: (cd bindings/wasm/tools && npm ci)" >&2
+want=$(sed -n 's/^ *"binaryen": "\([0-9]*\)\..*$/\1/p' tools/package.json)
+have=$("$opt" --version 2>/dev/null | awk '{print $3}')
+if [ "$have" != "$want" ]; then
+  echo "binaryen's wasm-opt ${have:-missing}, tools/package.json pins $want: (cd bindings/wasm/tools && npm ci)" >&2
   exit 1
 fi
 # Source paths end up in the module (panic locations): map them to fixed
@@ -37,5 +41,5 @@ wasm-bindgen --target web --out-dir pkg --out-name nanosp --remove-name-section 
 "$opt" pkg/nanosp_bg.wasm -Os --converge --zero-filled-memory -o pkg/nanosp_bg.wasm
 "$opt" pkg/nanosp_bg.wasm --minify-imports-and-exports-and-modules \
   --strip-producers --strip-target-features -o pkg/nanosp_bg.wasm |
-  node tools/rename.mjs pkg/nanosp.js pkg/nanosp_bg.wasm.d.ts pkg/nanosp_bg.wasm
+  node tools/rename.mjs pkg/nanosp.js pkg/nanosp.d.ts pkg/nanosp_bg.wasm.d.ts pkg/nanosp_bg.wasm
 cp npm/package.json npm/node.js npm/README.md ../../LICENSE-MIT ../../LICENSE-APACHE pkg/

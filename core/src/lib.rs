@@ -41,7 +41,7 @@
 //! | `inproc` | on | the `inproc://` transport (module `inproc`) |
 //! | `device` | on | `device` (nng's `nng_device`); turns on `raw` |
 //! | `contexts` | on | several contexts per socket ([`Socket::context`]); off, a socket has only its own and `Socket::context` is [`Error::NotSupported`] |
-//! | `raw` | on | raw sockets ([`Socket::new_raw`]); off, a raw socket fails every operation with [`Error::NotSupported`] and the machines' raw paths are not compiled |
+//! | `raw` | on | raw sockets ([`Socket::new_raw`]); off, a raw socket refuses sends, receives, protocol options, contexts and peers with [`Error::NotSupported`], and the machines' raw paths are optimised out of release builds |
 //! | `std` | off | `std::sync::Mutex` for the socket lock, `std::error::Error` |
 //! | `tls` | off | TLS facts in pipe info, for runtime crates with TLS |
 //! | `defmt` | off | `defmt::Format` for the public types |

@@ -77,7 +77,8 @@ impl<R: Runtime> Socket<R> {
     }
 
     /// A raw socket: headers are the application's, no end-to-end state.
-    /// Without the `raw` cargo feature every operation on it fails with
+    /// Without the `raw` cargo feature it refuses sends, receives, protocol
+    /// options, contexts and peers (a pipe to it is closed at once) with
     /// [`Error::NotSupported`].
     pub fn new_raw(p: Protocol, rt: R) -> Self {
         Self::build(p, true, rt)

@@ -46,21 +46,7 @@ fn a_protocol_left_out_refuses_every_operation() {
         let s = Socket::new(p, rt.clone());
         refuses_everything(&s, p);
         // A pipe to it is refused: a built peer's dial fails.
-        #[cfg(feature = "inproc")]
-        if let Some(q) = ALL
-            .into_iter()
-            .find(|q| q.is_built() && q.number() == p.peer_number())
-        {
-            let url = format!("inproc://unbuilt-{}", p.name());
-            s.listen(&url).unwrap();
-            let peer = Socket::new(q, rt.clone());
-            assert_eq!(
-                peer.dial(&url).unwrap_err(),
-                Error::NotSupported,
-                "{p:?} pipe"
-            );
-            refused += 1;
-        }
+        refused += usize::from(refuses_a_peer(&s, p, &rt, "unbuilt"));
     }
     // The CI run above has REP (left out) facing REQ (built).
     if Protocol::Req0.is_built() && !Protocol::Rep0.is_built() && cfg!(feature = "inproc") {
@@ -140,17 +126,44 @@ fn req_and_rep_work_with_or_without_contexts() {
 }
 
 /// Without the `raw` feature a raw socket, of any protocol, refuses every
-/// operation with `NotSupported` (a send hands the message back), as a
-/// protocol left out does.
+/// operation with `NotSupported` (a send hands the message back), and a
+/// peer's pipe to it, as a protocol left out does.
 #[cfg(not(feature = "raw"))]
 #[test]
 fn raw_left_out_refuses_every_operation() {
     let rt = VirtualRuntime::new(1);
+    let mut refused = 0;
     for p in ALL {
         let s = Socket::new_raw(p, rt.clone());
         assert!(s.is_raw());
         refuses_everything(&s, p);
+        refused += usize::from(refuses_a_peer(&s, p, &rt, "raw-left-out"));
     }
+    // Both CI runs without `raw` have inproc and a built peer.
+    assert_eq!(refused > 0, cfg!(feature = "inproc"));
+}
+
+/// With inproc and a built peer protocol: `s` listens, and a cooked peer's
+/// dial fails with `NotSupported` (its pipe was refused). False when there
+/// is no such peer to try.
+fn refuses_a_peer(s: &Socket<VirtualRuntime>, p: Protocol, rt: &VirtualRuntime, tag: &str) -> bool {
+    let _ = (s, p, rt, tag);
+    #[cfg(feature = "inproc")]
+    if let Some(q) = ALL
+        .into_iter()
+        .find(|q| q.is_built() && q.number() == p.peer_number())
+    {
+        let url = format!("inproc://{tag}-{}", p.name());
+        s.listen(&url).unwrap();
+        let peer = Socket::new(q, rt.clone());
+        assert_eq!(
+            peer.dial(&url).unwrap_err(),
+            Error::NotSupported,
+            "{p:?} pipe"
+        );
+        return true;
+    }
+    false
 }
 
 /// Send, receive, an option and a context all fail with `NotSupported`, at

@@ -1,24 +1,26 @@
 // Carries binaryen's renaming of the module's imports, import modules and
 // exports (`wasm-opt --minify-imports-and-exports-and-modules`, whose
-// mapping it reads as JSON on stdin) into wasm-bindgen's glue, so that glue
-// and module agree again:
+// mapping it reads as JSON on stdin) into wasm-bindgen's glue and typings,
+// so that they and the module agree again:
 //
-//   wasm-opt ... | node tools/rename.mjs pkg/nanosp.js pkg/nanosp_bg.wasm.d.ts pkg/nanosp_bg.wasm
+//   wasm-opt ... | node tools/rename.mjs pkg/nanosp.js pkg/nanosp.d.ts pkg/nanosp_bg.wasm.d.ts pkg/nanosp_bg.wasm
 //
 // wasm-bindgen names imports `__wbg_<name>_<hash>` and exports after the
 // Rust items; as strings in the module they were 2.5 KB gzipped, more than
 // the code of most modules. The glue refers to each import once, as a key
 // of its imports object (one object per import module, under the module's
 // name), and to each export as `wasm.<name>`; the typings of the raw
-// module declare each export once. The renamed module's import section is
-// read back to check the mapping against it. Anything else (a name not
-// found, or found where the rules above do not expect it) stops the build,
-// rather than shipping glue that fails at instantiation or at a call.
+// module declare each export once, and the package's typings once more in
+// `InitOutput` (what `init()` returns: the instance's exports). The renamed
+// module's imports and exports are read back to check the mapping against
+// them. Anything else (a name not found, or found where the rules above do
+// not expect it) stops the build, rather than shipping glue that fails at
+// instantiation or at a call.
 import { readFileSync, writeFileSync } from "node:fs";
 
-const [jsPath, dtsPath, wasmPath] = process.argv.slice(2);
-if (!jsPath || !dtsPath || !wasmPath) {
-  console.error("usage: node rename.mjs GLUE.js MODULE.d.ts MODULE.wasm < mapping.json");
+const [jsPath, apiDtsPath, dtsPath, wasmPath] = process.argv.slice(2);
+if (!jsPath || !apiDtsPath || !dtsPath || !wasmPath) {
+  console.error("usage: node rename.mjs GLUE.js GLUE.d.ts MODULE.d.ts MODULE.wasm < mapping.json");
   process.exit(2);
 }
 const map = JSON.parse(readFileSync(0, "utf8"));
@@ -29,54 +31,27 @@ const fail = (why) => {
 const escape = (s) => s.replace(/[$]/g, "\\$");
 const word = "(?![\\w$])";
 
-/** The (module, name) of each function import of a wasm binary, in order. */
-function importsOf(bytes) {
-  let i = 8;
-  const leb = () => {
-    let r = 0;
-    for (let shift = 0; ; shift += 7) {
-      const b = bytes[i++];
-      r += (b & 127) * 2 ** shift;
-      if (b < 128) return r;
-    }
-  };
-  const str = () => {
-    const n = leb();
-    const s = new TextDecoder().decode(bytes.subarray(i, i + n));
-    i += n;
-    return s;
-  };
-  while (i < bytes.length) {
-    const id = bytes[i++];
-    const size = leb();
-    if (id !== 2) {
-      i += size;
-      continue;
-    }
-    const out = [];
-    for (let k = leb(); k > 0; k--) {
-      const entry = [str(), str()];
-      if (bytes[i++] !== 0) fail("an import that is not a function");
-      leb();
-      out.push(entry);
-    }
-    return out;
-  }
-  return [];
-}
-
-// The mapping, checked against the module: every import renamed as it says.
-const renamed = importsOf(readFileSync(wasmPath));
-if (renamed.length !== map.imports.length) {
-  fail(`${renamed.length} imports in the module, ${map.imports.length} in the mapping`);
+// The mapping, checked against the renamed module.
+const module = new WebAssembly.Module(readFileSync(wasmPath));
+const imports = WebAssembly.Module.imports(module);
+const exported = new Set(WebAssembly.Module.exports(module).map((e) => e.name));
+if (imports.length !== map.imports.length) {
+  fail(`${imports.length} imports in the module, ${map.imports.length} in the mapping`);
 }
 const modules = new Map();
-for (const [module, from, to] of map.imports) {
-  const at = renamed.filter(([, n]) => n === to);
-  if (at.length !== 1) fail(`import ${from}: ${at.length} imports named ${to} in the module`);
-  const m = modules.get(module) ?? at[0][0];
-  if (m !== at[0][0]) fail(`import module ${module} renamed to both ${m} and ${at[0][0]}`);
-  modules.set(module, m);
+for (const [from, , to] of map.imports) {
+  const at = imports.filter((i) => i.name === to);
+  if (at.length !== 1) fail(`import ${to}: ${at.length} imports of that name in the module`);
+  const m = modules.get(from) ?? at[0].module;
+  if (m !== at[0].module) fail(`import module ${from} renamed to both ${m} and ${at[0].module}`);
+  modules.set(from, m);
+}
+const exports = new Map(map.exports);
+if (exports.size !== exported.size) {
+  fail(`${exported.size} exports in the module, ${exports.size} in the mapping`);
+}
+for (const to of exports.values()) {
+  if (!exported.has(to)) fail(`export ${to} is not in the module`);
 }
 
 let js = readFileSync(jsPath, "utf8");
@@ -84,7 +59,7 @@ for (const [from, to] of modules) {
   const key = `${JSON.stringify(from)}: `;
   const n = js.split(key).length - 1;
   if (n !== 1) fail(`import module ${from}: ${n} keys in the glue, expected 1`);
-  js = js.replace(key, `${JSON.stringify(to)}: `);
+  js = js.replace(key, () => `${JSON.stringify(to)}: `);
 }
 for (const [, from, to] of map.imports) {
   const key = new RegExp(`^(\\s+)${escape(from)}: function\\(`, "gm");
@@ -96,22 +71,32 @@ for (const [, from, to] of map.imports) {
   }
 }
 // One pass for the exports, so that a new name is never renamed again.
-const exports = new Map(map.exports);
-const uses = new RegExp(`\\bwasm\\.([\\w$]+)${word}`, "g");
-js = js.replace(uses, (all, name) => {
+const rename = (name, where) => {
   const to = exports.get(name);
-  if (to === undefined) fail(`the glue calls wasm.${name}, which the module does not export`);
-  return `wasm.${to}`;
+  if (to === undefined) fail(`${where} names ${name}, which the module does not export`);
+  return to;
+};
+js = js.replace(new RegExp(`\\bwasm\\.([\\w$]+)${word}`, "g"), (_, name) => {
+  return `wasm.${rename(name, "the glue")}`;
 });
 writeFileSync(jsPath, js);
 
+// The raw module's typings: one `export const` per export.
 let dts = readFileSync(dtsPath, "utf8");
-const decl = /^export const ([\w$]+):/gm;
-dts = dts.replace(decl, (all, name) => {
-  const to = exports.get(name);
-  if (to === undefined) fail(`${dtsPath} declares ${name}, which the module does not export`);
-  return `export const ${to}:`;
+dts = dts.replace(/^export const ([\w$]+):/gm, (_, name) => {
+  return `export const ${rename(name, dtsPath)}:`;
 });
 writeFileSync(dtsPath, dts);
+
+// The package's typings: `InitOutput`'s members.
+let api = readFileSync(apiDtsPath, "utf8");
+const start = api.indexOf("export interface InitOutput {");
+const end = api.indexOf("\n}", start);
+if (start < 0 || end < 0) fail(`no InitOutput interface in ${apiDtsPath}`);
+const members = api
+  .slice(start, end)
+  .replace(/^(\s+readonly )([\w$]+):/gm, (_, head, name) => `${head}${rename(name, apiDtsPath)}:`);
+api = api.slice(0, start) + members + api.slice(end);
+writeFileSync(apiDtsPath, api);
 // Exports neither uses (wasm-bindgen's `__abort_handler` and
 // `__instance_terminated`) keep working under their new names.

@@ -101,7 +101,7 @@ pub(crate) fn machine(p: Protocol, raw: bool, seed: u32) -> Box<dyn Machine> {
 }
 
 /// A machine's raw mode. Without the `raw` cargo feature it is always off,
-/// so the raw paths of the machines are not compiled (a raw socket then
+/// so the optimiser removes the raw paths of the machines (a raw socket then
 /// gets no machine: see [`machine`]).
 #[derive(Debug, Clone, Copy)]
 #[allow(dead_code)] // some builds have no machine that reads it

@@ -21,7 +21,9 @@
 //! Cargo features, all on by default: `std` (the core locks with the
 //! standard library's mutex; off, through `critical-section`, which the
 //! final module implements), and `inproc`, `device` and `raw`, the core's
-//! features of those names. The npm package turns them all off.
+//! features of those names. The npm package turns them all off; a page
+//! that drops only `std` takes `default-features = false, features =
+//! ["inproc", "device", "raw"]`.
 //!
 //! ```no_run
 //! use nanosp_core::{Message, Protocol};

@@ -100,34 +100,22 @@ pub(crate) fn machine(p: Protocol, raw: bool, seed: u32) -> Box<dyn Machine> {
     }
 }
 
-/// A machine's raw mode. Without the `raw` cargo feature it is always off,
-/// so the optimiser removes the raw paths of the machines (a raw socket then
-/// gets no machine: see [`machine`]).
+/// A machine's raw mode. Without the `raw` cargo feature it reads as off
+/// whatever it was made with, so the optimiser removes the raw paths of the
+/// machines (a raw socket then gets no machine: see [`machine`]).
 #[derive(Debug, Clone, Copy)]
-#[allow(dead_code)] // some builds have no machine that reads it
-pub(crate) struct Raw(#[cfg(feature = "raw")] bool);
+pub(crate) struct Raw(bool);
 
-#[allow(dead_code)]
+#[allow(dead_code)] // some builds have no machine that reads it
 impl Raw {
     pub(crate) fn new(raw: bool) -> Self {
-        #[cfg(feature = "raw")]
-        let r = Raw(raw);
-        #[cfg(not(feature = "raw"))]
-        let r = {
-            let _ = raw;
-            Raw()
-        };
-        r
+        Raw(raw)
     }
 
     /// True in raw mode.
     #[inline(always)]
     pub(crate) fn on(self) -> bool {
-        #[cfg(feature = "raw")]
-        let on = self.0;
-        #[cfg(not(feature = "raw"))]
-        let on = false;
-        on
+        cfg!(feature = "raw") && self.0
     }
 }
 

@@ -33,11 +33,11 @@ wasm-bindgen --target web --out-dir pkg --out-name nanosp --remove-name-section 
   ../../target/wasm32-unknown-unknown/release/nanosp_wasm.wasm
 # binaryen 132 at -Os: 1.3 KB less gzipped than rustc's opt-level "z" alone
 # (-Oz and Debian's binaryen 108 gave less). A module's memory starts
-# zeroed, so data segments of zeros can go. Imports and exports get short
-# names, and so does their module (1.8 KB less gzipped), which tools/rename.mjs carries into the
-# glue. The producers and target features sections are for tools, not for
-# running.
-# (Two runs: --converge would rename twice.)
+# zeroed, so data segments of zeros can go. Imports, their module and
+# exports get short names (1.8 KB less gzipped), which tools/rename.mjs
+# carries into the glue and typings. The producers and target features
+# sections are for tools, not for running. (Two runs: --converge would
+# rename twice.)
 "$opt" pkg/nanosp_bg.wasm -Os --converge --zero-filled-memory -o pkg/nanosp_bg.wasm
 "$opt" pkg/nanosp_bg.wasm --minify-imports-and-exports-and-modules \
   --strip-producers --strip-target-features -o pkg/nanosp_bg.wasm |

@@ -122,6 +122,84 @@ fn push_spreads_round_robin_and_pull_fair_queues() {
     assert_eq!(pull.try_recv(), Err(Error::WouldBlock));
 }
 
+/// Two pushers with backlogs behind a PULL whose receive queue is full: the
+/// parked pipes are offered again once a receive has emptied half the
+/// queue (a batch per retry, not one message and one refusal per receive),
+/// they take turns, and every message arrives once, in its sender's order,
+/// through `try_recv` and `try_recv_many` alike.
+#[test]
+fn parked_pipes_refill_a_full_queue_in_turns_and_lose_nothing() {
+    for (cap, many) in [
+        (1, false),
+        (2, false),
+        (3, false),
+        (4, true),
+        (16, false),
+        (16, true),
+    ] {
+        let r = rt();
+        let pull = Socket::new(Protocol::Pull0, r.clone());
+        pull.set_opt(SockOpt::RecvBuffer(cap)).unwrap();
+        let u = url(&format!("parked{cap}{many}"));
+        pull.listen(&u).unwrap();
+        let senders: Vec<Sock> = (0..2)
+            .map(|_| {
+                let s = Socket::new(Protocol::Push0, r.clone());
+                s.set_opt(SockOpt::SendBuffer(64)).unwrap();
+                s.dial(&u).unwrap();
+                s
+            })
+            .collect();
+        const EACH: usize = 20;
+        for (k, s) in senders.iter().enumerate() {
+            for i in 0..EACH {
+                s.try_send(Message::from(&[k as u8, i as u8][..])).unwrap();
+            }
+        }
+        assert_eq!(pull.stats().msgs_in, cap as u64, "the queue is full");
+        let mut got: Vec<Message> = Vec::new();
+        if many {
+            assert_eq!(pull.try_recv_many(&mut got, 2 * EACH), 2 * EACH);
+        } else {
+            for n in 0..2 * EACH {
+                let in_before = pull.stats().msgs_in;
+                got.push(
+                    pull.try_recv()
+                        .unwrap_or_else(|e| panic!("message {n}: {e}")),
+                );
+                let refilled = pull.stats().msgs_in > in_before;
+                // A refill when the queue is down to half (cap / 2), while
+                // the backlog lasts.
+                let h = cap - cap / 2;
+                let expected = (n + 1) % h == 0 && n + 1 - h < 2 * EACH - cap;
+                assert_eq!(refilled, expected, "cap {cap}, receive {n}");
+            }
+        }
+        assert_eq!(pull.try_recv(), Err(Error::WouldBlock));
+        let from = |m: &Message| m.body()[0];
+        for k in 0..2u8 {
+            let seq: Vec<u8> = got
+                .iter()
+                .filter(|m| from(m) == k)
+                .map(|m| m.body()[1])
+                .collect();
+            assert_eq!(
+                seq,
+                (0..EACH as u8).collect::<Vec<_>>(),
+                "cap {cap}: sender {k} in order"
+            );
+        }
+        // After the first sender's queue-full, the parked pipes alternate
+        // until the first sender's backlog runs out.
+        let turns = &got[cap..cap + 2 * (EACH - cap)];
+        assert!(
+            turns.windows(2).all(|w| from(&w[0]) != from(&w[1])),
+            "cap {cap}: parked pipes take turns: {:?}",
+            got.iter().map(from).collect::<Vec<_>>()
+        );
+    }
+}
+
 #[test]
 fn push_without_peer_blocks_until_send_timeout() {
     let r = rt();

@@ -145,19 +145,21 @@ impl<R: Runtime> Core<R> {
         }
     }
 
-    /// Lets parked pipes deliver, oldest first, one message each per round.
+    /// Lets parked pipes deliver, oldest first, one message each per round
+    /// (a pipe parked alone takes a whole turn at once).
     pub(super) fn unblock(&self) {
         loop {
             let next = self.st.lock(|st| {
                 while let Some(p) = st.blocked.pop_front() {
                     if let Some(s) = st.pipes.get(&p) {
-                        return Some((p, s.rx.clone(), s.pump.clone()));
+                        let turn = if st.blocked.is_empty() { PUMP_TURN } else { 1 };
+                        return Some((p, s.rx.clone(), s.pump.clone(), turn));
                     }
                 }
                 None
             });
-            let Some((p, rx, w)) = next else { return };
-            let r = self.pump(p, &rx, &w, 1, true);
+            let Some((p, rx, w, turn)) = next else { return };
+            let r = self.pump(p, &rx, &w, turn, true);
             if r.refused {
                 return;
             }

@@ -238,8 +238,10 @@ impl<R: Runtime> Core<R> {
                 (Some(cx), Some(op)) => st.recv_blocking(wakes, ctx, cx, op, self.tracks_receives),
                 _ => Poll::Ready(st.call(wakes, |m, io| m.recv(io, ctx))),
             };
-            // A receive made room: parked pipes may deliver now.
-            unblock = !st.blocked.is_empty();
+            // A receive made room: parked pipes may deliver now (after one
+            // that took a message, once the machine has room for a batch).
+            unblock =
+                !st.blocked.is_empty() && (!matches!(r, Poll::Ready(Ok(_))) || st.m.recv_room());
             let dl = if self.uses_time {
                 st.m.deadline(ctx)
             } else {
@@ -268,17 +270,20 @@ impl<R: Runtime> Core<R> {
                 if self.uses_time {
                     st.expire_due(wakes, ctx);
                 }
-                let mut took = 0;
+                let (mut took, mut short) = (0, false);
                 while n + took < max {
                     match st.call(wakes, |m, io| m.recv(io, ctx)) {
                         Ok(m) => {
                             out.push(m);
                             took += 1;
                         }
-                        Err(_) => break,
+                        Err(_) => {
+                            short = true;
+                            break;
+                        }
                     }
                 }
-                unblock = took > 0 && !st.blocked.is_empty();
+                unblock = took > 0 && !st.blocked.is_empty() && (short || st.m.recv_room());
                 took
             });
             n += took;

@@ -86,6 +86,13 @@ impl RecvQueue {
         self.q.len() >= self.cap.max(1)
     }
 
+    /// True when at most half full ([`Machine::recv_room`]).
+    ///
+    /// [`Machine::recv_room`]: super::Machine::recv_room
+    pub(crate) fn room(&self) -> bool {
+        self.q.len() <= self.cap.max(1) / 2
+    }
+
     /// Queues `m` for the application and wakes every receiver, or hands
     /// it back when full (the engine retries after a receive).
     pub(crate) fn deliver(&mut self, io: &mut Io<'_>, m: Message) -> Delivery {

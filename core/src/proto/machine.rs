@@ -198,6 +198,15 @@ pub(crate) trait Machine: Send {
     fn recv_cancelled(&mut self, io: &mut Io<'_>, ctx: CtxId) {
         let _ = (io, ctx);
     }
+    /// Asked after a receive took a message while pipes wait with messages
+    /// the machine refused ([`Delivery::Full`]): true once they should be
+    /// offered again. Machines whose receive queue refused answer true only
+    /// when it is down to half its capacity, so a pipe held back by a full
+    /// queue delivers a batch per retry instead of one message (and one
+    /// refusal) per receive. A receive that finds nothing always retries.
+    fn recv_room(&self) -> bool {
+        true
+    }
     /// True if the machine has timers (reads [`Io::now`]); the others are
     /// spared a clock read per event.
     fn uses_time(&self) -> bool {

@@ -54,6 +54,10 @@ fn to_peer(io: &mut Io<'_>, pipe: Option<PipeId>, m: Message) -> Result<(), Mess
 }
 
 impl<const V1: bool> Machine for Pair<V1> {
+    fn recv_room(&self) -> bool {
+        self.recvq.room()
+    }
+
     fn add_pipe(&mut self, io: &mut Io<'_>, p: PipeId) -> Result<(), Error> {
         if self.pipe.is_some() {
             return Err(Error::Busy);

@@ -102,6 +102,10 @@ impl Pull0 {
 }
 
 impl Machine for Pull0 {
+    fn recv_room(&self) -> bool {
+        self.recvq.room()
+    }
+
     fn add_pipe(&mut self, _io: &mut Io<'_>, _p: PipeId) -> Result<(), Error> {
         Ok(())
     }

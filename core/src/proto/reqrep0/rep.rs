@@ -115,6 +115,10 @@ impl Rep0 {
 }
 
 impl Machine for Rep0 {
+    fn recv_room(&self) -> bool {
+        self.recvq.room()
+    }
+
     fn add_pipe(&mut self, _io: &mut Io<'_>, _p: PipeId) -> Result<(), Error> {
         Ok(())
     }

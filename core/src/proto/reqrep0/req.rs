@@ -181,6 +181,10 @@ impl Req0 {
 }
 
 impl Machine for Req0 {
+    fn recv_room(&self) -> bool {
+        self.recvq.room()
+    }
+
     fn add_pipe(&mut self, io: &mut Io<'_>, p: PipeId) -> Result<(), Error> {
         self.rr.add(p);
         self.drain_unsent(io);

@@ -200,6 +200,61 @@ fn parked_pipes_refill_a_full_queue_in_turns_and_lose_nothing() {
     }
 }
 
+/// The same for the other protocols whose receive queue refuses when full
+/// (PAIR0, PAIR1, raw REP): a backlog several times the queue arrives
+/// whole and in order through receives alone.
+#[test]
+fn a_backlog_behind_a_full_queue_arrives_whole_for_every_refusing_protocol() {
+    for (tx, rx, raw_rx) in [
+        (Protocol::Pair0, Protocol::Pair0, false),
+        (Protocol::Pair1, Protocol::Pair1, false),
+        (Protocol::Req0, Protocol::Rep0, true),
+    ] {
+        let r = rt();
+        let b = if raw_rx {
+            Socket::new_raw(rx, r.clone())
+        } else {
+            Socket::new(rx, r.clone())
+        };
+        b.set_opt(SockOpt::RecvBuffer(4)).unwrap();
+        let a = Socket::new_raw(tx, r);
+        let u = url(&format!("backlog{tx:?}"));
+        b.listen(&u).unwrap();
+        a.dial(&u).unwrap();
+        // Sends until refused, receives one, and so on; then drains.
+        let (mut sent, mut got) = (0u32, 0u32);
+        let take = |b: &Sock, got: &mut u32| {
+            let m = b
+                .try_recv()
+                .unwrap_or_else(|e| panic!("{tx:?}: message {got}: {e}"));
+            assert_eq!(m.body(), got.to_be_bytes(), "{tx:?}: in order");
+            *got += 1;
+        };
+        while sent < 40 {
+            let mut m = Message::from(&sent.to_be_bytes()[..]);
+            if tx == Protocol::Req0 {
+                m.header_mut()
+                    .extend_from_slice(&(0x8000_0000 | sent).to_be_bytes())
+                    .unwrap();
+            } else if tx == Protocol::Pair1 {
+                m.header_mut().extend_from_slice(&[0, 0, 0, 0]).unwrap();
+            }
+            match a.try_send(m) {
+                Ok(()) => sent += 1,
+                Err(e) => {
+                    assert_eq!(e.error, Error::WouldBlock, "{tx:?}");
+                    assert!(sent >= 4 + 16, "{tx:?}: refused after {sent}");
+                    take(&b, &mut got);
+                }
+            }
+        }
+        while got < 40 {
+            take(&b, &mut got);
+        }
+        assert_eq!(b.try_recv(), Err(Error::WouldBlock), "{tx:?}");
+    }
+}
+
 #[test]
 fn push_without_peer_blocks_until_send_timeout() {
     let r = rt();

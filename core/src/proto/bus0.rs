@@ -36,10 +36,6 @@ impl Bus0 {
 }
 
 impl Machine for Bus0 {
-    fn recv_room(&self) -> bool {
-        self.recvq.room()
-    }
-
     fn add_pipe(&mut self, io: &mut Io<'_>, p: PipeId) -> Result<(), Error> {
         self.pipes.add(io, p);
         Ok(())

@@ -40,10 +40,6 @@ impl Star0 {
 }
 
 impl Machine for Star0 {
-    fn recv_room(&self) -> bool {
-        self.recvq.room()
-    }
-
     fn add_pipe(&mut self, io: &mut Io<'_>, p: PipeId) -> Result<(), Error> {
         self.pipes.add(io, p);
         Ok(())

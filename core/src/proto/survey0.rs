@@ -154,10 +154,6 @@ impl Surveyor0 {
 }
 
 impl Machine for Surveyor0 {
-    fn recv_room(&self) -> bool {
-        self.recvq.room()
-    }
-
     fn add_pipe(&mut self, io: &mut Io<'_>, p: PipeId) -> Result<(), Error> {
         self.pipes.add(io, p);
         Ok(())

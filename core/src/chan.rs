@@ -208,6 +208,17 @@ impl Chan {
         })
     }
 
+    /// Takes everything queued (the consumer writes it at once, without
+    /// waiting to be woken). True if a producer waited for room.
+    pub(crate) fn take_all(&self, out: &mut VecDeque<Message>) -> bool {
+        self.st.lock(|s| {
+            while let Some(m) = s.q.pop_front() {
+                out.push_back(m);
+            }
+            s.tx_waker.take().is_some()
+        })
+    }
+
     /// Drops everything queued (after the pipe closed).
     pub(crate) fn clear(&self) -> usize {
         let q = self.st.lock(|s| core::mem::take(&mut s.q));

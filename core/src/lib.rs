@@ -74,6 +74,7 @@ pub mod proto;
 mod protocol;
 pub mod ready;
 mod socket;
+pub mod solo;
 mod stats;
 pub mod stream;
 mod sync;

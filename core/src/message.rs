@@ -76,29 +76,33 @@ impl Body {
 
     /// Makes the buffer uniquely ours and starting at offset 0.
     fn unique(&mut self, extra: usize) -> &mut Vec<u8> {
-        let shared = match &mut self.buf {
-            Some(b) => Arc::get_mut(b).is_none(),
-            None => true,
-        };
-        if !shared && self.off > 0 {
+        let off = self.off;
+        self.off = 0;
+        match self.buf.as_mut().and_then(Arc::get_mut) {
             // Ours alone: move the bytes to the front, no new buffer.
-            let v = Arc::get_mut(self.buf.as_mut().expect("not shared")).expect("unique");
-            let keep = v.len() - self.off;
-            v.copy_within(self.off.., 0);
-            v.truncate(keep);
-            self.off = 0;
-        } else if shared {
-            let old = self.bytes();
-            let mut nb = pool::get(old.len() + extra);
-            Arc::get_mut(&mut nb)
-                .expect("fresh pool buffers are unique")
-                .extend_from_slice(old);
-            if let Some(b) = self.buf.replace(nb) {
-                pool::put(b);
+            Some(v) => {
+                if off > 0 {
+                    let keep = v.len() - off;
+                    v.copy_within(off.., 0);
+                    v.truncate(keep);
+                }
             }
-            self.off = 0;
+            None => {
+                let old = self.buf.as_ref().map_or(&[][..], |b| &b[off..]);
+                let mut nb = pool::get(old.len() + extra);
+                if let Some(v) = Arc::get_mut(&mut nb) {
+                    v.extend_from_slice(old); // a fresh pool buffer: ours
+                }
+                if let Some(b) = self.buf.replace(nb) {
+                    pool::put(b);
+                }
+            }
         }
-        Arc::get_mut(self.buf.as_mut().expect("set above")).expect("made unique above")
+        // One panic site, never reached: the buffer was made ours above.
+        match self.buf.as_mut().and_then(Arc::get_mut) {
+            Some(v) => v,
+            None => unreachable!(),
+        }
     }
 }
 

@@ -211,7 +211,7 @@ pub(crate) fn counted<R: Runtime, T>(sock: &SocketRef<R>, r: Result<T, Error>) -
 /// The receiving half of a stream pipe: decodes framed messages.
 pub struct StreamReader<Rd> {
     rd: Rd,
-    dec: Decoder,
+    pub(crate) dec: Decoder,
     buf: Vec<u8>,
     start: usize,
     end: usize,
@@ -287,7 +287,7 @@ pub struct StreamWriter<Wr> {
     out: Vec<u8>,
     max: usize,
     copy_max: usize,
-    flush: bool,
+    pub(crate) flush: bool,
 }
 
 impl<Wr: Write> StreamWriter<Wr> {

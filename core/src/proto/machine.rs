@@ -207,6 +207,15 @@ pub(crate) trait Machine: Send {
     fn recv_room(&self) -> bool {
         true
     }
+    /// A receive on `ctx` that waited has ended because the connection it
+    /// waited on failed, and the application will receive again on the
+    /// next one ([`crate::solo`], whose one connection is all it reads).
+    /// Unlike a timeout, this ends nothing the receive waited for: REQ
+    /// keeps its request, which goes out again on the next pipe. Others
+    /// treat it as [`Machine::recv_cancelled`].
+    fn recv_interrupted(&mut self, io: &mut Io<'_>, ctx: CtxId) {
+        self.recv_cancelled(io, ctx);
+    }
     /// True if the machine has timers (reads [`Io::now`]); the others are
     /// spared a clock read per event.
     fn uses_time(&self) -> bool {

@@ -37,6 +37,7 @@
 extern crate alloc;
 
 mod fmt;
+pub mod solo;
 #[cfg(feature = "tls")]
 pub mod tls;
 

@@ -201,7 +201,9 @@ impl Machine for Req0 {
             .map(|(c, _)| c)
             .collect();
         for c in hit {
-            let ctx = self.ctxs.get_mut(c).expect("listed");
+            let Some(ctx) = self.ctxs.get_mut(c) else {
+                continue; // listed just above
+            };
             if ctx.resend.is_some() {
                 self.dispatch(io, c);
                 continue;
@@ -238,7 +240,11 @@ impl Machine for Req0 {
         }
         self.ids.remove(id);
         self.unsent.retain(|&x| x != c);
-        let ctx = self.ctxs.get_mut(c).expect("ids map to live contexts");
+        // Ids map to live contexts (a context's close forgets its id).
+        let Some(ctx) = self.ctxs.get_mut(c) else {
+            io.count_drop(DropReason::Stale);
+            return Delivery::Taken;
+        };
         ctx.state = State::Replied(m);
         ctx.recv.done();
         io.notify_recv_ctx(c);
@@ -327,6 +333,14 @@ impl Machine for Req0 {
         };
         if let State::Pending(req) = core::mem::replace(&mut ctx.state, State::Idle) {
             self.forget(c, &req);
+        }
+    }
+
+    fn recv_interrupted(&mut self, _io: &mut Io<'_>, c: CtxId) {
+        // The request stays (resent on the next pipe); only the receive
+        // stops waiting, so the next one may begin.
+        if let Some(ctx) = self.ctxs.get_mut(c) {
+            AsMut::<RecvWait>::as_mut(ctx).done();
         }
     }
 

@@ -63,7 +63,7 @@ use embedded_io_async::{Read, Write};
 use crate::chan::Chan;
 use crate::engine::PIPE_QUEUE;
 use crate::proto::{CtxId, Delivery, Io, Machine, PipeTx, Pipes, Wakes};
-use crate::stream::{handshake, StreamConfig, StreamReader, StreamWriter};
+use crate::stream::{handshake_as, StreamConfig, StreamReader, StreamWriter};
 use crate::transport::{PipeRead, PipeWrite};
 use crate::util::with_deadline;
 use crate::{
@@ -154,7 +154,12 @@ impl<R: Runtime> Solo<R> {
         let _ = dialed;
         let deadline = self.rt.now().plus(self.opts.handshake_timeout);
         let peer = {
-            let hs = pin!(handshake(&mut rd, &mut wr, self.proto.number()));
+            let hs = pin!(handshake_as(
+                &mut rd,
+                &mut wr,
+                self.proto.number(),
+                cfg.flush
+            ));
             with_deadline(&self.rt, Some(deadline), hs).await
         };
         let peer = peer.unwrap_or(Err(Error::TimedOut)).and_then(|peer| {

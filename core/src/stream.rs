@@ -82,8 +82,21 @@ pub async fn handshake<Rd: Read, Wr: Write>(
     wr: &mut Wr,
     ours: u16,
 ) -> Result<u16, Error> {
+    handshake_as(rd, wr, ours, true).await
+}
+
+/// [`handshake`], flushing our header only if `flush` (embassy-net's flush
+/// waits for the peer's ACK; the header leaves without it).
+pub(crate) async fn handshake_as<Rd: Read, Wr: Write>(
+    rd: &mut Rd,
+    wr: &mut Wr,
+    ours: u16,
+    flush: bool,
+) -> Result<u16, Error> {
     wr.write_all(&header_of(ours)).await.map_err(io_err)?;
-    wr.flush().await.map_err(io_err)?;
+    if flush {
+        wr.flush().await.map_err(io_err)?;
+    }
     let mut h = [0u8; 8];
     let mut got = 0;
     while got < h.len() {

@@ -184,3 +184,177 @@ fn inner() {
         }
     });
 }
+
+/// The lean path (`nanosp_embassy::solo`) against nngcat, both directions:
+/// nngcat's REQ dials our REP, our REQ dials nngcat's REP, our PUSH dials
+/// nngcat's PULL (bytes exact) and our SUB dials nngcat's PUB.
+#[test]
+fn solo_talks_to_nngcat_over_tap() {
+    in_tap_namespace("solo_talks_to_nngcat_over_tap", &["nngcat"], solo_inner);
+}
+
+fn solo_inner() {
+    use nanosp_core::{Error, SockOpt};
+    use nanosp_embassy::solo::{self, Solo};
+
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let (stack, mut runner) = tap_stack();
+        let bufs = || TcpBuffers {
+            rx: leak([0u8; 8192]).as_mut_slice(),
+            tx: leak([0u8; 8192]).as_mut_slice(),
+        };
+        let nngcat = |args: &[&str]| {
+            Command::new("nngcat")
+                .args(args)
+                .stdout(Stdio::piped())
+                .kill_on_drop(true)
+                .spawn()
+                .unwrap()
+        };
+        let body = async {
+            // 1. nngcat REQ dials our REP (one connection at a time).
+            let mut rep = Solo::new(Protocol::Rep0, EmbassyRuntime);
+            let serve = solo::listen(&mut rep, stack, 5555, bufs(), async |conn| loop {
+                match conn.recv().await {
+                    Ok(q) => {
+                        let mut a = Message::from(&b"echo:"[..]);
+                        a.extend(q.body());
+                        if let Err(e) = conn.send(a).await {
+                            return e.error;
+                        }
+                    }
+                    Err(e) => return e, // nngcat hung up
+                }
+            });
+            let client = async {
+                let mut out = String::new();
+                for word in ["one", "two"] {
+                    let o = Command::new("nngcat")
+                        .args(["--req0", "--dial", "tcp://192.168.69.1:5555"])
+                        .args(["--data", word, "--quoted", "--recv-timeout", "10"])
+                        .output()
+                        .await
+                        .unwrap();
+                    out.push_str(&String::from_utf8_lossy(&o.stdout));
+                }
+                out
+            };
+            let Either::Second(printed) = select(serve, client).await else {
+                panic!("server ended")
+            };
+            assert_eq!(printed, "\"echo:one\"\n\"echo:two\"\n");
+            assert_eq!(rep.stats().pipes_added, 2, "one connection after the other");
+
+            // 2. Our REQ dials nngcat's REP (which may not listen yet).
+            let mut srv = nngcat(&[
+                "--rep0",
+                "--listen",
+                &format!("tcp://{HOST_IP}:5556"),
+                "--data",
+                "pong",
+                "--quoted",
+                "--recv-timeout",
+                "20",
+            ]);
+            let mut req = Solo::new(Protocol::Req0, EmbassyRuntime);
+            let ep = IpEndpoint::new(Ipv4Address::new(192, 168, 69, 100).into(), 5556);
+            let mut reply = None;
+            let end = solo::dial(&mut req, stack, ep, bufs(), async |conn| {
+                if let Err(e) = conn.send(Message::from("ping")).await {
+                    return e.error;
+                }
+                match conn.recv().await {
+                    Ok(m) => {
+                        reply = Some(m);
+                        Error::Closed // done: dial returns
+                    }
+                    Err(e) => e,
+                }
+            })
+            .await;
+            assert_eq!(end, Error::Closed);
+            assert_eq!(reply.unwrap().body(), b"pong");
+            srv.kill().await.ok();
+            let mut printed = String::new();
+            let mut out = srv.stdout.take().unwrap();
+            out.read_to_string(&mut printed).await.ok();
+            assert!(printed.contains("\"ping\""), "nngcat saw: {printed}");
+
+            // 3. Our PUSH dials nngcat's PULL; bytes arrive exactly.
+            let mut pull = nngcat(&[
+                "--pull0",
+                "--listen",
+                &format!("tcp://{HOST_IP}:5557"),
+                "--hex",
+                "--recv-timeout",
+                "3",
+            ]);
+            let mut push = Solo::new(Protocol::Push0, EmbassyRuntime);
+            let ep = IpEndpoint::new(Ipv4Address::new(192, 168, 69, 100).into(), 5557);
+            solo::dial(&mut push, stack, ep, bufs(), async |conn| {
+                for i in 0..3u8 {
+                    if let Err(e) = conn.send(Message::from(&[0, i, 0xff][..])).await {
+                        return e.error;
+                    }
+                }
+                Error::Closed
+            })
+            .await;
+            let mut out = String::new();
+            pull.stdout
+                .take()
+                .unwrap()
+                .read_to_string(&mut out)
+                .await
+                .ok();
+            let lines: Vec<&str> = out.lines().collect();
+            assert_eq!(
+                lines,
+                [
+                    "\"\\x00\\x00\\xff\"",
+                    "\"\\x00\\x01\\xff\"",
+                    "\"\\x00\\x02\\xff\""
+                ],
+                "{out}"
+            );
+
+            // 4. Our SUB dials nngcat's PUB, which publishes every second.
+            let _publ = nngcat(&[
+                "--pub0",
+                "--listen",
+                &format!("tcp://{HOST_IP}:5558"),
+                "--data",
+                "t/tick",
+                "--interval",
+                "1",
+                "--count",
+                "30",
+            ]);
+            let mut sub = Solo::new(Protocol::Sub0, EmbassyRuntime);
+            sub.set_opt(SockOpt::Subscribe(b"t/".to_vec())).unwrap();
+            let ep = IpEndpoint::new(Ipv4Address::new(192, 168, 69, 100).into(), 5558);
+            let mut got = None;
+            solo::dial(&mut sub, stack, ep, bufs(), async |conn| {
+                match conn.recv().await {
+                    Ok(m) => {
+                        got = Some(m);
+                        Error::Closed
+                    }
+                    Err(e) => e,
+                }
+            })
+            .await;
+            assert_eq!(got.unwrap().body(), b"t/tick");
+        };
+        let r = with_timeout(Duration::from_secs(60), select(runner.run(), body)).await;
+        match r {
+            Ok(Either::Second(())) => {}
+            Ok(Either::First(_)) => unreachable!(),
+            Err(_) => panic!("TAP test timed out"),
+        }
+    });
+}

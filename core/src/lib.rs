@@ -15,6 +15,8 @@
 //! * [`Socket`]: the executor-agnostic engine that owns pipes, queues,
 //!   deadlines and dialers, parameterised by a small [`Runtime`] (clock, sleep,
 //!   randomness) that each runtime crate implements;
+//! * [`solo::Solo`]: the lean alternative for firmware, one connection at a
+//!   time driven by the task that sends and receives, over the same machines;
 //! * [`inproc`]: in-process transport with zero-copy hand-off, no runtime needed;
 //! * [`stream`]: one adapter that turns any `embedded-io-async` byte stream into
 //!   an SP pipe (handshake, framing, write coalescing).

@@ -480,12 +480,14 @@ impl<R: Runtime, Rd: Read, Wr: Write> RecvOp<'_, '_, R, Rd, Wr> {
                     return r;
                 }
             }
-            if deadline.is_some_and(|d| self.c.s.rt.now() >= d) {
-                return Err(Error::TimedOut);
-            }
+            // It waits (as on `Socket`, even a zero timeout waits first, so
+            // a timed-out REQ receive ends its request).
             if self.c.s.tracks && !self.parked {
                 self.c.call(|m, io| m.recv_parked(io, CtxId::SOCKET));
                 self.parked = true;
+            }
+            if deadline.is_some_and(|d| self.c.s.rt.now() >= d) {
+                return Err(Error::TimedOut);
             }
             if self.c.held.is_some() {
                 continue; // no room: the machine has messages to give

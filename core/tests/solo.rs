@@ -238,8 +238,10 @@ fn a_pending_request_goes_out_again_on_the_next_connection() {
     });
 }
 
+/// As on `Socket` and in nng: a receive that waited and was dropped, or
+/// timed out (even with a zero timeout), ends REQ's request.
 #[test]
-fn a_dropped_recv_ends_the_request() {
+fn a_dropped_or_timed_out_recv_ends_the_request() {
     let (mut pool, sp) = pool();
     let r = rt();
     let rep = Socket::new(Protocol::Rep0, r.clone());
@@ -259,6 +261,11 @@ fn a_dropped_recv_ends_the_request() {
             Error::ProtocolState,
             "no request any more"
         );
+        c.set_opt(SockOpt::RecvTimeout(Some(Duration::ZERO)))
+            .unwrap();
+        c.send(Message::from("q2")).await.unwrap();
+        assert_eq!(c.recv().await.unwrap_err(), Error::TimedOut);
+        assert_eq!(c.recv().await.unwrap_err(), Error::ProtocolState);
     });
 }
 

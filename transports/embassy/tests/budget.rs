@@ -88,3 +88,38 @@ fn ram_per_socket_pipe_and_message() {
     assert!(msg_bytes <= 64 + 64, "message: {msg_bytes}");
     drop((pipe, msg));
 }
+
+/// The same budgets on the lean path ([`nanosp_core::solo`]): a `Solo`
+/// socket and one attached connection with the firmware's buffers
+/// (`nanosp_embassy::solo`'s: 512-byte reads, 1 KiB gathered writes).
+#[test]
+fn ram_of_a_solo_socket_and_connection() {
+    use nanosp_core::solo::Solo;
+    let rt = VirtualRuntime::new(1);
+    let (mut sock, socket_bytes) = live_bytes(|| Solo::new(Protocol::Req0, rt.clone()));
+    let (a, b) = duplex(4096);
+    let (ar, aw) = a.split();
+    let (mut br, mut bw) = b.split();
+    let (conn, conn_bytes) = live_bytes(|| {
+        block_on(async {
+            let peer = async {
+                bw.write_all(&[0, b'S', b'P', 0, 0, 0x31, 0, 0])
+                    .await
+                    .unwrap();
+                let mut h = [0u8; 8];
+                br.read_exact(&mut h).await.unwrap();
+            };
+            let cfg = StreamConfig {
+                flush: false,
+                ..StreamConfig::small(Framing::Tcp)
+            };
+            let (c, ()) = join!(sock.attach(ar, aw, cfg, true), peer);
+            c.unwrap()
+        })
+    });
+    println!("| a Solo socket (REQ) | {socket_bytes} |");
+    println!("| its connection (small buffers), attached | {conn_bytes} |");
+    assert!(socket_bytes <= 1024, "socket: {socket_bytes}");
+    assert!(conn_bytes <= 4096, "connection: {conn_bytes}");
+    drop(conn);
+}

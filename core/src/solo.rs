@@ -43,7 +43,7 @@
 //! let mut rep = Solo::new(Protocol::Rep0, rt);
 //! let cfg = StreamConfig::small(Framing::Tcp);
 //! // Both handshakes at once (each writes its header, then reads the peer's).
-//! let (c, s) = futures::join!(req.attach(ar, aw, cfg, true), rep.attach(br, bw, cfg, false));
+//! let (c, s) = futures::join!(req.attach(ar, aw, cfg), rep.attach(br, bw, cfg));
 //! let (mut c, mut s) = (c.unwrap(), s.unwrap());
 //! c.send(Message::from("ping")).await.unwrap();
 //! let q = s.recv().await.unwrap();
@@ -141,17 +141,16 @@ impl<R: Runtime> Solo<R> {
     }
 
     /// Makes the SP handshake on a connected stream (within the
-    /// handshake timeout) and joins it to the socket. `dialed` says which
-    /// side connected (for the pipe's id only). A failed handshake is
-    /// counted in [`Stats::handshake_failures`]; drop the stream then.
+    /// handshake timeout) and joins it to the socket, with `cfg`'s framing
+    /// and buffers. A failed handshake is counted in
+    /// [`Stats::handshake_failures`] (a peer of the wrong protocol also in
+    /// [`Stats::pipes_rejected`]); drop the stream then.
     pub async fn attach<Rd: Read, Wr: Write>(
         &mut self,
         mut rd: Rd,
         mut wr: Wr,
         cfg: StreamConfig,
-        dialed: bool,
     ) -> Result<Conn<'_, R, Rd, Wr>, Error> {
-        let _ = dialed;
         let deadline = self.rt.now().plus(self.opts.handshake_timeout);
         let peer = {
             let hs = pin!(handshake_as(
@@ -176,6 +175,9 @@ impl<R: Runtime> Solo<R> {
         });
         if let Err(e) = peer {
             self.stats.handshake_failures += 1;
+            if let Error::Protocol(ProtocolError::PeerMismatch { .. }) = e {
+                self.stats.pipes_rejected += 1;
+            }
             return Err(e);
         }
         self.next_pipe = self.next_pipe.wrapping_add(1).max(1) & 0x7fff_ffff;

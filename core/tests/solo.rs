@@ -70,7 +70,7 @@ fn req_and_rep_round_trips_against_the_full_socket() {
     })
     .unwrap();
     run(&mut pool, async {
-        let mut c = req.attach(rd, wr, cfg(), true).await.unwrap();
+        let mut c = req.attach(rd, wr, cfg()).await.unwrap();
         for i in 0..50u32 {
             c.send(Message::from(&i.to_be_bytes()[..])).await.unwrap();
             let m = c.recv().await.unwrap();
@@ -99,7 +99,7 @@ fn req_and_rep_round_trips_against_the_full_socket() {
     })
     .unwrap();
     run(&mut pool, async {
-        let mut c = rep.attach(rd, wr, cfg(), false).await.unwrap();
+        let mut c = rep.attach(rd, wr, cfg()).await.unwrap();
         for _ in 0..20 {
             let m = c.recv().await.unwrap();
             let v = m.body()[0];
@@ -121,7 +121,7 @@ fn handshake_and_frames_are_byte_exact() {
         bw.write_all(&[0, b'S', b'P', 0, 0, 0x31, 0, 0])
             .await
             .unwrap();
-        let mut c = req.attach(ar, aw, cfg(), true).await.unwrap();
+        let mut c = req.attach(ar, aw, cfg()).await.unwrap();
         let mut h = [0u8; 8];
         br.read_exact(&mut h).await.unwrap();
         assert_eq!(h, [0, b'S', b'P', 0, 0, 0x30, 0, 0]);
@@ -157,7 +157,7 @@ fn req_resends_while_waiting_and_a_timed_out_recv_ends_the_request() {
     let (q, res) = (req.clone(), result.clone());
     sp.0.spawn_local(async move {
         let mut s = q.borrow_mut();
-        let mut c = s.attach(rd, wr, cfg(), true).await.unwrap();
+        let mut c = s.attach(rd, wr, cfg()).await.unwrap();
         c.send(Message::from("once")).await.unwrap();
         *res.borrow_mut() = Some(c.recv().await);
         // The request ended with that receive: a receive without a new
@@ -214,7 +214,7 @@ fn a_pending_request_goes_out_again_on_the_next_connection() {
         bw.write_all(&[0, b'S', b'P', 0, 0, 0x31, 0, 0])
             .await
             .unwrap();
-        let mut c = req.attach(ar, aw, cfg(), true).await.unwrap();
+        let mut c = req.attach(ar, aw, cfg()).await.unwrap();
         c.send(Message::from("again")).await.unwrap();
         let mut got = [0u8; 8 + 8 + 5];
         br.read_exact(&mut got).await.unwrap();
@@ -233,7 +233,7 @@ fn a_pending_request_goes_out_again_on_the_next_connection() {
     })
     .unwrap();
     run(&mut pool, async {
-        let mut c = req.attach(rd, wr, cfg(), true).await.unwrap();
+        let mut c = req.attach(rd, wr, cfg()).await.unwrap();
         assert_eq!(c.recv().await.unwrap().body(), b"again");
     });
 }
@@ -248,7 +248,7 @@ fn a_dropped_or_timed_out_recv_ends_the_request() {
     let (rd, wr) = socket_peer(&rep, &sp);
     let mut req = Solo::new(Protocol::Req0, r);
     run(&mut pool, async {
-        let mut c = req.attach(rd, wr, cfg(), true).await.unwrap();
+        let mut c = req.attach(rd, wr, cfg()).await.unwrap();
         c.send(Message::from("q")).await.unwrap();
         {
             let mut f = std::pin::pin!(c.recv());
@@ -283,7 +283,7 @@ fn bad_input_fails_that_connection_and_the_socket_carries_on() {
         bw.write_all(&[0, b'S', b'P', 0, 0, 0x11, 0, 0])
             .await
             .unwrap();
-        let mut c = pair.attach(ar, aw, cfg(), true).await.unwrap();
+        let mut c = pair.attach(ar, aw, cfg()).await.unwrap();
         bw.write_all(&[0, 0, 0, 0, 0, 0, 1, 0]).await.unwrap();
         let e = c.recv().await.unwrap_err();
         assert!(matches!(e, Error::MessageTooLong { .. }), "{e:?}");
@@ -298,7 +298,7 @@ fn bad_input_fails_that_connection_and_the_socket_carries_on() {
         bw.write_all(&[0, b'S', b'P', 0, 0, 0x11, 0, 0])
             .await
             .unwrap();
-        let mut c = pair.attach(ar, aw, cfg(), true).await.unwrap();
+        let mut c = pair.attach(ar, aw, cfg()).await.unwrap();
         bw.write_all(&[0, 0, 0, 0, 0, 0, 0, 2, b'h', b'i'])
             .await
             .unwrap();
@@ -313,7 +313,7 @@ fn bad_input_fails_that_connection_and_the_socket_carries_on() {
         bw.write_all(&[0, b'S', b'P', 0, 0, 0x30, 0, 0])
             .await
             .unwrap();
-        let e = pair.attach(ar, aw, cfg(), true).await.err();
+        let e = pair.attach(ar, aw, cfg()).await.err();
         assert_eq!(
             e,
             Some(Error::Protocol(ProtocolError::PeerMismatch {
@@ -331,7 +331,7 @@ fn bad_input_fails_that_connection_and_the_socket_carries_on() {
     let q = p.clone();
     sp.0.spawn_local(async move {
         let mut s = q.borrow_mut();
-        *g.borrow_mut() = Some(s.attach(ar, aw, cfg(), true).await.err());
+        *g.borrow_mut() = Some(s.attach(ar, aw, cfg()).await.err());
     })
     .unwrap();
     pool.run_until_stalled();
@@ -341,12 +341,13 @@ fn bad_input_fails_that_connection_and_the_socket_carries_on() {
     assert_eq!(got.borrow_mut().take(), Some(Some(Error::TimedOut)));
     drop(silent);
     assert_eq!(p.borrow().stats().handshake_failures, 2);
+    assert_eq!(p.borrow().stats().pipes_rejected, 1, "the wrong protocol");
     // The socket carries on with a good peer.
     let peer = Socket::new(Protocol::Pair1, r);
     let (rd, wr) = socket_peer(&peer, &sp);
     let mut s = p.borrow_mut();
     run(&mut pool, async {
-        let mut c = s.attach(rd, wr, cfg(), true).await.unwrap();
+        let mut c = s.attach(rd, wr, cfg()).await.unwrap();
         c.send(Message::from("fine")).await.unwrap();
         assert_eq!(peer.recv().await.unwrap().body(), b"fine");
         peer.send(Message::from("yes")).await.unwrap();
@@ -363,7 +364,7 @@ fn push_sub_and_pair_talk_to_the_full_socket() {
     let (rd, wr) = socket_peer(&pull, &sp);
     let mut push = Solo::new(Protocol::Push0, r.clone());
     run(&mut pool, async {
-        let mut c = push.attach(rd, wr, cfg(), true).await.unwrap();
+        let mut c = push.attach(rd, wr, cfg()).await.unwrap();
         for i in 0..40u8 {
             c.send(Message::from(&[i][..])).await.unwrap();
         }
@@ -377,7 +378,7 @@ fn push_sub_and_pair_talk_to_the_full_socket() {
     let mut sub = Solo::new(Protocol::Sub0, r.clone());
     sub.set_opt(SockOpt::Subscribe(b"t/".to_vec())).unwrap();
     run(&mut pool, async {
-        let mut c = sub.attach(rd, wr, cfg(), true).await.unwrap();
+        let mut c = sub.attach(rd, wr, cfg()).await.unwrap();
         while publ.stats().pipes_added == 0 {
             futures::pending!();
         }
@@ -390,7 +391,7 @@ fn push_sub_and_pair_talk_to_the_full_socket() {
     let (rd, wr) = socket_peer(&peer, &sp);
     let mut pair = Solo::new(Protocol::Pair0, r);
     run(&mut pool, async {
-        let mut c = pair.attach(rd, wr, cfg(), true).await.unwrap();
+        let mut c = pair.attach(rd, wr, cfg()).await.unwrap();
         for i in 0..10u8 {
             c.send(Message::from(&[i][..])).await.unwrap();
             let m = peer.recv().await.unwrap();

@@ -88,7 +88,7 @@ pub async fn dial_observed(
             }
             Ok(()) => {
                 let (r, w) = s.split();
-                let r = match crate::boxed(sock.attach(r, w, config(), true)).await {
+                let r = match crate::boxed(sock.attach(r, w, config())).await {
                     Ok(mut conn) => {
                         on(redial.attached());
                         Ok(crate::boxed(app(&mut conn)).await)
@@ -138,7 +138,7 @@ pub async fn listen(
         }
         pause.accepted();
         let (r, w) = s.split();
-        let why = match crate::boxed(sock.attach(r, w, config(), false)).await {
+        let why = match crate::boxed(sock.attach(r, w, config())).await {
             Ok(mut conn) => {
                 let why = crate::boxed(app(&mut conn)).await;
                 fmt::debug!("nanosp: pipe down: {}", why);

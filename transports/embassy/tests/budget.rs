@@ -113,7 +113,7 @@ fn ram_of_a_solo_socket_and_connection() {
                 flush: false,
                 ..StreamConfig::small(Framing::Tcp)
             };
-            let (c, ()) = join!(sock.attach(ar, aw, cfg, true), peer);
+            let (c, ()) = join!(sock.attach(ar, aw, cfg), peer);
             c.unwrap()
         })
     });

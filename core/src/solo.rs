@@ -24,9 +24,20 @@
 //! resent only while a `recv` waits for its reply (which is when it
 //! matters). A connection that fails (the peer closes, sends a malformed
 //! frame or a message over `recv-size-max`, a write does not finish within
-//! `send-timeout`) returns its error from then on; drop the `Conn` and
-//! attach a new stream. The machine's state (a pending request, options)
-//! outlives connections: REQ resends a pending request on the next one.
+//! `send-timeout`, or within `recv-timeout` when `recv` writes a resend)
+//! returns its error from then on, and [`Conn::error`] says so; drop the
+//! `Conn` and attach a new stream. The machine's state (a pending request,
+//! options) outlives connections: REQ resends a pending request on the next
+//! one. So a [`Error::TimedOut`] from `recv` means one of two things: the
+//! receive timed out (REQ then ends its request, as `Socket` and nng do;
+//! [`Conn::error`] is `None`), or a write timed out and the connection
+//! failed ([`Conn::error`] is `Some`; the request stays for the next
+//! connection).
+//!
+//! The stream's reads must be cancel-safe (a read future dropped before it
+//! completes consumes nothing), as embassy-net's `TcpReader` is: `recv`
+//! stops waiting for bytes when a timer or its timeout comes, and its
+//! decoder keeps any partial frame for the next read.
 //!
 //! ```
 //! use nanosp_core::solo::Solo;
@@ -130,21 +141,15 @@ impl<R: Runtime> Solo<R> {
 
     /// Sets an option, as [`Socket::set_opt`](crate::Socket::set_opt) does.
     pub fn set_opt(&mut self, o: SockOpt) -> Result<(), Error> {
-        if self.opts.apply(&o)? {
-            return Ok(());
-        }
-        let r = call(self, None, |m, io| m.set_option(io, CtxId::SOCKET, &o));
-        match (r, o) {
-            (Err(Error::NotSupported), SockOpt::TtlMax(_)) => Ok(()),
-            (r, _) => r,
-        }
+        set_opt(self, None, o)
     }
 
     /// Makes the SP handshake on a connected stream (within the
     /// handshake timeout) and joins it to the socket, with `cfg`'s framing
     /// and buffers. A failed handshake is counted in
     /// [`Stats::handshake_failures`] (a peer of the wrong protocol also in
-    /// [`Stats::pipes_rejected`]); drop the stream then.
+    /// [`Stats::pipes_rejected`]); drop the stream then. `rd`'s reads must
+    /// be cancel-safe (see the [module](self)).
     pub async fn attach<Rd: Read, Wr: Write>(
         &mut self,
         mut rd: Rd,
@@ -266,6 +271,23 @@ fn call_dyn<R: Runtime>(
     g(&mut *s.m, &mut io);
 }
 
+/// Sets `o` on the socket, its machine seeing the connection's pipe if
+/// there is one (PUB's `send-buffer` sizes its queue).
+fn set_opt<R: Runtime>(
+    s: &mut Solo<R>,
+    pipe: Option<(PipeId, &Chan, &mut PipeStats)>,
+    o: SockOpt,
+) -> Result<(), Error> {
+    if s.opts.apply(&o)? {
+        return Ok(());
+    }
+    let r = call(s, pipe, |m, io| m.set_option(io, CtxId::SOCKET, &o));
+    match (r, o) {
+        (Err(Error::NotSupported), SockOpt::TtlMax(_)) => Ok(()),
+        (r, _) => r,
+    }
+}
+
 /// A connection of a [`Solo`] socket: its operations (see the
 /// [module](self)). Dropping it detaches the pipe; what it had not written
 /// is counted as lost.
@@ -314,15 +336,16 @@ impl<R: Runtime, Rd: Read, Wr: Write> Conn<'_, R, Rd, Wr> {
     /// Sets an option on the socket (see [`Solo::set_opt`]); a new
     /// `recv-size-max` applies to the next message read.
     pub fn set_opt(&mut self, o: SockOpt) -> Result<(), Error> {
-        self.s.set_opt(o)?;
+        set_opt(self.s, Some((self.id, &self.tx, &mut self.pstats)), o)?;
         self.rd.dec.set_limit(self.s.opts.frame_limit() as u64);
         Ok(())
     }
 
     /// Runs the machine's expired deadlines (REQ's resend), then writes
-    /// what the machine queued, within `send-timeout`; a write that does
-    /// not finish in time fails the connection.
-    async fn flush(&mut self) -> Result<(), Error> {
+    /// what the machine queued, within `send-timeout` and by `until` (a
+    /// receive's `recv-timeout`); a write that does not finish in time
+    /// fails the connection (it may have left half a frame).
+    async fn flush(&mut self, until: Option<Instant>) -> Result<(), Error> {
         if let Some(e) = self.error() {
             return Err(e);
         }
@@ -335,7 +358,11 @@ impl<R: Runtime, Rd: Read, Wr: Write> Conn<'_, R, Rd, Wr> {
         {
             self.call(|m, io| m.on_timer(io));
         }
-        let deadline = self.s.opts.send_timeout.map(|d| self.s.rt.now().plus(d));
+        let deadline = match (self.s.opts.send_timeout, until) {
+            (Some(d), Some(u)) => Some(self.s.rt.now().plus(d).min(u)),
+            (Some(d), None) => Some(self.s.rt.now().plus(d)),
+            (None, u) => u,
+        };
         loop {
             let refill = self.tx.take_all(&mut self.out);
             if !self.out.is_empty() {
@@ -393,7 +420,7 @@ impl<R: Runtime, Rd: Read, Wr: Write> Conn<'_, R, Rd, Wr> {
         // due goes first), and after (the message).
         let (mut m, mut refused) = (Some(m), false);
         loop {
-            if let Err(e) = self.flush().await {
+            if let Err(e) = self.flush(None).await {
                 return match m {
                     Some(m) => Err(SendError::new(e, m)),
                     None => Ok(()),
@@ -442,8 +469,9 @@ impl<R: Runtime, Rd: Read, Wr: Write> Drop for Conn<'_, R, Rd, Wr> {
         if !self.added {
             return;
         }
+        // The machine no longer reaches the pipe (nothing more is queued on it).
         let id = self.id;
-        self.call(|m, io| m.remove_pipe(io, id));
+        call(self.s, None, |m, io| m.remove_pipe(io, id));
         let s = &mut self.s.stats;
         s.pipes_removed += 1;
         s.lost += (self.tx.clear() + self.out.len()) as u64;
@@ -474,7 +502,7 @@ impl<R: Runtime, Rd: Read, Wr: Write> RecvOp<'_, '_, R, Rd, Wr> {
             }
             // Due timers first (a resend, a survey's end), and what they
             // wrote.
-            self.c.flush().await?;
+            self.c.flush(deadline).await?;
             match self.c.call(|m, io| m.recv(io, CtxId::SOCKET)) {
                 Err(Error::WouldBlock) => {}
                 r => {

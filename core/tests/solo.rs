@@ -400,3 +400,151 @@ fn push_sub_and_pair_talk_to_the_full_socket() {
         }
     });
 }
+
+/// A Solo REQ whose peer takes its handshake and then reads nothing, over
+/// a connection that buffers 64 bytes each way.
+fn stuck_peer(proto_byte: u8) -> ((MemReader, MemWriter), (MemReader, MemWriter)) {
+    let (a, b) = duplex(64);
+    let (ar, aw) = a.split();
+    let (br, mut bw) = b.split();
+    futures::executor::block_on(bw.write_all(&[0, b'S', b'P', 0, 0, proto_byte, 0, 0])).unwrap();
+    ((ar, aw), (br, bw))
+}
+
+#[test]
+fn writes_that_cannot_finish_fail_the_connection() {
+    let r = rt();
+    let (mut pool, sp) = pool();
+    // 1. A send dropped in the middle of its write: half a frame may be in
+    //    the stream, so the connection is failed, never written to again.
+    let ((ar, aw), (mut br, _bw)) = stuck_peer(0x11);
+    let mut pair = Solo::new(Protocol::Pair1, r.clone());
+    run(&mut pool, async {
+        let mut c = pair.attach(ar, aw, cfg()).await.unwrap();
+        let mut h = [0u8; 8];
+        br.read_exact(&mut h).await.unwrap();
+        {
+            let mut f = std::pin::pin!(c.send(Message::from(&[7u8; 200][..])));
+            let waker = futures::task::noop_waker();
+            let mut cx = std::task::Context::from_waker(&waker);
+            assert!(
+                f.as_mut().poll(&mut cx).is_pending(),
+                "the peer reads nothing"
+            );
+        }
+        assert_eq!(c.error(), Some(Error::ConnectionShutdown));
+        let e = c.send(Message::from("next")).await.unwrap_err();
+        assert_eq!(e.error, Error::ConnectionShutdown);
+        assert_eq!(e.message.body(), b"next", "handed back");
+        assert_eq!(c.recv().await.unwrap_err(), Error::ConnectionShutdown);
+    });
+
+    // 2. send-timeout: the machine took the message, the write did not
+    //    finish in time: the connection fails and says why.
+    let ((ar, aw), (_br, _bw)) = stuck_peer(0x11);
+    let pair = Rc::new(RefCell::new(Solo::new(Protocol::Pair1, r.clone())));
+    pair.borrow_mut()
+        .set_opt(SockOpt::SendTimeout(Some(Duration::from_millis(500))))
+        .unwrap();
+    let got = Rc::new(RefCell::new(None));
+    let (p, g) = (pair.clone(), got.clone());
+    sp.0.spawn_local(async move {
+        let mut s = p.borrow_mut();
+        let mut c = s.attach(ar, aw, cfg()).await.unwrap();
+        let sent = c
+            .send(Message::from(&[7u8; 200][..]))
+            .await
+            .map_err(|e| e.error);
+        *g.borrow_mut() = Some((sent, c.error()));
+    })
+    .unwrap();
+    pool.run_until_stalled();
+    assert!(got.borrow().is_none(), "waits for the peer");
+    r.advance(Duration::from_millis(500));
+    pool.run_until_stalled();
+    assert_eq!(
+        got.borrow_mut().take(),
+        Some((Ok(()), Some(Error::TimedOut))),
+        "taken, then the connection failed"
+    );
+    assert_eq!(pair.borrow().stats().pipes_removed, 1);
+
+    // 3. recv-timeout bounds the resend a waiting receive writes: REQ's
+    //    request fits the peer's 64 bytes, its resend does not.
+    let ((ar, aw), (_br, _bw)) = stuck_peer(0x31);
+    let req = Rc::new(RefCell::new(Solo::new(Protocol::Req0, r.clone())));
+    req.borrow_mut()
+        .set_opt(SockOpt::ReqResendTime(Some(Duration::from_secs(1))))
+        .unwrap();
+    req.borrow_mut()
+        .set_opt(SockOpt::RecvTimeout(Some(Duration::from_secs(3))))
+        .unwrap();
+    let got = Rc::new(RefCell::new(None));
+    let (q, g) = (req.clone(), got.clone());
+    sp.0.spawn_local(async move {
+        let mut s = q.borrow_mut();
+        let mut c = s.attach(ar, aw, cfg()).await.unwrap();
+        c.send(Message::from(&[1u8; 30][..])).await.unwrap();
+        let r = c.recv().await;
+        *g.borrow_mut() = Some((r.err(), c.error()));
+    })
+    .unwrap();
+    pool.run_until_stalled();
+    r.advance(Duration::from_secs(1)); // the resend starts and sticks
+    pool.run_until_stalled();
+    assert!(got.borrow().is_none());
+    r.advance(Duration::from_secs(2));
+    pool.run_until_stalled();
+    assert_eq!(
+        got.borrow_mut().take(),
+        Some((Some(Error::TimedOut), Some(Error::TimedOut))),
+        "recv ends at its timeout; the half-written connection is failed"
+    );
+}
+
+#[test]
+fn a_frame_split_across_a_resend_arrives_whole() {
+    let r = rt();
+    let (mut pool, sp) = pool();
+    let (a, b) = duplex(4096);
+    let (ar, aw) = a.split();
+    let (mut br, mut bw) = b.split();
+    let req = Rc::new(RefCell::new(Solo::new(Protocol::Req0, r.clone())));
+    req.borrow_mut()
+        .set_opt(SockOpt::ReqResendTime(Some(Duration::from_secs(1))))
+        .unwrap();
+    let got = Rc::new(RefCell::new(None));
+    let (q, g) = (req.clone(), got.clone());
+    sp.0.spawn_local(async move {
+        bw.write_all(&[0, b'S', b'P', 0, 0, 0x31, 0, 0])
+            .await
+            .unwrap();
+        let mut s = q.borrow_mut();
+        let mut c = s.attach(ar, aw, cfg()).await.unwrap();
+        c.send(Message::from("ask")).await.unwrap();
+        // Our handshake, then the request: prefix, id, body.
+        let mut h = [0u8; 8 + 8 + 4 + 3];
+        br.read_exact(&mut h).await.unwrap();
+        // The reply's first half now, the rest after a resend.
+        let mut reply = vec![0, 0, 0, 0, 0, 0, 0, 10];
+        reply.extend_from_slice(&h[16..20]);
+        reply.extend_from_slice(b"answer");
+        let (first, rest) = reply.split_at(10);
+        bw.write_all(first).await.unwrap();
+        let rest = rest.to_vec();
+        let reader = async {
+            let mut again = [0u8; 8 + 4 + 3];
+            br.read_exact(&mut again).await.unwrap();
+            assert_eq!(again, h[8..], "the resend is the same request");
+            bw.write_all(&rest).await.unwrap();
+        };
+        let (m, ()) = futures::join!(c.recv(), reader);
+        *g.borrow_mut() = Some(m.map(|m| m.body().to_vec()));
+    })
+    .unwrap();
+    pool.run_until_stalled();
+    assert!(got.borrow().is_none(), "half a reply");
+    r.advance(Duration::from_secs(1));
+    pool.run_until_stalled();
+    assert_eq!(got.borrow_mut().take(), Some(Ok(b"answer".to_vec())));
+}

@@ -17,7 +17,9 @@
 #      consecutive "counter <n>" messages;
 #   4. the firmware's REQ dials nngcat's REP listening on the host (port
 #      5557): nngcat receives "ping 0".."ping 2", and the firmware's
-#      console shows each "pong" it got back.
+#      console shows each "pong" it got back;
+#   5. the same on the lean path (`nanosp_embassy::solo`, port 5558):
+#      "lean 0".."lean 2", and three "pong"s on the console.
 # Prints "N passed, N failed"; exits non-zero when a check fails. Needs
 # qemu-system-arm, nngcat, iproute2 and unshare (root, or user namespaces).
 # Every wait has a safety timeout; none is a sleep used to synchronise.
@@ -66,6 +68,9 @@ wait_for() {
 # firmware boots (the firmware redials until it is there anyway).
 nngcat --rep0 --listen "tcp://$host:5557" --data pong --quoted --count 3 \
   --recv-timeout 60 >"$work/rep.out" 2>&1 &
+pids+=($!)
+nngcat --rep0 --listen "tcp://$host:5558" --data pong --quoted --count 3 \
+  --recv-timeout 60 >"$work/lean.out" 2>&1 &
 pids+=($!)
 
 qemu-system-arm -machine mps2-an386 -display none -monitor none \
@@ -150,6 +155,24 @@ if wait_for "$work/console" 30 "asker done"; then
   fi
 else
   fail "the firmware's REQ client did not finish; console:"
+  cat "$work/console"
+fi
+
+# 5: the lean path's REQ against the host's second REP.
+if wait_for "$work/console" 30 "lean asker done"; then
+  want=$'"lean 0"\n"lean 1"\n"lean 2"'
+  if [ "$(cat "$work/lean.out")" = "$want" ]; then
+    pass "firmware lean REQ -> host REP: nngcat received lean 0..2"
+  else
+    fail "firmware lean REQ -> host REP: nngcat received: $(cat "$work/lean.out")"
+  fi
+  if [ "$(grep -c '^lean reply [0-2]: pong$' "$work/console")" = 3 ]; then
+    pass "firmware lean REQ <- host REP: the firmware got three pongs"
+  else
+    fail "firmware lean REQ <- host REP: console: $(grep '^lean' "$work/console")"
+  fi
+else
+  fail "the firmware's lean REQ client did not finish; console:"
   cat "$work/console"
 fi
 

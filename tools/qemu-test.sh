@@ -140,41 +140,32 @@ else
   fail "SUB <- firmware PUB: got ${#lines[@]} lines: ${lines[*]:-}"
 fi
 
-# 4: the firmware's REQ against the host's REP.
-if wait_for "$work/console" 30 "asker done"; then
-  want=$'"ping 0"\n"ping 1"\n"ping 2"'
-  if [ "$(cat "$work/rep.out")" = "$want" ]; then
-    pass "firmware REQ -> host REP: nngcat received ping 0..2"
-  else
-    fail "firmware REQ -> host REP: nngcat received: $(cat "$work/rep.out")"
+# A REQ client of the firmware against a REP on the host: $1 names it, $2
+# is its console's "done" line, $3 the word it asks with ("$3 0".."$3 2"),
+# $4 nngcat's output, $5 the prefix of the console's reply lines.
+check_asker() {
+  if ! wait_for "$work/console" 30 "$2"; then
+    fail "the firmware's $1 client did not finish; console:"
+    cat "$work/console"
+    return
   fi
-  if [ "$(grep -c '^reply [0-2]: pong$' "$work/console")" = 3 ]; then
-    pass "firmware REQ <- host REP: the firmware got three pongs"
+  local want
+  want=$(printf '"%s 0"\n"%s 1"\n"%s 2"' "$3" "$3" "$3")
+  if [ "$(cat "$4")" = "$want" ]; then
+    pass "firmware $1 -> host REP: nngcat received $3 0..2"
   else
-    fail "firmware REQ <- host REP: console: $(grep '^reply\|^request' "$work/console")"
+    fail "firmware $1 -> host REP: nngcat received: $(cat "$4")"
   fi
-else
-  fail "the firmware's REQ client did not finish; console:"
-  cat "$work/console"
-fi
+  if [ "$(grep -c "^$5 [0-2]: pong\$" "$work/console")" = 3 ]; then
+    pass "firmware $1 <- host REP: the firmware got three pongs"
+  else
+    fail "firmware $1 <- host REP: console: $(grep "^$5\|request" "$work/console")"
+  fi
+}
 
-# 5: the lean path's REQ against the host's second REP.
-if wait_for "$work/console" 30 "lean asker done"; then
-  want=$'"lean 0"\n"lean 1"\n"lean 2"'
-  if [ "$(cat "$work/lean.out")" = "$want" ]; then
-    pass "firmware lean REQ -> host REP: nngcat received lean 0..2"
-  else
-    fail "firmware lean REQ -> host REP: nngcat received: $(cat "$work/lean.out")"
-  fi
-  if [ "$(grep -c '^lean reply [0-2]: pong$' "$work/console")" = 3 ]; then
-    pass "firmware lean REQ <- host REP: the firmware got three pongs"
-  else
-    fail "firmware lean REQ <- host REP: console: $(grep '^lean' "$work/console")"
-  fi
-else
-  fail "the firmware's lean REQ client did not finish; console:"
-  cat "$work/console"
-fi
+# 4: the firmware's REQ against the host's REP; 5: the same on the lean path.
+check_asker REQ "^asker done" ping "$work/rep.out" reply
+check_asker "lean REQ" "^lean asker done" lean "$work/lean.out" "lean reply"
 
 if grep -q '^panic' "$work/console"; then
   fail "the firmware panicked: $(grep '^panic' "$work/console")"

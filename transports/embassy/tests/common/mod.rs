@@ -67,3 +67,30 @@ pub fn tap_stack() -> (Stack<'static>, Runner<'static, TunTapDevice>) {
     });
     embassy_net::new(dev, cfg, leak(StackResources::<8>::new()), 7)
 }
+
+/// Runs `body` on a current-thread tokio runtime (for the host processes it
+/// starts) beside an embassy-net stack on tap0 and its runner; fails when
+/// `body` takes longer than `secs` seconds.
+pub fn on_tap<F: std::future::Future<Output = ()>>(
+    secs: u64,
+    body: impl FnOnce(Stack<'static>) -> F,
+) {
+    use embassy_futures::select::{select, Either};
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let (stack, mut runner) = tap_stack();
+        let r = embassy_time::with_timeout(
+            embassy_time::Duration::from_secs(secs),
+            select(runner.run(), body(stack)),
+        )
+        .await;
+        match r {
+            Ok(Either::Second(())) => {}
+            Ok(Either::First(_)) => unreachable!(),
+            Err(_) => panic!("TAP test timed out after {secs} s"),
+        }
+    });
+}

@@ -5,9 +5,9 @@
 //! connection, timeouts, cancellation, and bad input failing one
 //! connection while the socket carries on.
 
-// Tests that drive a `Solo` from a task step by step keep it in a
-// `RefCell` the task borrows for its whole run; the test reads it only
-// after the task is done.
+// A test that drives a `Solo` through virtual time runs it in a task
+// (`spawn_on`) that borrows it from a `RefCell` for its whole run; the test
+// reads it only after the task is done.
 #![allow(clippy::await_holding_refcell_ref)]
 
 mod common;
@@ -50,6 +50,35 @@ fn socket_peer(sock: &Sock, sp: &Local) -> (MemReader, MemWriter) {
 
 fn run<F: std::future::Future>(pool: &mut LocalPool, f: F) -> F::Output {
     pool.run_until(f)
+}
+
+/// A connection buffering `cap` bytes each way whose far end (the second
+/// pair, driven by hand) has already sent the SP header of protocol
+/// number `peer`.
+fn raw_end(cap: usize, peer: u8) -> ((MemReader, MemWriter), (MemReader, MemWriter)) {
+    let (a, b) = duplex(cap);
+    let (br, mut bw) = b.split();
+    futures::executor::block_on(bw.write_all(&[0, b'S', b'P', 0, 0, peer, 0, 0])).unwrap();
+    (a.split(), (br, bw))
+}
+
+type Shared = Rc<RefCell<Solo<VirtualRuntime>>>;
+
+/// Runs `f` on `solo` in a task of the pool (which the test then drives
+/// through virtual time); what it returns, once it has.
+fn spawn_on<T: 'static>(
+    sp: &Local,
+    solo: &Shared,
+    f: impl AsyncFnOnce(&mut Solo<VirtualRuntime>) -> T + 'static,
+) -> Rc<RefCell<Option<T>>> {
+    let got = Rc::new(RefCell::new(None));
+    let (s, g) = (solo.clone(), got.clone());
+    sp.0.spawn_local(async move {
+        let t = f(&mut s.borrow_mut()).await;
+        *g.borrow_mut() = Some(t);
+    })
+    .unwrap();
+    got
 }
 
 #[test]
@@ -113,14 +142,9 @@ fn req_and_rep_round_trips_against_the_full_socket() {
 #[test]
 fn handshake_and_frames_are_byte_exact() {
     let (mut pool, _sp) = pool();
-    let (a, b) = duplex(4096);
-    let (ar, aw) = a.split();
-    let (mut br, mut bw) = b.split();
+    let ((ar, aw), (mut br, mut bw)) = raw_end(4096, 0x31);
     let mut req = Solo::new(Protocol::Req0, rt());
     run(&mut pool, async {
-        bw.write_all(&[0, b'S', b'P', 0, 0, 0x31, 0, 0])
-            .await
-            .unwrap();
         let mut c = req.attach(ar, aw, cfg()).await.unwrap();
         let mut h = [0u8; 8];
         br.read_exact(&mut h).await.unwrap();
@@ -146,28 +170,26 @@ fn req_resends_while_waiting_and_a_timed_out_recv_ends_the_request() {
     let r = rt();
     let rep = Socket::new(Protocol::Rep0, r.clone());
     let (rd, wr) = socket_peer(&rep, &sp);
-    let req = Rc::new(RefCell::new(Solo::new(Protocol::Req0, r.clone())));
+    let req: Shared = Rc::new(RefCell::new(Solo::new(Protocol::Req0, r.clone())));
     req.borrow_mut()
         .set_opt(SockOpt::ReqResendTime(Some(Duration::from_secs(2))))
         .unwrap();
     req.borrow_mut()
         .set_opt(SockOpt::RecvTimeout(Some(Duration::from_secs(5))))
         .unwrap();
-    let result = Rc::new(RefCell::new(None));
-    let (q, res) = (req.clone(), result.clone());
-    sp.0.spawn_local(async move {
-        let mut s = q.borrow_mut();
+    let first = Rc::new(RefCell::new(None));
+    let f = first.clone();
+    let result = spawn_on(&sp, &req, async move |s| {
         let mut c = s.attach(rd, wr, cfg()).await.unwrap();
         c.send(Message::from("once")).await.unwrap();
-        *res.borrow_mut() = Some(c.recv().await);
+        *f.borrow_mut() = Some(c.recv().await);
         // The request ended with that receive: a receive without a new
         // request is a state error (as nng).
         assert_eq!(c.recv().await.unwrap_err(), Error::ProtocolState);
         // A new request gets its own reply, not the old one's.
         c.send(Message::from("twice")).await.unwrap();
         assert_eq!(c.recv().await.unwrap().body(), b"twice");
-    })
-    .unwrap();
+    });
     pool.run_until_stalled();
     assert_eq!(rep.try_recv().unwrap().body(), b"once");
     assert_eq!(rep.try_recv(), Err(Error::WouldBlock));
@@ -178,10 +200,10 @@ fn req_resends_while_waiting_and_a_timed_out_recv_ends_the_request() {
     pool.run_until_stalled();
     let old = rep.try_recv().unwrap();
     assert_eq!(old.body(), b"once", "and again");
-    assert!(result.borrow().is_none());
+    assert!(first.borrow().is_none());
     r.advance(Duration::from_secs(1));
     pool.run_until_stalled();
-    assert_eq!(result.borrow_mut().take(), Some(Err(Error::TimedOut)));
+    assert_eq!(first.borrow_mut().take(), Some(Err(Error::TimedOut)));
     // The old request's reply, late (REP answers the last request its
     // application received), then the new one's.
     pool.run_until_stalled();
@@ -190,6 +212,7 @@ fn req_resends_while_waiting_and_a_timed_out_recv_ends_the_request() {
     assert_eq!(new.body(), b"twice");
     rep.send(new).await_now().unwrap();
     pool.run_until_stalled();
+    assert_eq!(result.borrow_mut().take(), Some(()), "the task ended");
     assert_eq!(req.borrow().stats().drops_stale, 1, "the late reply");
 }
 
@@ -207,13 +230,8 @@ fn a_pending_request_goes_out_again_on_the_next_connection() {
     let rep = Socket::new(Protocol::Rep0, r.clone());
     let mut req = Solo::new(Protocol::Req0, r.clone());
     // First connection: the request leaves, the connection dies unanswered.
-    let (a, b) = duplex(4096);
-    let (ar, aw) = a.split();
-    let (mut br, mut bw) = b.split();
+    let ((ar, aw), (mut br, bw)) = raw_end(4096, 0x31);
     run(&mut pool, async {
-        bw.write_all(&[0, b'S', b'P', 0, 0, 0x31, 0, 0])
-            .await
-            .unwrap();
         let mut c = req.attach(ar, aw, cfg()).await.unwrap();
         c.send(Message::from("again")).await.unwrap();
         let mut got = [0u8; 8 + 8 + 5];
@@ -276,13 +294,8 @@ fn bad_input_fails_that_connection_and_the_socket_carries_on() {
     let mut pair = Solo::new(Protocol::Pair1, r.clone());
     pair.set_opt(SockOpt::RecvMaxSize(16)).unwrap();
     // A frame over recv-size-max.
-    let (a, b) = duplex(4096);
-    let (ar, aw) = a.split();
-    let (_br, mut bw) = b.split();
+    let ((ar, aw), (_br, mut bw)) = raw_end(4096, 0x11);
     run(&mut pool, async {
-        bw.write_all(&[0, b'S', b'P', 0, 0, 0x11, 0, 0])
-            .await
-            .unwrap();
         let mut c = pair.attach(ar, aw, cfg()).await.unwrap();
         bw.write_all(&[0, 0, 0, 0, 0, 0, 1, 0]).await.unwrap();
         let e = c.recv().await.unwrap_err();
@@ -291,13 +304,8 @@ fn bad_input_fails_that_connection_and_the_socket_carries_on() {
     });
     assert_eq!(pair.stats().oversized, 1);
     // PAIR1 without its hop-count header.
-    let (a, b) = duplex(4096);
-    let (ar, aw) = a.split();
-    let (_br, mut bw) = b.split();
+    let ((ar, aw), (_br, mut bw)) = raw_end(4096, 0x11);
     run(&mut pool, async {
-        bw.write_all(&[0, b'S', b'P', 0, 0, 0x11, 0, 0])
-            .await
-            .unwrap();
         let mut c = pair.attach(ar, aw, cfg()).await.unwrap();
         bw.write_all(&[0, 0, 0, 0, 0, 0, 0, 2, b'h', b'i'])
             .await
@@ -306,13 +314,8 @@ fn bad_input_fails_that_connection_and_the_socket_carries_on() {
     });
     assert_eq!(pair.stats().protocol_errors, 2);
     // A peer of the wrong protocol, and one that never answers.
-    let (a, b) = duplex(4096);
-    let (ar, aw) = a.split();
-    let (_br, mut bw) = b.split();
+    let ((ar, aw), _peer) = raw_end(4096, 0x30);
     run(&mut pool, async {
-        bw.write_all(&[0, b'S', b'P', 0, 0, 0x30, 0, 0])
-            .await
-            .unwrap();
         let e = pair.attach(ar, aw, cfg()).await.err();
         assert_eq!(
             e,
@@ -325,15 +328,8 @@ fn bad_input_fails_that_connection_and_the_socket_carries_on() {
     let (a, b) = duplex(4096);
     let (ar, aw) = a.split();
     let silent = b.split();
-    let got = Rc::new(RefCell::new(None));
-    let g = got.clone();
-    let p = Rc::new(RefCell::new(pair));
-    let q = p.clone();
-    sp.0.spawn_local(async move {
-        let mut s = q.borrow_mut();
-        *g.borrow_mut() = Some(s.attach(ar, aw, cfg()).await.err());
-    })
-    .unwrap();
+    let p: Shared = Rc::new(RefCell::new(pair));
+    let got = spawn_on(&sp, &p, async move |s| s.attach(ar, aw, cfg()).await.err());
     pool.run_until_stalled();
     assert!(got.borrow().is_none());
     r.advance(Duration::from_secs(10)); // nng's handshake timeout
@@ -401,23 +397,13 @@ fn push_sub_and_pair_talk_to_the_full_socket() {
     });
 }
 
-/// A Solo REQ whose peer takes its handshake and then reads nothing, over
-/// a connection that buffers 64 bytes each way.
-fn stuck_peer(proto_byte: u8) -> ((MemReader, MemWriter), (MemReader, MemWriter)) {
-    let (a, b) = duplex(64);
-    let (ar, aw) = a.split();
-    let (br, mut bw) = b.split();
-    futures::executor::block_on(bw.write_all(&[0, b'S', b'P', 0, 0, proto_byte, 0, 0])).unwrap();
-    ((ar, aw), (br, bw))
-}
-
 #[test]
 fn writes_that_cannot_finish_fail_the_connection() {
     let r = rt();
     let (mut pool, sp) = pool();
     // 1. A send dropped in the middle of its write: half a frame may be in
     //    the stream, so the connection is failed, never written to again.
-    let ((ar, aw), (mut br, _bw)) = stuck_peer(0x11);
+    let ((ar, aw), (mut br, _bw)) = raw_end(64, 0x11);
     let mut pair = Solo::new(Protocol::Pair1, r.clone());
     run(&mut pool, async {
         let mut c = pair.attach(ar, aw, cfg()).await.unwrap();
@@ -441,23 +427,19 @@ fn writes_that_cannot_finish_fail_the_connection() {
 
     // 2. send-timeout: the machine took the message, the write did not
     //    finish in time: the connection fails and says why.
-    let ((ar, aw), (_br, _bw)) = stuck_peer(0x11);
-    let pair = Rc::new(RefCell::new(Solo::new(Protocol::Pair1, r.clone())));
+    let ((ar, aw), (_br, _bw)) = raw_end(64, 0x11);
+    let pair: Shared = Rc::new(RefCell::new(Solo::new(Protocol::Pair1, r.clone())));
     pair.borrow_mut()
         .set_opt(SockOpt::SendTimeout(Some(Duration::from_millis(500))))
         .unwrap();
-    let got = Rc::new(RefCell::new(None));
-    let (p, g) = (pair.clone(), got.clone());
-    sp.0.spawn_local(async move {
-        let mut s = p.borrow_mut();
+    let got = spawn_on(&sp, &pair, async move |s| {
         let mut c = s.attach(ar, aw, cfg()).await.unwrap();
         let sent = c
             .send(Message::from(&[7u8; 200][..]))
             .await
             .map_err(|e| e.error);
-        *g.borrow_mut() = Some((sent, c.error()));
-    })
-    .unwrap();
+        (sent, c.error())
+    });
     pool.run_until_stalled();
     assert!(got.borrow().is_none(), "waits for the peer");
     r.advance(Duration::from_millis(500));
@@ -471,24 +453,20 @@ fn writes_that_cannot_finish_fail_the_connection() {
 
     // 3. recv-timeout bounds the resend a waiting receive writes: REQ's
     //    request fits the peer's 64 bytes, its resend does not.
-    let ((ar, aw), (_br, _bw)) = stuck_peer(0x31);
-    let req = Rc::new(RefCell::new(Solo::new(Protocol::Req0, r.clone())));
+    let ((ar, aw), (_br, _bw)) = raw_end(64, 0x31);
+    let req: Shared = Rc::new(RefCell::new(Solo::new(Protocol::Req0, r.clone())));
     req.borrow_mut()
         .set_opt(SockOpt::ReqResendTime(Some(Duration::from_secs(1))))
         .unwrap();
     req.borrow_mut()
         .set_opt(SockOpt::RecvTimeout(Some(Duration::from_secs(3))))
         .unwrap();
-    let got = Rc::new(RefCell::new(None));
-    let (q, g) = (req.clone(), got.clone());
-    sp.0.spawn_local(async move {
-        let mut s = q.borrow_mut();
+    let got = spawn_on(&sp, &req, async move |s| {
         let mut c = s.attach(ar, aw, cfg()).await.unwrap();
         c.send(Message::from(&[1u8; 30][..])).await.unwrap();
         let r = c.recv().await;
-        *g.borrow_mut() = Some((r.err(), c.error()));
-    })
-    .unwrap();
+        (r.err(), c.error())
+    });
     pool.run_until_stalled();
     r.advance(Duration::from_secs(1)); // the resend starts and sticks
     pool.run_until_stalled();
@@ -506,20 +484,12 @@ fn writes_that_cannot_finish_fail_the_connection() {
 fn a_frame_split_across_a_resend_arrives_whole() {
     let r = rt();
     let (mut pool, sp) = pool();
-    let (a, b) = duplex(4096);
-    let (ar, aw) = a.split();
-    let (mut br, mut bw) = b.split();
-    let req = Rc::new(RefCell::new(Solo::new(Protocol::Req0, r.clone())));
+    let ((ar, aw), (mut br, mut bw)) = raw_end(4096, 0x31);
+    let req: Shared = Rc::new(RefCell::new(Solo::new(Protocol::Req0, r.clone())));
     req.borrow_mut()
         .set_opt(SockOpt::ReqResendTime(Some(Duration::from_secs(1))))
         .unwrap();
-    let got = Rc::new(RefCell::new(None));
-    let (q, g) = (req.clone(), got.clone());
-    sp.0.spawn_local(async move {
-        bw.write_all(&[0, b'S', b'P', 0, 0, 0x31, 0, 0])
-            .await
-            .unwrap();
-        let mut s = q.borrow_mut();
+    let got = spawn_on(&sp, &req, async move |s| {
         let mut c = s.attach(ar, aw, cfg()).await.unwrap();
         c.send(Message::from("ask")).await.unwrap();
         // Our handshake, then the request: prefix, id, body.
@@ -539,9 +509,8 @@ fn a_frame_split_across_a_resend_arrives_whole() {
             bw.write_all(&rest).await.unwrap();
         };
         let (m, ()) = futures::join!(c.recv(), reader);
-        *g.borrow_mut() = Some(m.map(|m| m.body().to_vec()));
-    })
-    .unwrap();
+        m.map(|m| m.body().to_vec())
+    });
     pool.run_until_stalled();
     assert!(got.borrow().is_none(), "half a reply");
     r.advance(Duration::from_secs(1));

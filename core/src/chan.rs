@@ -289,12 +289,25 @@ impl Chan {
         out: &mut VecDeque<Message>,
         max_bytes: usize,
     ) -> Poll<Result<(), ()>> {
+        self.pop_or_park(cx.waker(), out, max_bytes)
+    }
+
+    /// [`Chan::poll_pop`] parking `park` rather than a task's own waker
+    /// (the readiness writer's, [`crate::ready`]).
+    pub(crate) fn pop_or_park(
+        &self,
+        park: &Waker,
+        out: &mut VecDeque<Message>,
+        max_bytes: usize,
+    ) -> Poll<Result<(), ()>> {
         let r = self.st.lock(|s| {
             if s.closed {
                 return Poll::Ready(Err(()));
             }
             if s.q.is_empty() {
-                s.rx_waker = Some(cx.waker().clone());
+                if !s.rx_waker.as_ref().is_some_and(|w| w.will_wake(park)) {
+                    s.rx_waker = Some(park.clone());
+                }
                 return Poll::Pending;
             }
             // Firmware and wasm pipes pass no bound (see the pipe driver's

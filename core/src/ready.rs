@@ -18,14 +18,18 @@ use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 use core::future::poll_fn;
 use core::pin::pin;
-use core::task::{Context, Poll};
+use core::task::{Context, Poll, Waker};
 
+use portable_atomic::{AtomicBool, Ordering};
+use portable_atomic_util::task::Wake;
+
+use crate::chan::Chan;
 use crate::frame::{
     encode_prefix, handshake as header_of, parse_handshake, Decoder, Framing, AHEAD, MAX_PREFIX,
 };
 use crate::stream::{counted, in_time};
-use crate::sync::Mutex;
-use crate::transport::{attach, PipeDriver, PipeRead, PipeWrite};
+use crate::sync::{Arc, Mutex, Weak};
+use crate::transport::{attach, PipeDriver, PipeRead, PipeWrite, POP_MOST};
 use crate::{Error, Message, ProtocolError, Runtime, SocketRef};
 
 /// The size of buffer [`ReadyRead::with_scratch`] and
@@ -98,7 +102,7 @@ pub trait ReadyWrite {
 /// [`crate::stream::establish`] does for `embedded-io` streams. Failures
 /// are counted in [`crate::Stats::handshake_failures`]; the caller drops
 /// (closes) the stream.
-pub async fn establish_ready<R: Runtime, Rd: ReadyRead, Wr: ReadyWrite>(
+pub async fn establish_ready<R: Runtime, Rd: ReadyRead, Wr: ReadyWrite + Send + 'static>(
     sock: &SocketRef<R>,
     mut rd: Rd,
     mut wr: Wr,
@@ -109,17 +113,10 @@ pub async fn establish_ready<R: Runtime, Rd: ReadyRead, Wr: ReadyWrite>(
     let ours = sock.protocol().number();
     let peer = in_time(sock, pin!(handshake(&mut rd, &mut wr, ours))).await?;
     let limit = sock.options().frame_limit() as u64;
-    counted(
-        sock,
-        attach(
-            sock,
-            peer,
-            url,
-            dialed,
-            ReadyReader::new(rd, framing, limit, crate::frame::MAX_INITIAL_RESERVE),
-            ReadyWriter::new(wr, framing),
-        ),
-    )
+    let writer = ReadyWriter::new(wr, framing);
+    let mut reader = ReadyReader::new(rd, framing, limit, crate::frame::MAX_INITIAL_RESERVE);
+    reader.cue(&writer);
+    counted(sock, attach(sock, peer, url, dialed, reader, writer))
 }
 
 /// The SP header exchange over readiness I/O: the peer's protocol number.
@@ -156,6 +153,8 @@ pub struct ReadyReader<Rd> {
     ready: VecDeque<Message>,
     /// Bad input after them: the pipe's end, once they are delivered.
     failed: Option<Error>,
+    /// Set when a read brings bytes: the writer's cue (see [`ReadyWriter`]).
+    answer: Arc<AtomicBool>,
 }
 
 impl<Rd: ReadyRead> ReadyReader<Rd> {
@@ -170,7 +169,14 @@ impl<Rd: ReadyRead> ReadyReader<Rd> {
             dec,
             ready: VecDeque::new(),
             failed: None,
+            answer: Arc::new(AtomicBool::new(false)),
         }
+    }
+
+    /// Lets `w` write the messages that answer what this reader reads from
+    /// the task that queues them (see [`ReadyWriter`]).
+    pub fn cue<Wr>(&mut self, w: &ReadyWriter<Wr>) {
+        self.answer = w.shared.answer.clone();
     }
 
     fn next(&mut self) -> Option<Result<Message, Error>> {
@@ -192,6 +198,7 @@ impl<Rd: ReadyRead> ReadyReader<Rd> {
                 None => Ok(false),
                 Some(0) => Err(Error::ConnectionShutdown),
                 Some(n) => {
+                    self.answer.store(true, Ordering::Release);
                     let (m, next) = self.dec.advance_body_ahead(n);
                     if let Some(m) = m {
                         self.ready.push_back(m);
@@ -206,6 +213,7 @@ impl<Rd: ReadyRead> ReadyReader<Rd> {
                 }
             };
         }
+        let answer = &self.answer;
         let (rd, dec, ready, failed) = (
             &mut self.rd,
             &mut self.dec,
@@ -218,6 +226,7 @@ impl<Rd: ReadyRead> ReadyReader<Rd> {
                 Some(0) => return Err(Error::ConnectionShutdown),
                 Some(n) => n,
             };
+            answer.store(true, Ordering::Release);
             if n > KEEP_SLOTS * 16 && ready.capacity() <= KEEP_SLOTS && ready.is_empty() {
                 // Possibly many small messages: a grown queue, if one is spare.
                 if let Some(q) = SPARE_QUEUES.lock(|s| s.pop()) {
@@ -280,24 +289,90 @@ impl<Rd: ReadyRead> PipeRead for ReadyReader<Rd> {
 }
 
 /// The sending half of a readiness pipe: frames and gathers messages.
+///
+/// A message that answers the peer is written by the task that queued it:
+/// once a read has brought bytes in, the next message queued on the pipe
+/// (a reply, the next request) is framed and written at once by the task
+/// that sends it, instead of waking the pipe's task to do so. On the
+/// blocking API that saves a hand-over to the runtime's thread per
+/// message; on a runtime, a task poll. Everything else (a stream of
+/// messages, what the stream does not take at once, a long run of bytes)
+/// is written by the pipe's task, which gathers what is queued into as few
+/// writes as it can, as before.
 pub struct ReadyWriter<Wr> {
+    shared: Arc<WriteShared<Wr>>,
+    /// The waker parked in the pipe's queue: a push wakes it (see
+    /// [`DirectWake`]).
+    park: Option<Waker>,
+    /// The last round ended with `park` in the queue: the pipe's task has
+    /// nothing to do here until `kick` says so.
+    parked: bool,
+}
+
+struct WriteShared<Wr> {
+    w: Mutex<WriteState<Wr>>,
+    /// The pipe's task, for the writes the pushing task leaves to it.
+    task: Mutex<Option<Waker>>,
+    /// Set by the pipe's reader when a read brought bytes; taken by the
+    /// next direct write (see [`ReadyWriter`]).
+    answer: Arc<AtomicBool>,
+    /// Set before the pipe's task is woken for the writer: a task woken
+    /// for its reader alone leaves the writer (and its locks) alone.
+    kick: AtomicBool,
+}
+
+struct WriteState<Wr> {
     wr: Wr,
     framing: Framing,
     /// Bytes of a gathered write the stream did not take, written first.
     pending: Vec<u8>,
     /// A large body being written from its message, and how far.
     body: Option<(Message, usize)>,
+    /// Messages taken from the pipe's queue, not yet written.
+    batch: VecDeque<Message>,
+    /// A write failed or the queue closed: every later round says so.
+    failed: Option<Error>,
+}
+
+/// How a round of [`WriteState::write_now`] ended.
+enum Step {
+    /// Everything is written and the queue is empty: the park waker waits
+    /// in it for the next message.
+    Parked,
+    /// The stream takes nothing more now; the rest is kept.
+    Full,
+    /// A long run moved ([`POP_MOST`] bytes): the pipe's task goes on after
+    /// the executor's other tasks have had their turn.
+    Turn,
 }
 
 impl<Wr: ReadyWrite> ReadyWriter<Wr> {
     /// Wraps `wr`.
     pub fn new(wr: Wr, framing: Framing) -> Self {
         ReadyWriter {
-            wr,
-            framing,
-            pending: Vec::new(),
-            body: None,
+            shared: Arc::new(WriteShared {
+                w: Mutex::new(WriteState {
+                    wr,
+                    framing,
+                    pending: Vec::new(),
+                    body: None,
+                    batch: VecDeque::new(),
+                    failed: None,
+                }),
+                task: Mutex::new(None),
+                // A new pipe's first message may go at once too.
+                answer: Arc::new(AtomicBool::new(true)),
+                kick: AtomicBool::new(false),
+            }),
+            park: None,
+            parked: false,
         }
+    }
+}
+
+impl<Wr: ReadyWrite> WriteState<Wr> {
+    fn has_left(&self) -> bool {
+        !self.pending.is_empty() || self.body.is_some()
     }
 
     /// Writes what an earlier write left, without waiting: false if the
@@ -351,7 +426,7 @@ impl<Wr: ReadyWrite> ReadyWriter<Wr> {
             len += np;
             buf[len..len + m.header().len()].copy_from_slice(m.header());
             len += m.header().len();
-            let m = batch.pop_front().expect("front exists");
+            let Some(m) = batch.pop_front() else { break };
             if large {
                 big = Some(m);
                 break;
@@ -372,27 +447,166 @@ impl<Wr: ReadyWrite> ReadyWriter<Wr> {
         }
         Ok(())
     }
-}
 
-impl<Wr: ReadyWrite> PipeWrite for ReadyWriter<Wr> {
-    async fn send(&mut self, batch: &mut VecDeque<Message>) -> Result<(), Error> {
+    /// One round without waiting, from whichever task runs it (the pipe's,
+    /// or one that queued a message): what an earlier write left, the
+    /// messages taken, then more from `q`, until the stream is full, a long
+    /// run has moved, or `q` is empty (then `park` waits in it). A
+    /// failure is kept: every later round reports it.
+    ///
+    /// The producer (the socket's refill) is woken at once when messages
+    /// are taken, under this state's lock, so the queue fills again while
+    /// these are written. That is safe because its push reaches this
+    /// writer only through [`DirectWake`], which never waits for the lock.
+    fn write_now(&mut self, q: &Chan, park: &Waker) -> Result<Step, Error> {
+        if let Some(e) = self.failed {
+            return Err(e);
+        }
+        let r = self.write_round(q, park);
+        if let Err(e) = r {
+            self.failed = Some(e);
+        }
+        r
+    }
+
+    fn write_round(&mut self, q: &Chan, park: &Waker) -> Result<Step, Error> {
+        let mut moved = 0usize;
         loop {
-            if !self.pending.is_empty() || self.body.is_some() {
+            if self.has_left() {
                 if !self.write_left()? {
-                    poll_fn(|cx| self.wr.poll_writable(cx)).await?;
+                    return Ok(Step::Full);
                 }
                 continue;
             }
-            if batch.is_empty() {
-                break;
+            if !self.batch.is_empty() {
+                let mut batch = core::mem::take(&mut self.batch);
+                let r = self.write_batch(&mut batch);
+                self.batch = batch;
+                r?;
+                continue;
             }
-            self.write_batch(batch)?;
+            if moved >= POP_MOST {
+                q.written();
+                return Ok(Step::Turn);
+            }
+            match q.pop_or_park(park, &mut self.batch, POP_MOST) {
+                Poll::Pending => {
+                    q.written();
+                    // Nothing is held between batches.
+                    if self.pending.capacity() > 0 {
+                        self.pending = Vec::new();
+                    }
+                    return Ok(Step::Parked);
+                }
+                Poll::Ready(Err(())) => return Err(Error::Closed),
+                Poll::Ready(Ok(())) => moved += self.batch.iter().map(Message::len).sum::<usize>(),
+            }
         }
-        // Nothing is held between batches.
-        if self.pending.capacity() > 0 {
-            self.pending = Vec::new();
+    }
+}
+
+/// The waker a [`ReadyWriter`] parks in its pipe's queue. Woken by a push:
+/// if a read has brought bytes in since the last such write, it writes
+/// from the pushing task; else, or for what it cannot finish, it wakes the
+/// pipe's task.
+struct DirectWake<Wr> {
+    shared: Arc<WriteShared<Wr>>,
+    // Weak: the queue holds this waker while the writer waits.
+    q: Weak<Chan>,
+}
+
+impl<Wr: ReadyWrite + Send + 'static> Wake for DirectWake<Wr> {
+    fn wake(this: Arc<Self>) {
+        Self::wake_by_ref(&this);
+    }
+
+    fn wake_by_ref(this: &Arc<Self>) {
+        let s = &this.shared;
+        if s.answer.swap(false, Ordering::AcqRel) {
+            if let Some(q) = this.q.upgrade() {
+                let park = Waker::from(this.clone());
+                // Busy (the pipe's task is writing): it sees the message.
+                if let Some(Ok(Step::Parked)) = s.w.try_lock(|w| w.write_now(&q, &park)) {
+                    return;
+                }
+            }
         }
-        Ok(())
+        s.kick.store(true, Ordering::Release);
+        if let Some(t) = s.task.lock(|t| t.clone()) {
+            t.wake();
+        }
+    }
+}
+
+impl<Wr: ReadyWrite + Send + 'static> PipeWrite for ReadyWriter<Wr> {
+    async fn send(&mut self, batch: &mut VecDeque<Message>) -> Result<(), Error> {
+        let shared = &self.shared;
+        loop {
+            let left = shared.w.lock(|w| -> Result<bool, Error> {
+                loop {
+                    if w.has_left() {
+                        if !w.write_left()? {
+                            return Ok(true);
+                        }
+                        continue;
+                    }
+                    if batch.is_empty() {
+                        // Nothing is held between batches.
+                        if w.pending.capacity() > 0 {
+                            w.pending = Vec::new();
+                        }
+                        return Ok(false);
+                    }
+                    w.write_batch(batch)?;
+                }
+            })?;
+            if !left {
+                return Ok(());
+            }
+            poll_fn(|cx| shared.w.lock(|w| w.wr.poll_writable(cx))).await?;
+        }
+    }
+
+    #[allow(private_interfaces)]
+    fn poll_direct(&mut self, cx: &mut Context<'_>, q: &Arc<Chan>) -> Option<Poll<Error>> {
+        let shared = &self.shared;
+        if self.parked && !shared.kick.swap(false, Ordering::AcqRel) {
+            return Some(Poll::Pending);
+        }
+        self.parked = false;
+        let park = self.park.get_or_insert_with(|| {
+            Waker::from(Arc::new(DirectWake {
+                shared: shared.clone(),
+                q: Arc::downgrade(q),
+            }))
+        });
+        shared.task.lock(|t| {
+            if !t.as_ref().is_some_and(|t| t.will_wake(cx.waker())) {
+                *t = Some(cx.waker().clone());
+            }
+        });
+        loop {
+            match shared.w.lock(|w| w.write_now(q, park)) {
+                Ok(Step::Parked) => {
+                    self.parked = true;
+                    return Some(Poll::Pending);
+                }
+                Ok(Step::Turn) => {
+                    // Give way, as `Runtime::yield_now` would, and go on.
+                    cx.waker().wake_by_ref();
+                    return Some(Poll::Pending);
+                }
+                Ok(Step::Full) => match shared.w.lock(|w| w.wr.poll_writable(cx)) {
+                    Poll::Pending => return Some(Poll::Pending),
+                    Poll::Ready(Ok(())) => continue,
+                    Poll::Ready(Err(e)) => {
+                        shared.w.lock(|w| w.failed = Some(e));
+                        return Some(Poll::Ready(e));
+                    }
+                },
+                Err(e) => return Some(Poll::Ready(e)),
+            }
+        }
     }
 }
 
@@ -438,5 +652,282 @@ mod tests {
         s.bytes.clear();
         assert_eq!(s.try_read_vec(&mut v, 4).unwrap(), None);
         assert_eq!(v, b"xyabcde", "nothing read, nothing appended");
+    }
+
+    /// The direct write (see [`ReadyWriter`]) against a stream in memory.
+    mod direct {
+        extern crate std;
+
+        use super::*;
+        use crate::frame::encode_message;
+        use alloc::vec;
+        use portable_atomic::AtomicUsize;
+        use std::sync::Mutex as StdMutex;
+
+        /// The bytes written, and how many more the stream takes.
+        #[derive(Default)]
+        struct WireState {
+            bytes: Vec<u8>,
+            room: usize,
+            writable: Option<Waker>,
+        }
+
+        #[derive(Clone, Default)]
+        struct Wire(Arc<StdMutex<WireState>>);
+
+        impl Wire {
+            fn with_room(room: usize) -> Self {
+                let w = Wire::default();
+                w.0.lock().unwrap().room = room;
+                w
+            }
+            fn bytes(&self) -> Vec<u8> {
+                self.0.lock().unwrap().bytes.clone()
+            }
+            /// Takes `n` more bytes; wakes whoever waits to write.
+            fn open(&self, n: usize) {
+                let w = {
+                    let mut s = self.0.lock().unwrap();
+                    s.room += n;
+                    s.writable.take()
+                };
+                if let Some(w) = w {
+                    w.wake();
+                }
+            }
+        }
+
+        impl ReadyWrite for Wire {
+            fn poll_writable(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+                let mut s = self.0.lock().unwrap();
+                if s.room > 0 {
+                    return Poll::Ready(Ok(()));
+                }
+                s.writable = Some(cx.waker().clone());
+                Poll::Pending
+            }
+            fn try_write2(&mut self, a: &[u8], b: &[u8]) -> Result<Option<usize>, Error> {
+                let mut s = self.0.lock().unwrap();
+                let n = s.room.min(a.len() + b.len());
+                if n == 0 {
+                    return Ok(None);
+                }
+                let from_a = n.min(a.len());
+                s.bytes.extend_from_slice(&a[..from_a]);
+                s.bytes.extend_from_slice(&b[..n - from_a]);
+                s.room -= n;
+                Ok(Some(n))
+            }
+            fn with_scratch<T>(f: impl FnOnce(&mut [u8]) -> T) -> T {
+                // Small, so that a batch takes several writes.
+                f(&mut [0; 256])
+            }
+        }
+
+        /// The pipe's task: counts its wake-ups.
+        #[derive(Default)]
+        struct Task(AtomicUsize);
+
+        impl Wake for Task {
+            fn wake(this: Arc<Self>) {
+                this.0.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+
+        impl Task {
+            fn woken(&self) -> usize {
+                self.0.load(Ordering::SeqCst)
+            }
+        }
+
+        fn frames(ms: &[Message]) -> Vec<u8> {
+            let mut v = Vec::new();
+            for m in ms {
+                encode_message(Framing::Tcp, m, &mut v);
+            }
+            v
+        }
+
+        /// Queues `m` as the socket does, and wakes what the queue says.
+        fn push(q: &Chan, m: Message) {
+            match q.try_push(m, None) {
+                Ok(Some(w)) => w.wake(),
+                Ok(None) => {}
+                Err(_) => panic!("no room in the queue"),
+            }
+        }
+
+        /// The pipe's task polls the writer once.
+        fn poll(w: &mut ReadyWriter<Wire>, q: &Arc<Chan>, task: &Arc<Task>) -> Poll<Error> {
+            let waker = Waker::from(task.clone());
+            w.poll_direct(&mut Context::from_waker(&waker), q)
+                .expect("a readiness writer writes directly")
+        }
+
+        #[test]
+        fn an_answer_is_written_by_the_task_that_queues_it_and_a_stream_by_the_pipes_task() {
+            let wire = Wire::with_room(usize::MAX);
+            let mut w = ReadyWriter::new(wire.clone(), Framing::Tcp);
+            let q = Arc::new(Chan::new(16));
+            let task = Arc::new(Task::default());
+            assert!(poll(&mut w, &q, &task).is_pending());
+            let ms: Vec<Message> = ["one", "two", "three", "four"]
+                .into_iter()
+                .map(Message::from)
+                .collect();
+
+            // A new pipe's first message goes at once.
+            push(&q, ms[0].clone());
+            assert_eq!(wire.bytes(), frames(&ms[..1]));
+            assert_eq!(task.woken(), 0, "written without the pipe's task");
+
+            // Nothing read since: the next one is the pipe's task's.
+            push(&q, ms[1].clone());
+            assert_eq!(wire.bytes(), frames(&ms[..1]));
+            assert_eq!(task.woken(), 1);
+            push(&q, ms[2].clone()); // gathered with it, no second wake-up
+            assert_eq!(task.woken(), 1);
+            assert!(poll(&mut w, &q, &task).is_pending());
+            assert_eq!(wire.bytes(), frames(&ms[..3]));
+
+            // A read brings bytes: the answer goes at once again.
+            let mut rd = ReadyReader::new(
+                Bytes {
+                    bytes: frames(&[Message::from("ask")]),
+                    at_most: usize::MAX,
+                },
+                Framing::Tcp,
+                0,
+                1024,
+            );
+            rd.cue(&w);
+            let asked = futures::executor::block_on(rd.recv()).unwrap();
+            assert_eq!(asked.body(), b"ask");
+            push(&q, ms[3].clone());
+            assert_eq!(wire.bytes(), frames(&ms));
+            assert_eq!(task.woken(), 1, "the answer did not wake the pipe's task");
+
+            // A task woken for its reader alone does no writer's work.
+            assert!(poll(&mut w, &q, &task).is_pending());
+            assert_eq!(wire.bytes(), frames(&ms));
+        }
+
+        #[test]
+        fn what_a_direct_write_leaves_the_pipes_task_finishes_in_order() {
+            let wire = Wire::with_room(5);
+            let mut w = ReadyWriter::new(wire.clone(), Framing::Tcp);
+            let q = Arc::new(Chan::new(16));
+            let task = Arc::new(Task::default());
+            assert!(poll(&mut w, &q, &task).is_pending());
+            let ms = [
+                Message::from(vec![1u8; 40]),
+                Message::from(vec![2u8; 20 << 10]), // written from its message
+                Message::from(vec![3u8; 7]),
+            ];
+            push(&q, ms[0].clone());
+            assert_eq!(wire.bytes().len(), 5, "what the stream took");
+            assert_eq!(task.woken(), 1, "the rest is the pipe's task's");
+            push(&q, ms[1].clone());
+            push(&q, ms[2].clone());
+            assert_eq!(task.woken(), 1);
+            let want = frames(&ms);
+            let mut polls = 0;
+            while wire.bytes().len() < want.len() {
+                assert!(poll(&mut w, &q, &task).is_pending());
+                wire.open(3000);
+                polls += 1;
+                assert!(polls < 100, "the writer stopped");
+            }
+            assert!(poll(&mut w, &q, &task).is_pending());
+            assert_eq!(wire.bytes(), want);
+            assert!(task.woken() > 1, "woken when the stream took more");
+        }
+
+        #[test]
+        fn a_failed_stream_fails_the_direct_write_and_then_the_pipe() {
+            struct Broken;
+            impl ReadyWrite for Broken {
+                fn poll_writable(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Error>> {
+                    Poll::Ready(Err(Error::ConnectionReset))
+                }
+                fn try_write2(&mut self, _: &[u8], _: &[u8]) -> Result<Option<usize>, Error> {
+                    Err(Error::ConnectionReset)
+                }
+                fn with_scratch<T>(f: impl FnOnce(&mut [u8]) -> T) -> T {
+                    f(&mut [0; 64])
+                }
+            }
+            let mut w = ReadyWriter::new(Broken, Framing::Tcp);
+            let q = Arc::new(Chan::new(16));
+            let task = Arc::new(Task::default());
+            let waker = Waker::from(task.clone());
+            let mut cx = Context::from_waker(&waker);
+            assert!(w.poll_direct(&mut cx, &q).unwrap().is_pending());
+            push(&q, Message::from("x"));
+            assert_eq!(
+                task.woken(),
+                1,
+                "the failure is the pipe's task's to report"
+            );
+            assert_eq!(
+                w.poll_direct(&mut cx, &q),
+                Some(Poll::Ready(Error::ConnectionReset))
+            );
+        }
+
+        #[test]
+        fn direct_writes_beside_the_pipes_task_on_another_thread_keep_every_message_whole_and_in_order(
+        ) {
+            const N: u32 = 20_000;
+            let wire = Wire::with_room(usize::MAX);
+            let w = ReadyWriter::new(wire.clone(), Framing::Tcp);
+            let answer = w.shared.answer.clone();
+            let q = Arc::new(Chan::new(16));
+            let q2 = q.clone();
+            let pipe_task = std::thread::spawn(move || {
+                let mut w = w;
+                futures::executor::block_on(core::future::poll_fn(|cx| {
+                    w.poll_direct(cx, &q2).unwrap()
+                }))
+            });
+            let mut want = Vec::new();
+            for i in 0..N {
+                // Every third message answers a read; sizes from 4 bytes to
+                // past the copy limit, so writes split and bodies go whole.
+                if i % 3 == 0 {
+                    answer.store(true, Ordering::Release);
+                }
+                let len = 4 + (i as usize * 7919) % if i % 97 == 0 { 20_000 } else { 300 };
+                let mut body = vec![(i % 251) as u8; len];
+                body[..4].copy_from_slice(&i.to_be_bytes());
+                let m = Message::from(body);
+                encode_message(Framing::Tcp, &m, &mut want);
+                let mut m = Some(m);
+                futures::executor::block_on(core::future::poll_fn(|cx| {
+                    match q.try_push(m.take().unwrap(), Some(cx.waker())) {
+                        Ok(w) => {
+                            if let Some(w) = w {
+                                w.wake();
+                            }
+                            Poll::Ready(())
+                        }
+                        Err(back) => {
+                            m = Some(back);
+                            Poll::Pending
+                        }
+                    }
+                }));
+            }
+            // Everything queued is written before the queue's close ends
+            // the writer.
+            futures::executor::block_on(core::future::poll_fn(|cx| q.poll_flushed(cx)));
+            for w in q.close().into_iter().flatten() {
+                w.wake();
+            }
+            assert_eq!(pipe_task.join().unwrap(), Error::Closed);
+            let got = wire.bytes();
+            assert_eq!(got.len(), want.len());
+            assert!(got == want, "the bytes differ from the frames in order");
+        }
     }
 }

@@ -21,6 +21,16 @@ impl<T> Mutex<T> {
         let mut g = self.0.lock().unwrap_or_else(|e| e.into_inner());
         f(&mut g)
     }
+    /// As [`Mutex::lock`] if nobody holds the lock; else `None` at once.
+    #[inline]
+    pub(crate) fn try_lock<R>(&self, f: impl FnOnce(&mut T) -> R) -> Option<R> {
+        let mut g = match self.0.try_lock() {
+            Ok(g) => g,
+            Err(std::sync::TryLockError::Poisoned(e)) => e.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => return None,
+        };
+        Some(f(&mut g))
+    }
 }
 
 #[cfg(not(feature = "std"))]
@@ -34,5 +44,14 @@ impl<T> Mutex<T> {
     #[inline]
     pub(crate) fn lock<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
         critical_section::with(|cs| f(&mut self.0.borrow_ref_mut(cs)))
+    }
+    /// As [`Mutex::lock`] if nobody holds the lock; else `None` at once.
+    #[inline]
+    #[allow(dead_code)]
+    pub(crate) fn try_lock<R>(&self, f: impl FnOnce(&mut T) -> R) -> Option<R> {
+        critical_section::with(|cs| {
+            let mut g = self.0.borrow(cs).try_borrow_mut().ok()?;
+            Some(f(&mut g))
+        })
     }
 }

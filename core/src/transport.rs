@@ -18,7 +18,7 @@ use alloc::collections::VecDeque;
 use alloc::string::String;
 use core::future::{poll_fn, Future};
 use core::pin::pin;
-use core::task::Poll;
+use core::task::{Context, Poll};
 
 use crate::backoff::{AcceptPause, Redial};
 use crate::chan::Chan;
@@ -64,9 +64,9 @@ const YIELD_BYTES: usize = 256 << 10;
 /// Bytes a pipe driver's writer takes from its queue at once: as many as
 /// it moves before giving way (see [`YIELD_BYTES`]), or everything.
 #[cfg(all(feature = "std", not(target_family = "wasm")))]
-const POP_MOST: usize = YIELD_BYTES;
+pub(crate) const POP_MOST: usize = YIELD_BYTES;
 #[cfg(not(all(feature = "std", not(target_family = "wasm"))))]
-const POP_MOST: usize = usize::MAX;
+pub(crate) const POP_MOST: usize = usize::MAX;
 
 /// The sending half of a pipe.
 pub trait PipeWrite {
@@ -90,6 +90,18 @@ pub trait PipeWrite {
     fn close(&mut self, why: &Error) -> impl Future<Output = ()> {
         let _ = why;
         async {}
+    }
+
+    /// A writer that takes messages from the pipe's queue `q` itself (the
+    /// core's readiness writer, [`crate::ready::ReadyWriter`], which writes
+    /// an answer from the task that queued it): the pipe's task polls this
+    /// instead of popping and awaiting [`PipeWrite::send`], until it is
+    /// ready with the pipe's end. `None`, the default: no such writer.
+    #[doc(hidden)]
+    #[allow(private_interfaces)]
+    fn poll_direct(&mut self, cx: &mut Context<'_>, q: &Arc<Chan>) -> Option<Poll<Error>> {
+        let _ = (cx, q);
+        None
     }
 }
 
@@ -252,6 +264,18 @@ impl<R: Runtime, Rd: PipeRead, Wr: PipeWrite> PipeDriver<R, Rd, Wr> {
                     why
                 });
                 let mut writer = pin!(async {
+                    // A writer that takes from the queue itself runs on its
+                    // own from here.
+                    #[cfg(all(feature = "std", not(target_family = "wasm")))]
+                    {
+                        let direct = poll_fn(|cx| match wr.poll_direct(cx, tx) {
+                            None => Poll::Ready(None),
+                            Some(p) => p.map(Some),
+                        });
+                        if let Some(why) = direct.await {
+                            return why;
+                        }
+                    }
                     let mut batch = VecDeque::new();
                     // As the reader: a stream the kernel always takes (tcp
                     // on loopback takes megabytes at once) must not keep

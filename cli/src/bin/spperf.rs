@@ -32,6 +32,11 @@
 //! round-trip percentiles. `bench/c/nngperf.c` has the same two modes, so
 //! either side can be nng.
 //!
+//! `-B` runs `local_lat`, `remote_lat`, `local_thr` and `remote_thr` on
+//! the blocking API (`nanosp::blocking`), as nng's perf uses nng's: the
+//! application on the main thread, the transports on the shared runtime's
+//! thread.
+//!
 //! `-b N` makes the throughput receiver (`local_thr`, `inproc_thr`) take up
 //! to N messages per call with `recv_many` instead of one with `recv`.
 //!
@@ -80,7 +85,7 @@ fn allocs() -> u64 {
 
 fn usage() -> ! {
     eprintln!(
-        "usage: spperf [-t THREADS] [-b BATCH] [-p pair0|pair1|reqrep|pushpull] local_lat|remote_lat|local_thr|remote_thr URL SIZE COUNT\n       spperf [-t THREADS] [-p ...] inproc_lat|inproc_thr SIZE COUNT\n       spperf [-t THREADS] scale URL PAIRS SIZE COUNT\n       spperf [-t THREADS] lat_load URL COUNT\n       spperf [-t THREADS] local_fanin URL CONTEXTS TOTAL\n       spperf [-t THREADS] remote_fanin URL CLIENTS SIZE COUNT"
+        "usage: spperf [-B] [-t THREADS] [-b BATCH] [-p pair0|pair1|reqrep|pushpull] local_lat|remote_lat|local_thr|remote_thr URL SIZE COUNT\n       spperf [-t THREADS] [-p ...] inproc_lat|inproc_thr SIZE COUNT\n       spperf [-t THREADS] scale URL PAIRS SIZE COUNT\n       spperf [-t THREADS] lat_load URL COUNT\n       spperf [-t THREADS] local_fanin URL CONTEXTS TOTAL\n       spperf [-t THREADS] remote_fanin URL CLIENTS SIZE COUNT"
     );
     exit(2)
 }
@@ -183,33 +188,70 @@ async fn lat_client(p: Proto, url: &str, size: usize, count: usize) {
     let s = socket(p.sides(true).1);
     dial(&s, url).await;
     let mut m = Message::from(vec![b'x'; size]);
-    // Each round trip's time, in nanoseconds, for the percentiles: one clock
-    // read per round trip, into memory allocated before the clock starts.
-    let mut rtt: Vec<u64> = Vec::with_capacity(count);
-    let t0 = Instant::now();
-    let mut last = t0;
-    let (mut a0, warm) = (0, count / 2);
-    for i in 0..count {
-        if i == warm {
-            a0 = allocs();
-        }
+    let mut r = Rounds::start(count);
+    for _ in 0..count {
+        r.begin();
         s.send(m).await.unwrap_or_else(|e| die("send", e));
         m = s.recv().await.unwrap_or_else(|e| die("recv", e));
-        let now = Instant::now();
-        rtt.push(u64::try_from((now - last).as_nanos()).unwrap_or(u64::MAX));
-        last = now;
+        r.end();
     }
-    let total = t0.elapsed().as_secs_f64();
-    let per_msg = (allocs() - a0) as f64 / ((count - warm).max(1) * 2) as f64;
-    println!("total time: {total:.3} [s]");
-    println!("message size: {size} [B]");
-    println!("round trip count: {count}");
-    println!(
-        "average latency: {:.3} [us]",
-        total * 1e6 / (count as f64 * 2.0)
-    );
-    println!("allocations per message: {per_msg:.3} (second half, this process)");
-    print_percentiles(&mut rtt);
+    r.report(size);
+}
+
+/// A latency client's clock: each round trip's time, in nanoseconds, for
+/// the percentiles (one clock read per round trip, into memory allocated
+/// before the clock starts), and the allocations of the second half.
+struct Rounds {
+    rtt: Vec<u64>,
+    t0: Instant,
+    last: Instant,
+    a0: u64,
+    count: usize,
+}
+
+impl Rounds {
+    fn start(count: usize) -> Self {
+        let t0 = Instant::now();
+        Rounds {
+            rtt: Vec::with_capacity(count),
+            t0,
+            last: t0,
+            a0: 0,
+            count,
+        }
+    }
+
+    /// Before a round trip.
+    fn begin(&mut self) {
+        if self.rtt.len() == self.count / 2 {
+            self.a0 = allocs();
+        }
+    }
+
+    /// After a round trip.
+    fn end(&mut self) {
+        let now = Instant::now();
+        let ns = u64::try_from((now - self.last).as_nanos()).unwrap_or(u64::MAX);
+        self.rtt.push(ns);
+        self.last = now;
+    }
+
+    /// Prints the result lines, as nng's perf and `bench/c/nngperf.c` do.
+    fn report(mut self, size: usize) {
+        let total = self.t0.elapsed().as_secs_f64();
+        let count = self.count;
+        let warm = count / 2;
+        let per_msg = (allocs() - self.a0) as f64 / ((count - warm).max(1) * 2) as f64;
+        println!("total time: {total:.3} [s]");
+        println!("message size: {size} [B]");
+        println!("round trip count: {count}");
+        println!(
+            "average latency: {:.3} [us]",
+            total * 1e6 / (count as f64 * 2.0)
+        );
+        println!("allocations per message: {per_msg:.3} (second half, this process)");
+        print_percentiles(&mut self.rtt);
+    }
 }
 
 /// Prints the round-trip percentiles line that `bench/c/nngperf.c` prints
@@ -268,7 +310,13 @@ async fn thr_server(p: Proto, url: &str, size: usize, count: usize, batch: usize
             }
         }
     }
+    report_thr(t0, a0, size, count);
+}
+
+/// Prints a throughput server's result lines (see [`report_lat`]).
+fn report_thr(t0: Instant, a0: u64, size: usize, count: usize) {
     let total = t0.elapsed().as_secs_f64();
+    let warm = count / 2;
     let per_msg = (allocs() - a0) as f64 / (count - warm).max(1) as f64;
     let mps = count as f64 / total;
     println!("total time: {total:.3} [s]");
@@ -303,6 +351,97 @@ async fn thr_client(p: Proto, url: &str, size: usize, count: usize) {
             break;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// `-B`: the same latency and throughput modes on the blocking API
+/// (`nanosp::blocking`), as nng's perf calls `nng_send` and `nng_recv`: the
+/// application on this thread, the transports on the shared runtime's.
+mod blocking {
+    use super::*;
+    use nanosp::blocking::Socket;
+
+    fn socket(p: Protocol) -> Socket {
+        let s = Socket::new(p);
+        let _ = s.set_opt(SockOpt::RecvMaxSize(0));
+        s.set_tls_config(tls_from_env());
+        s
+    }
+
+    fn dial(s: &Socket, url: &str) {
+        for _ in 0..1000 {
+            match s.dial(url) {
+                Ok(_) => return,
+                Err(nanosp::Error::ConnectionRefused | nanosp::Error::Io(_)) => {
+                    std::thread::sleep(Duration::from_millis(10))
+                }
+                Err(e) => die("dial", e),
+            }
+        }
+        die("dial", nanosp::Error::ConnectionRefused)
+    }
+
+    pub(super) fn lat_server(p: Proto, url: &str, size: usize, count: usize) {
+        let s = socket(p.sides(true).0);
+        s.listen(url).unwrap_or_else(|e| die("listen", e));
+        for _ in 0..count {
+            let m = s.recv().unwrap_or_else(|e| die("recv", e));
+            if m.body().len() != size {
+                die("message size", format!("{} != {size}", m.body().len()));
+            }
+            s.send(m).unwrap_or_else(|e| die("send", e));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    pub(super) fn lat_client(p: Proto, url: &str, size: usize, count: usize) {
+        let s = socket(p.sides(true).1);
+        dial(&s, url);
+        let mut m = Message::from(vec![b'x'; size]);
+        let mut r = Rounds::start(count);
+        for _ in 0..count {
+            r.begin();
+            s.send(m).unwrap_or_else(|e| die("send", e));
+            m = s.recv().unwrap_or_else(|e| die("recv", e));
+            r.end();
+        }
+        r.report(size);
+    }
+
+    pub(super) fn thr_server(p: Proto, url: &str, size: usize, count: usize) {
+        let s = socket(p.sides(false).0);
+        let _ = s.set_opt(SockOpt::RecvBuffer(128));
+        s.listen(url).unwrap_or_else(|e| die("listen", e));
+        s.recv().unwrap_or_else(|e| die("recv", e));
+        let t0 = Instant::now();
+        let (mut a0, warm) = (0, count / 2);
+        for i in 0..count {
+            if i == warm {
+                a0 = allocs();
+            }
+            let m = s.recv().unwrap_or_else(|e| die("recv", e));
+            if m.body().len() != size {
+                die("message size", format!("{} != {size}", m.body().len()));
+            }
+        }
+        report_thr(t0, a0, size, count);
+    }
+
+    pub(super) fn thr_client(p: Proto, url: &str, size: usize, count: usize) {
+        let s = socket(p.sides(false).1);
+        let _ = s.set_opt(SockOpt::SendBuffer(128));
+        dial(&s, url);
+        s.send(Message::new()).unwrap_or_else(|e| die("send", e));
+        let m = Message::from(vec![b'x'; size]);
+        for _ in 0..count {
+            s.send(m.clone()).unwrap_or_else(|e| die("send", e));
+        }
+        for _ in 0..6000 {
+            if s.stats().pipes_removed > 0 {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 }
 
@@ -503,6 +642,7 @@ fn main() {
     let mut proto = Proto::Pair1;
     let mut threads: Option<usize> = None;
     let mut batch = 1;
+    let mut blocking = false;
     loop {
         match args.first().map(String::as_str) {
             Some("-p" | "--proto") if args.len() >= 2 => {
@@ -520,11 +660,30 @@ fn main() {
             Some("-b" | "--batch") if args.len() >= 2 => {
                 batch = number(&args[1], "batch");
             }
+            Some("-B" | "--blocking") => {
+                blocking = true;
+                args.remove(0);
+                continue;
+            }
             _ => break,
         }
         args.drain(..2);
     }
     let mode = args.first().cloned().unwrap_or_else(|| usage());
+    if blocking {
+        let [_, url, size, count] = &args[..] else {
+            usage()
+        };
+        let (size, count) = (number(size, "size"), number(count, "count"));
+        match mode.as_str() {
+            "local_lat" => blocking::lat_server(proto, url, size, count),
+            "remote_lat" => blocking::lat_client(proto, url, size, count),
+            "local_thr" => blocking::thr_server(proto, url, size, count),
+            "remote_thr" => blocking::thr_client(proto, url, size, count),
+            _ => usage(),
+        }
+        return;
+    }
     let threads = threads.unwrap_or(
         if matches!(mode.as_str(), "scale" | "local_fanin" | "remote_fanin") {
             std::thread::available_parallelism().map_or(2, |n| n.get())

@@ -170,7 +170,7 @@ async fn establish_dialed<Rd, Wr>(
 ) -> Result<PipeDriver<TokioRuntime, ReadyReader<Rd>, ReadyWriter<Wr>>, Error>
 where
     Rd: ReadyRead,
-    Wr: ReadyWrite,
+    Wr: ReadyWrite + Send + 'static,
 {
     establish_ready(sref, rd, wr, framing, url, true)
         .await
@@ -224,7 +224,7 @@ fn serve_accepted<Rd, Wr>(
 ) -> impl std::future::Future<Output = ()>
 where
     Rd: ReadyRead,
-    Wr: ReadyWrite,
+    Wr: ReadyWrite + Send + 'static,
 {
     // An async block rather than an async fn: its captures are not copied
     // again into locals. The driver is moved into its run future inside the

@@ -15,6 +15,10 @@ Raw latency is a blocking read/write ping-pong on a plain socket; raw
 throughput is one write per length-prefixed message ("raw") or messages
 packed into 64 KiB writes ("raw-batch"). WebSocket and TLS rows compare with
 raw TCP (no TLS).
+
+The blocking-API rows (--blocking) measure latency with spperf -B, whose
+application calls the blocking `send` and `recv` from its own thread as
+nng's perf calls nng_send and nng_recv, beside the async spperf, nng and raw.
 """
 
 import argparse
@@ -75,10 +79,10 @@ class Runner:
         raise ValueError(transport)
 
     def cmd(self, impl, pinned):
-        exe = {"nanosp": self.bins["spperf"], "nng": self.bins["nngperf"]}.get(
-            impl, self.bins["rawperf"]
-        )
-        return (["taskset", "-c", "1"] if pinned else []) + [exe]
+        exe = {"nanosp": self.bins["spperf"], "nanosp-blocking": self.bins["spperf"],
+               "nng": self.bins["nngperf"]}.get(impl, self.bins["rawperf"])
+        flags = ["-B"] if impl == "nanosp-blocking" else []
+        return (["taskset", "-c", "1"] if pinned else []) + [exe] + flags
 
     def one(self, impl, transport, kind, size, count, pinned):
         """One measurement: microseconds (lat) or msg/s (thr), or None."""
@@ -98,6 +102,11 @@ class Runner:
                     base + [client, url, str(size), str(count)],
                 ]
             )
+            if url.startswith("ipc://"):  # nng leaves its socket file behind
+                try:
+                    os.unlink(url[len("ipc://"):])
+                except FileNotFoundError:
+                    pass
         if out is None:
             return None, None, None
         m = re.search(pat, out)
@@ -217,6 +226,7 @@ def main():
     ap.add_argument("--pin", default="no,yes", help="no, yes or both (no,yes)")
     ap.add_argument("--scale", default="inproc,tcp", help="transports for the REQ/REP pairs scaling test ('' skips)")
     ap.add_argument("--fanin", default="tcp", help="transports for the fan-in test ('' skips)")
+    ap.add_argument("--blocking", default="tcp,ipc", help="transports for the blocking-API latency rows ('' skips)")
     ap.add_argument("--fanin-clients", type=int, default=10000, help="REQ clients of the fan-in test (divided by --div)")
     ap.add_argument("--div", type=int, default=1, help="divide message counts by this (smoke runs)")
     ap.add_argument("--timeout", type=float, default=90, help="safety limit of one run, seconds")
@@ -228,7 +238,8 @@ def main():
     if a.render:
         with open(a.render) as f:
             d = json.load(f)
-        write_out(a.out, d["machine"], d["args"]["reps"], d["rows"], d["scale"], d["args"], d.get("fanin", []))
+        write_out(a.out, d["machine"], d["args"]["reps"], d["rows"], d["scale"], d["args"], d.get("fanin", []),
+                  d.get("blocking", []))
         return
 
     # The fan-in test holds a connection per client on each side.
@@ -277,6 +288,20 @@ def main():
                     }
                     rows.append(row)
                     print_row(row, header=len(rows) == 1)
+    blocking_rows = []
+    for pinned in pins:
+        for transport in [t for t in a.blocking.split(",") if t]:
+            for size in (64, 1024):
+                count = max(10, COUNTS[size][0] // a.div)
+                impls = ["nanosp", "nanosp-blocking", "nng", "raw"]
+                got = {i: [] for i in impls}
+                for _ in range(a.reps):
+                    for i in impls:
+                        got[i].append(r.one(i, transport, "lat", size, count, pinned)[0])
+                row = {"pinned": pinned, "transport": transport, "size": size, "count": count,
+                       "results": {i: summarize(v) for i, v in got.items()}}
+                blocking_rows.append(row)
+                print_blocking(row, header=len(blocking_rows) == 1)
     scale_rows = []
     for pinned in pins:
         for transport in [t for t in a.scale.split(",") if t]:
@@ -316,19 +341,20 @@ def main():
             fanin_rows.append(row)
             print_fanin(row, header=len(fanin_rows) == 1)
 
-    print("\n" + table_md(rows, scale_rows, fanin_rows))  # medians with min-max
+    print("\n" + table_md(rows, scale_rows, fanin_rows, blocking_rows))  # medians with min-max
     if a.out:
-        write_out(a.out, machine(), a.reps, rows, scale_rows, vars(a), fanin_rows)
+        write_out(a.out, machine(), a.reps, rows, scale_rows, vars(a), fanin_rows, blocking_rows)
 
 
-def write_out(out, meta, reps, rows, scale_rows, args, fanin_rows):
+def write_out(out, meta, reps, rows, scale_rows, args, fanin_rows, blocking_rows):
     os.makedirs(out, exist_ok=True)
     with open(os.path.join(out, "latest.json"), "w") as f:
-        json.dump({"machine": meta, "args": args, "rows": rows, "scale": scale_rows, "fanin": fanin_rows}, f, indent=1)
+        json.dump({"machine": meta, "args": args, "rows": rows, "scale": scale_rows, "fanin": fanin_rows,
+                   "blocking": blocking_rows}, f, indent=1)
     with open(os.path.join(out, "latest.md"), "w") as f:
         f.write(f"Machine: {meta['cpu']}, {meta['cpus']} CPUs, {meta['kernel']}; {meta['date']}; "
                 f"{reps} runs each (median, min-max).\n\n")
-        f.write(table_md(rows, scale_rows, fanin_rows))
+        f.write(table_md(rows, scale_rows, fanin_rows, blocking_rows))
     with open(os.path.join(out, "latest.svg"), "w") as f:
         f.write(chart_svg(rows))
     print(f"\nwrote {out}/latest.md, latest.json, latest.svg")
@@ -344,6 +370,22 @@ def print_row(row, header):
     rtxt = [f"{x:.2f}" if x else "-" for x in rs]
     print(f"{'yes' if row['pinned'] else 'no':3} {row['transport']:6} {row['size']:>7} {k:4} | "
           + " ".join(f"{c:>8}" for c in cells) + " | " + f"{rtxt[0]:>7} {rtxt[1]:>7} {rtxt[2]:>8}", flush=True)
+
+
+BLOCKING_IMPLS = ("nanosp", "nanosp-blocking", "nng", "raw")
+
+
+def print_blocking(row, header):
+    if header:
+        print(f"\n{'pin':3} {'transport':6} {'size':>7} | {'sp async':>8} {'sp block':>8} {'nng':>8} {'raw':>8} | "
+              f"{'block/nng':>9} {'block/raw':>9}")
+    res = row["results"]
+    cells = [fmt_val("lat", (res.get(i) or {}).get("median")) for i in BLOCKING_IMPLS]
+    b = res.get("nanosp-blocking")
+    rs = [ratio("lat", b, res.get(i)) for i in ("nng", "raw")]
+    rtxt = [f"{x:.2f}" if x else "-" for x in rs]
+    print(f"{'yes' if row['pinned'] else 'no':3} {row['transport']:6} {row['size']:>7} | "
+          + " ".join(f"{c:>8}" for c in cells) + f" | {rtxt[0]:>9} {rtxt[1]:>9}", flush=True)
 
 
 def print_scale(row, header):
@@ -371,7 +413,7 @@ def cell(kind, s):
     return f"{fmt_val(kind, s['median'])} ({fmt_val(kind, s['min'])}–{fmt_val(kind, s['max'])})"
 
 
-def table_md(rows, scale_rows, fanin_rows=()):
+def table_md(rows, scale_rows, fanin_rows=(), blocking_rows=()):
     out = []
     for kind, title, unit in (("lat", "Latency", "µs one way, lower is better"),
                               ("thr", "Throughput", "msg/s, higher is better")):
@@ -405,6 +447,19 @@ def table_md(rows, scale_rows, fanin_rows=()):
             sp, nn = t.get("nanosp"), t.get("nng")
             q = f"{sp[1] / nn[1]:.3g}×" if sp and nn and nn[1] else "-"
             out.append(f"| {'yes' if r['pinned'] else 'no'} | {r['transport']} | {size} | {f(sp)} | {f(nn)} | {q} |")
+        out.append("")
+    if blocking_rows:
+        out.append("### Latency on the blocking API (µs one way, lower is better; nanosp's application on its own thread, as nng's perf)\n")
+        out.append("| pinned | transport | size | nanosp async | nanosp blocking | nng | raw | blocking/nng | blocking/raw |")
+        out.append("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+        for r in blocking_rows:
+            res = r["results"]
+            b = res.get("nanosp-blocking")
+            cols = [cell("lat", res.get(i)) for i in BLOCKING_IMPLS]
+            rs = [ratio("lat", b, res.get(i)) for i in ("nng", "raw")]
+            size = {64: "64 B", 1024: "1 KiB"}[r["size"]]
+            out.append(f"| {'yes' if r['pinned'] else 'no'} | {r['transport']} | {size} | " + " | ".join(cols)
+                       + " | " + " | ".join(f"{x:.2f}×" if x else "-" for x in rs) + " |")
         out.append("")
     if scale_rows:
         out.append("### Scaling: independent REQ/REP pairs in one process (64 B, aggregate round trips/s)\n")

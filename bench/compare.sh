@@ -12,6 +12,6 @@ cargo build --locked -q --release -p nanosp-cli --bin spperf
 if [ "${1:-}" = "--smoke" ]; then
   shift
   exec python3 bench/compare.py --reps 1 --div 20 --sizes 64,64k --pin no \
-    --transports inproc,ipc,tcp,ws,tls --scale tcp --out '' "$@"
+    --transports inproc,ipc,tcp,ws,tls --scale tcp --blocking tcp --out '' "$@"
 fi
 exec python3 bench/compare.py "$@"

@@ -568,7 +568,11 @@ impl<Wr: ReadyWrite + Send + 'static> PipeWrite for ReadyWriter<Wr> {
     }
 
     #[allow(private_interfaces)]
-    fn poll_direct(&mut self, cx: &mut Context<'_>, q: &Arc<Chan>) -> Option<Poll<Error>> {
+    fn poll_direct(
+        &mut self,
+        cx: &mut Context<'_>,
+        q: &Arc<Chan>,
+    ) -> Option<Poll<Result<(), Error>>> {
         let shared = &self.shared;
         if self.parked && !shared.kick.swap(false, Ordering::AcqRel) {
             return Some(Poll::Pending);
@@ -591,20 +595,17 @@ impl<Wr: ReadyWrite + Send + 'static> PipeWrite for ReadyWriter<Wr> {
                     self.parked = true;
                     return Some(Poll::Pending);
                 }
-                Ok(Step::Turn) => {
-                    // Give way, as `Runtime::yield_now` would, and go on.
-                    cx.waker().wake_by_ref();
-                    return Some(Poll::Pending);
-                }
+                // The driver gives way (`Runtime::yield_now`) and goes on.
+                Ok(Step::Turn) => return Some(Poll::Ready(Ok(()))),
                 Ok(Step::Full) => match shared.w.lock(|w| w.wr.poll_writable(cx)) {
                     Poll::Pending => return Some(Poll::Pending),
                     Poll::Ready(Ok(())) => continue,
                     Poll::Ready(Err(e)) => {
                         shared.w.lock(|w| w.failed = Some(e));
-                        return Some(Poll::Ready(e));
+                        return Some(Poll::Ready(Err(e)));
                     }
                 },
-                Err(e) => return Some(Poll::Ready(e)),
+                Err(e) => return Some(Poll::Ready(Err(e))),
             }
         }
     }
@@ -758,7 +759,11 @@ mod tests {
         }
 
         /// The pipe's task polls the writer once.
-        fn poll(w: &mut ReadyWriter<Wire>, q: &Arc<Chan>, task: &Arc<Task>) -> Poll<Error> {
+        fn poll(
+            w: &mut ReadyWriter<Wire>,
+            q: &Arc<Chan>,
+            task: &Arc<Task>,
+        ) -> Poll<Result<(), Error>> {
             let waker = Waker::from(task.clone());
             w.poll_direct(&mut Context::from_waker(&waker), q)
                 .expect("a readiness writer writes directly")
@@ -871,7 +876,7 @@ mod tests {
             );
             assert_eq!(
                 w.poll_direct(&mut cx, &q),
-                Some(Poll::Ready(Error::ConnectionReset))
+                Some(Poll::Ready(Err(Error::ConnectionReset)))
             );
         }
 
@@ -886,9 +891,14 @@ mod tests {
             let q2 = q.clone();
             let pipe_task = std::thread::spawn(move || {
                 let mut w = w;
-                futures::executor::block_on(core::future::poll_fn(|cx| {
-                    w.poll_direct(cx, &q2).unwrap()
-                }))
+                loop {
+                    let r = futures::executor::block_on(core::future::poll_fn(|cx| {
+                        w.poll_direct(cx, &q2).unwrap()
+                    }));
+                    if let Err(e) = r {
+                        return e;
+                    }
+                }
             });
             let mut want = Vec::new();
             for i in 0..N {

@@ -95,11 +95,17 @@ pub trait PipeWrite {
     /// A writer that takes messages from the pipe's queue `q` itself (the
     /// core's readiness writer, [`crate::ready::ReadyWriter`], which writes
     /// an answer from the task that queued it): the pipe's task polls this
-    /// instead of popping and awaiting [`PipeWrite::send`], until it is
-    /// ready with the pipe's end. `None`, the default: no such writer.
+    /// instead of popping and awaiting [`PipeWrite::send`]: ready with
+    /// `Ok` after a long run of bytes (the driver gives the executor's
+    /// other tasks their turn, then polls again), with `Err` at the pipe's
+    /// end. `None`, the default: no such writer.
     #[doc(hidden)]
     #[allow(private_interfaces)]
-    fn poll_direct(&mut self, cx: &mut Context<'_>, q: &Arc<Chan>) -> Option<Poll<Error>> {
+    fn poll_direct(
+        &mut self,
+        cx: &mut Context<'_>,
+        q: &Arc<Chan>,
+    ) -> Option<Poll<Result<(), Error>>> {
         let _ = (cx, q);
         None
     }
@@ -267,13 +273,15 @@ impl<R: Runtime, Rd: PipeRead, Wr: PipeWrite> PipeDriver<R, Rd, Wr> {
                     // A writer that takes from the queue itself runs on its
                     // own from here.
                     #[cfg(all(feature = "std", not(target_family = "wasm")))]
-                    {
+                    loop {
                         let direct = poll_fn(|cx| match wr.poll_direct(cx, tx) {
                             None => Poll::Ready(None),
                             Some(p) => p.map(Some),
                         });
-                        if let Some(why) = direct.await {
-                            return why;
+                        match direct.await {
+                            None => break,
+                            Some(Ok(())) => rt.yield_now().await,
+                            Some(Err(why)) => return why,
                         }
                     }
                     let mut batch = VecDeque::new();

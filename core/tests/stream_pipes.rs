@@ -337,33 +337,22 @@ fn queued_messages_leave_in_one_write() {
     }
 }
 
-/// A bulk stream gives way: a pipe's writer and reader let the runtime run
-/// its other tasks (and, on tokio, its I/O) after every 256 KiB, so a small
-/// message on another pipe is not held back behind megabytes (`std` only).
-#[test]
+/// Sends 2 MiB of 64 KiB messages from a PUSH to a PULL socket joined by
+/// `connect` (it spawns the pipes) and returns how many times the pipes
+/// yielded to the runtime meanwhile: 8 turns of 256 KiB each way.
 #[cfg(feature = "std")]
-fn a_bulk_stream_yields_to_the_runtime_every_256_kib() {
+fn bulk_yields(connect: impl FnOnce(&Sock, &Sock, &Local)) -> u64 {
     let r = rt();
     let (mut pool, sp) = pool();
     let push = Socket::new(Protocol::Push0, r.clone());
     let pull = Socket::new(Protocol::Pull0, r.clone());
     push.set_opt(SockOpt::SendBuffer(64)).unwrap();
     pull.set_opt(SockOpt::RecvBuffer(64)).unwrap();
-    let (a, b) = duplex(1 << 16);
-    for (sock, (rd, wr), dialed) in [(&push, a.split(), true), (&pull, b.split(), false)] {
-        let sref = sock.transport_ref();
-        sp.0.spawn_local(async move {
-            let p = establish(&sref, rd, wr, Framing::Tcp, "mem://bulk", dialed)
-                .await
-                .unwrap();
-            p.run().await;
-        })
-        .unwrap();
-    }
+    connect(&push, &pull, &sp);
     pool.run_until_stalled();
     let before = r.yields();
     let body = Message::from(vec![7u8; 64 << 10]);
-    let n = 32; // 2 MiB: 8 turns of 256 KiB each way
+    let n = 32;
     let p = push.clone();
     sp.0.spawn_local(async move {
         for _ in 0..n {
@@ -375,8 +364,146 @@ fn a_bulk_stream_yields_to_the_runtime_every_256_kib() {
         let m = run(&mut pool, pull.recv()).unwrap();
         assert_eq!(m.body().len(), 64 << 10);
     }
-    let yields = r.yields() - before;
+    r.yields() - before
+}
+
+/// A bulk stream gives way: a pipe's writer and reader let the runtime run
+/// its other tasks (and, on tokio, its I/O) after every 256 KiB, so a small
+/// message on another pipe is not held back behind megabytes (`std` only).
+#[test]
+#[cfg(feature = "std")]
+fn a_bulk_stream_yields_to_the_runtime_every_256_kib() {
+    let yields = bulk_yields(|push, pull, sp| {
+        let (a, b) = duplex(1 << 16);
+        for (sock, (rd, wr), dialed) in [(push, a.split(), true), (pull, b.split(), false)] {
+            let sref = sock.transport_ref();
+            sp.0.spawn_local(async move {
+                let p = establish(&sref, rd, wr, Framing::Tcp, "mem://bulk", dialed)
+                    .await
+                    .unwrap();
+                p.run().await;
+            })
+            .unwrap();
+        }
+    });
     assert!(yields >= 12, "{yields} yields for 2 MiB each way");
+}
+
+/// One direction of an in-memory stream with readiness
+/// ([`nanosp_core::ready`]'s traits), holding at most `cap` bytes.
+#[cfg(feature = "std")]
+mod ready_mem {
+    use std::collections::VecDeque;
+    use std::sync::{Arc, Mutex};
+    use std::task::{Context, Poll, Waker};
+
+    use nanosp_core::ready::{ReadyRead, ReadyWrite};
+    use nanosp_core::Error;
+
+    #[derive(Default)]
+    struct State {
+        buf: VecDeque<u8>,
+        cap: usize,
+        reader: Option<Waker>,
+        writer: Option<Waker>,
+    }
+
+    pub struct Rd(Arc<Mutex<State>>);
+    pub struct Wr(Arc<Mutex<State>>);
+
+    pub fn pipe(cap: usize) -> (Rd, Wr) {
+        let s = Arc::new(Mutex::new(State {
+            cap,
+            ..State::default()
+        }));
+        (Rd(s.clone()), Wr(s))
+    }
+
+    impl ReadyRead for Rd {
+        fn poll_readable(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+            let mut s = self.0.lock().unwrap();
+            if s.buf.is_empty() {
+                s.reader = Some(cx.waker().clone());
+                return Poll::Pending;
+            }
+            Poll::Ready(Ok(()))
+        }
+        fn try_read(&mut self, buf: &mut [u8]) -> Result<Option<usize>, Error> {
+            let (n, w) = {
+                let mut s = self.0.lock().unwrap();
+                let n = buf.len().min(s.buf.len());
+                if n == 0 {
+                    return Ok(None);
+                }
+                for (d, b) in buf.iter_mut().zip(s.buf.drain(..n)) {
+                    *d = b;
+                }
+                (n, s.writer.take())
+            };
+            if let Some(w) = w {
+                w.wake();
+            }
+            Ok(Some(n))
+        }
+        fn with_scratch<T>(f: impl FnOnce(&mut [u8]) -> T) -> T {
+            f(&mut vec![0; nanosp_core::ready::SCRATCH])
+        }
+    }
+
+    impl ReadyWrite for Wr {
+        fn poll_writable(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+            let mut s = self.0.lock().unwrap();
+            if s.buf.len() >= s.cap {
+                s.writer = Some(cx.waker().clone());
+                return Poll::Pending;
+            }
+            Poll::Ready(Ok(()))
+        }
+        fn try_write2(&mut self, a: &[u8], b: &[u8]) -> Result<Option<usize>, Error> {
+            let (n, w) = {
+                let mut s = self.0.lock().unwrap();
+                let n = (s.cap - s.buf.len()).min(a.len() + b.len());
+                if n == 0 {
+                    return Ok(None);
+                }
+                let from_a = n.min(a.len());
+                s.buf.extend(&a[..from_a]);
+                s.buf.extend(&b[..n - from_a]);
+                (n, s.reader.take())
+            };
+            if let Some(w) = w {
+                w.wake();
+            }
+            Ok(Some(n))
+        }
+        fn with_scratch<T>(f: impl FnOnce(&mut [u8]) -> T) -> T {
+            f(&mut vec![0; nanosp_core::ready::SCRATCH])
+        }
+    }
+}
+
+/// The same over readiness pipes (tokio's tcp and ipc), whose writer takes
+/// its messages from the queue itself: a long run gives way through the
+/// runtime's `yield_now`, which on tokio lets the I/O be seen first.
+#[test]
+#[cfg(feature = "std")]
+fn a_bulk_stream_over_readiness_pipes_yields_to_the_runtime_every_256_kib() {
+    use nanosp_core::ready::establish_ready;
+    let yields = bulk_yields(|push, pull, sp| {
+        let (ar, bw) = ready_mem::pipe(1 << 20);
+        let (br, aw) = ready_mem::pipe(1 << 20);
+        for (sock, rd, wr, dialed) in [(push, ar, aw, true), (pull, br, bw, false)] {
+            let sref = sock.transport_ref();
+            sp.0.spawn_local(async move {
+                let p = establish_ready(&sref, rd, wr, Framing::Tcp, "mem://bulk", dialed)
+                    .await
+                    .unwrap();
+                p.run().await;
+            })
+            .unwrap();
+        }
+    });
+    assert!(yields >= 14, "{yields} yields for 2 MiB each way");
 }
 
 #[test]

@@ -485,6 +485,8 @@ impl<Wr: ReadyWrite> WriteState<Wr> {
                 r?;
                 continue;
             }
+            // Without `std` there is no bound (`POP_MOST` is `usize::MAX`).
+            #[allow(clippy::absurd_extreme_comparisons)]
             if moved >= POP_MOST {
                 q.written();
                 return Ok(Step::Turn);

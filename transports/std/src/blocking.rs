@@ -4,6 +4,10 @@
 //! starts on first use on a background thread ([`crate::rt::shared_handle`]).
 //! `send` and `recv` park the calling thread on the core's wakers, so a
 //! message goes from the transport task straight to the waiting thread.
+//! A message that answers what a tcp or ipc pipe just read (a reply, the
+//! next request) is written by the sending thread itself, without a
+//! hand-over to the runtime's thread; a stream of messages is left to the
+//! pipe's task, which gathers them into few writes.
 //!
 //! Do not call these functions from inside an async task: they block the
 //! thread. Use [`crate::Socket`] there (and [`Socket::as_async`] to share one

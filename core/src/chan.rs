@@ -289,26 +289,32 @@ impl Chan {
         out: &mut VecDeque<Message>,
         max_bytes: usize,
     ) -> Poll<Result<(), ()>> {
-        self.pop_or_park(cx.waker(), out, max_bytes)
+        let (r, w) = self.pop_or_park(cx.waker(), out, max_bytes);
+        if let Some(w) = w {
+            w.wake();
+        }
+        r
     }
 
-    /// [`Chan::poll_pop`] parking `park` rather than a task's own waker
-    /// (the readiness writer's, [`crate::ready`]).
+    /// [`Chan::poll_pop`] parking `park` rather than a task's own waker,
+    /// and handing back the producer's waker (room again) instead of
+    /// waking it: the readiness writer ([`crate::ready`]) wakes it once
+    /// its own lock is released.
     pub(crate) fn pop_or_park(
         &self,
         park: &Waker,
         out: &mut VecDeque<Message>,
         max_bytes: usize,
-    ) -> Poll<Result<(), ()>> {
-        let r = self.st.lock(|s| {
+    ) -> (Poll<Result<(), ()>>, Option<Waker>) {
+        self.st.lock(|s| {
             if s.closed {
-                return Poll::Ready(Err(()));
+                return (Poll::Ready(Err(())), None);
             }
             if s.q.is_empty() {
                 if !s.rx_waker.as_ref().is_some_and(|w| w.will_wake(park)) {
                     s.rx_waker = Some(park.clone());
                 }
-                return Poll::Pending;
+                return (Poll::Pending, None);
             }
             // Firmware and wasm pipes pass no bound (see the pipe driver's
             // writer): they take everything.
@@ -330,18 +336,8 @@ impl Chan {
                 }
             }
             self.busy.store(true, Ordering::Relaxed);
-            Poll::Ready(Ok(s.tx_waker.take()))
-        });
-        match r {
-            Poll::Ready(Ok(w)) => {
-                if let Some(w) = w {
-                    w.wake();
-                }
-                Poll::Ready(Ok(()))
-            }
-            Poll::Ready(Err(())) => Poll::Ready(Err(())),
-            Poll::Pending => Poll::Pending,
-        }
+            (Poll::Ready(Ok(())), s.tx_waker.take())
+        })
     }
 
     // ---- socket-consumer side (the pump) ----------------------------------

@@ -27,6 +27,7 @@ use crate::chan::Chan;
 use crate::frame::{
     encode_prefix, handshake as header_of, parse_handshake, Decoder, Framing, AHEAD, MAX_PREFIX,
 };
+use crate::proto::Wakes;
 use crate::stream::{counted, in_time};
 use crate::sync::{Arc, Mutex, Weak};
 use crate::transport::{attach, PipeDriver, PipeRead, PipeWrite, POP_MOST};
@@ -454,22 +455,21 @@ impl<Wr: ReadyWrite> WriteState<Wr> {
     /// run has moved, or `q` is empty (then `park` waits in it). A
     /// failure is kept: every later round reports it.
     ///
-    /// The producer (the socket's refill) is woken at once when messages
-    /// are taken, under this state's lock, so the queue fills again while
-    /// these are written. That is safe because its push reaches this
-    /// writer only through [`DirectWake`], which never waits for the lock.
-    fn write_now(&mut self, q: &Chan, park: &Waker) -> Result<Step, Error> {
+    /// The producer's waker (the socket's refill, which runs the machine
+    /// and may push more) goes to `later`, to be woken once this state's
+    /// lock is released: nothing of the socket runs under it.
+    fn write_now(&mut self, q: &Chan, park: &Waker, later: &mut Wakes) -> Result<Step, Error> {
         if let Some(e) = self.failed {
             return Err(e);
         }
-        let r = self.write_round(q, park);
+        let r = self.write_round(q, park, later);
         if let Err(e) = r {
             self.failed = Some(e);
         }
         r
     }
 
-    fn write_round(&mut self, q: &Chan, park: &Waker) -> Result<Step, Error> {
+    fn write_round(&mut self, q: &Chan, park: &Waker, later: &mut Wakes) -> Result<Step, Error> {
         let mut moved = 0usize;
         loop {
             if self.has_left() {
@@ -491,7 +491,11 @@ impl<Wr: ReadyWrite> WriteState<Wr> {
                 q.written();
                 return Ok(Step::Turn);
             }
-            match q.pop_or_park(park, &mut self.batch, POP_MOST) {
+            let (r, w) = q.pop_or_park(park, &mut self.batch, POP_MOST);
+            if let Some(w) = w {
+                later.push(w);
+            }
+            match r {
                 Poll::Pending => {
                     q.written();
                     // Nothing is held between batches.
@@ -527,8 +531,11 @@ impl<Wr: ReadyWrite + Send + 'static> Wake for DirectWake<Wr> {
         if s.answer.swap(false, Ordering::AcqRel) {
             if let Some(q) = this.q.upgrade() {
                 let park = Waker::from(this.clone());
+                let mut later = Wakes::default();
                 // Busy (the pipe's task is writing): it sees the message.
-                if let Some(Ok(Step::Parked)) = s.w.try_lock(|w| w.write_now(&q, &park)) {
+                let r = s.w.try_lock(|w| w.write_now(&q, &park, &mut later));
+                later.wake_all();
+                if let Some(Ok(Step::Parked)) = r {
                     return;
                 }
             }
@@ -576,6 +583,13 @@ impl<Wr: ReadyWrite + Send + 'static> PipeWrite for ReadyWriter<Wr> {
         q: &Arc<Chan>,
     ) -> Option<Poll<Result<(), Error>>> {
         let shared = &self.shared;
+        // Kept current even when there is nothing to do: a task polled with
+        // a new waker is woken with that one.
+        shared.task.lock(|t| {
+            if !t.as_ref().is_some_and(|t| t.will_wake(cx.waker())) {
+                *t = Some(cx.waker().clone());
+            }
+        });
         if self.parked && !shared.kick.swap(false, Ordering::AcqRel) {
             return Some(Poll::Pending);
         }
@@ -586,14 +600,17 @@ impl<Wr: ReadyWrite + Send + 'static> PipeWrite for ReadyWriter<Wr> {
                 q: Arc::downgrade(q),
             }))
         });
-        shared.task.lock(|t| {
-            if !t.as_ref().is_some_and(|t| t.will_wake(cx.waker())) {
-                *t = Some(cx.waker().clone());
-            }
-        });
         loop {
-            match shared.w.lock(|w| w.write_now(q, park)) {
+            let mut later = Wakes::default();
+            let r = shared.w.lock(|w| w.write_now(q, park, &mut later));
+            // The refill may queue more at once (then `kick` is set): the
+            // next round takes it in this same poll.
+            later.wake_all();
+            match r {
                 Ok(Step::Parked) => {
+                    if shared.kick.swap(false, Ordering::AcqRel) {
+                        continue;
+                    }
                     self.parked = true;
                     return Some(Poll::Pending);
                 }
@@ -814,9 +831,21 @@ mod tests {
             assert_eq!(wire.bytes(), frames(&ms));
             assert_eq!(task.woken(), 1, "the answer did not wake the pipe's task");
 
-            // A task woken for its reader alone does no writer's work.
+            // A task woken for its reader alone does no writer's work: a
+            // message queued without its wake-up (the engine always wakes)
+            // waits for that wake-up.
+            let mut all = ms.clone();
+            all.push(Message::from("five"));
+            let wake = match q.try_push(all[4].clone(), None) {
+                Ok(Some(w)) => w,
+                _ => panic!("the writer's waker waits in the queue"),
+            };
             assert!(poll(&mut w, &q, &task).is_pending());
             assert_eq!(wire.bytes(), frames(&ms));
+            wake.wake();
+            assert_eq!(task.woken(), 2, "no answer pending: the pipe's task");
+            assert!(poll(&mut w, &q, &task).is_pending());
+            assert_eq!(wire.bytes(), frames(&all));
         }
 
         #[test]
@@ -891,51 +920,68 @@ mod tests {
             let answer = w.shared.answer.clone();
             let q = Arc::new(Chan::new(16));
             let q2 = q.clone();
+            // Both sides on threads of their own; a lost wake-up fails the
+            // test at the watchdog instead of hanging it.
+            let (done, finished) = std::sync::mpsc::channel();
+            let done2 = done.clone();
             let pipe_task = std::thread::spawn(move || {
                 let mut w = w;
-                loop {
+                let why = loop {
                     let r = futures::executor::block_on(core::future::poll_fn(|cx| {
                         w.poll_direct(cx, &q2).unwrap()
                     }));
                     if let Err(e) = r {
-                        return e;
+                        break e;
                     }
-                }
+                };
+                done2.send(()).unwrap();
+                why
             });
-            let mut want = Vec::new();
-            for i in 0..N {
-                // Every third message answers a read; sizes from 4 bytes to
-                // past the copy limit, so writes split and bodies go whole.
-                if i % 3 == 0 {
-                    answer.store(true, Ordering::Release);
-                }
-                let len = 4 + (i as usize * 7919) % if i % 97 == 0 { 20_000 } else { 300 };
-                let mut body = vec![(i % 251) as u8; len];
-                body[..4].copy_from_slice(&i.to_be_bytes());
-                let m = Message::from(body);
-                encode_message(Framing::Tcp, &m, &mut want);
-                let mut m = Some(m);
-                futures::executor::block_on(core::future::poll_fn(|cx| {
-                    match q.try_push(m.take().unwrap(), Some(cx.waker())) {
-                        Ok(w) => {
-                            if let Some(w) = w {
-                                w.wake();
-                            }
-                            Poll::Ready(())
-                        }
-                        Err(back) => {
-                            m = Some(back);
-                            Poll::Pending
-                        }
+            let pusher = std::thread::spawn(move || {
+                let mut want = Vec::new();
+                for i in 0..N {
+                    // Every third message answers a read; sizes from 4 bytes
+                    // to past the copy limit, so writes split and bodies go
+                    // whole.
+                    if i % 3 == 0 {
+                        answer.store(true, Ordering::Release);
                     }
-                }));
+                    let len = 4 + (i as usize * 7919) % if i % 97 == 0 { 20_000 } else { 300 };
+                    let mut body = vec![(i % 251) as u8; len];
+                    body[..4].copy_from_slice(&i.to_be_bytes());
+                    let m = Message::from(body);
+                    encode_message(Framing::Tcp, &m, &mut want);
+                    let mut m = Some(m);
+                    futures::executor::block_on(core::future::poll_fn(|cx| {
+                        match q.try_push(m.take().unwrap(), Some(cx.waker())) {
+                            Ok(w) => {
+                                if let Some(w) = w {
+                                    w.wake();
+                                }
+                                Poll::Ready(())
+                            }
+                            Err(back) => {
+                                m = Some(back);
+                                Poll::Pending
+                            }
+                        }
+                    }));
+                }
+                // Everything queued is written before the queue's close ends
+                // the writer.
+                futures::executor::block_on(core::future::poll_fn(|cx| q.poll_flushed(cx)));
+                for w in q.close().into_iter().flatten() {
+                    w.wake();
+                }
+                done.send(()).unwrap();
+                want
+            });
+            for _ in 0..2 {
+                finished
+                    .recv_timeout(std::time::Duration::from_secs(60))
+                    .expect("the writer or the sender stopped (a lost wake-up)");
             }
-            // Everything queued is written before the queue's close ends
-            // the writer.
-            futures::executor::block_on(core::future::poll_fn(|cx| q.poll_flushed(cx)));
-            for w in q.close().into_iter().flatten() {
-                w.wake();
-            }
+            let want = pusher.join().unwrap();
             assert_eq!(pipe_task.join().unwrap(), Error::Closed);
             let got = wire.bytes();
             assert_eq!(got.len(), want.len());

@@ -3,8 +3,10 @@
 //! a no-op-cheap critical section on single-core microcontrollers).
 //!
 //! Locks are taken through a closure so a guard can never be held across an
-//! `.await`, and never two at a time except in the documented order
-//! registry → socket → channel.
+//! `.await`, and never two at a time except in the documented orders
+//! registry → socket → channel and readiness writer → channel (a
+//! [`crate::ready::ReadyWriter`]'s own lock, under which it pops its queue;
+//! the socket's refill runs only after that lock is released).
 
 pub(crate) use portable_atomic_util::{Arc, Weak};
 

@@ -503,7 +503,9 @@ fn a_bulk_stream_over_readiness_pipes_yields_to_the_runtime_every_256_kib() {
             .unwrap();
         }
     });
-    assert!(yields >= 14, "{yields} yields for 2 MiB each way");
+    // The reader's 8 turns and the writer's 7 (its first message goes at
+    // once from the sending task); without the writer's: 8.
+    assert!(yields >= 12, "{yields} yields for 2 MiB each way");
 }
 
 #[test]

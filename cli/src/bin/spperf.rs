@@ -313,7 +313,8 @@ async fn thr_server(p: Proto, url: &str, size: usize, count: usize, batch: usize
     report_thr(t0, a0, size, count);
 }
 
-/// Prints a throughput server's result lines (see [`report_lat`]).
+/// Prints a throughput server's result lines, as [`Rounds::report`] does a
+/// latency client's.
 fn report_thr(t0: Instant, a0: u64, size: usize, count: usize) {
     let total = t0.elapsed().as_secs_f64();
     let warm = count / 2;

@@ -341,9 +341,9 @@ fn blocking_api_needs_no_runtime() {
 #[test]
 fn blocking_streams_both_ways_at_once_arrive_whole_and_in_order() {
     use nanosp::blocking::Socket as B;
-    const N: u32 = 3000;
+    const N: u32 = 2000;
     fn body(i: u32) -> Vec<u8> {
-        let len = match i % 50 {
+        let len = match i % 100 {
             0 => 300_000,
             n => 4 + (n as usize * 37) % 2000,
         };
@@ -360,25 +360,25 @@ fn blocking_streams_both_ways_at_once_arrive_whole_and_in_order() {
             s.set_opt(SockOpt::RecvTimeout(Some(LIMIT))).unwrap();
             s.set_opt(SockOpt::SendTimeout(Some(LIMIT))).unwrap();
         }
-        let senders: Vec<_> = [a.clone(), b.clone()]
-            .into_iter()
-            .map(|s| {
-                std::thread::spawn(move || {
-                    for i in 0..N {
-                        s.send(Message::from(body(i))).unwrap();
-                    }
-                })
-            })
-            .collect();
-        for (who, s) in [("listener", &a), ("dialer", &b)] {
-            for i in 0..N {
-                let m = s
-                    .recv()
-                    .unwrap_or_else(|e| panic!("{kind} {who}: {i}: {e}"));
-                assert!(m.body() == body(i), "{kind} {who}: message {i} differs");
-            }
+        // A sender and a receiver thread on each side, all at once.
+        let mut threads = Vec::new();
+        for (who, s) in [("listener", a.clone()), ("dialer", b.clone())] {
+            let tx = s.clone();
+            threads.push(std::thread::spawn(move || {
+                for i in 0..N {
+                    tx.send(Message::from(body(i))).unwrap();
+                }
+            }));
+            threads.push(std::thread::spawn(move || {
+                for i in 0..N {
+                    let m = s
+                        .recv()
+                        .unwrap_or_else(|e| panic!("{kind} {who}: {i}: {e}"));
+                    assert!(m.body() == body(i), "{kind} {who}: message {i} differs");
+                }
+            }));
         }
-        for t in senders {
+        for t in threads {
             t.join().unwrap();
         }
     }

@@ -22,6 +22,9 @@ pub(crate) struct Chan {
     /// the lock only when someone waits for the flush (linger).
     busy: AtomicBool,
     flush_wanted: AtomicBool,
+    /// The pipe delivered messages since a direct writer last wrote an
+    /// answer (see [`crate::ready::ReadyWriter`]).
+    answered: AtomicBool,
 }
 
 struct State {
@@ -74,6 +77,7 @@ impl Chan {
             }),
             busy: AtomicBool::new(false),
             flush_wanted: AtomicBool::new(false),
+            answered: AtomicBool::new(false),
         }
     }
 
@@ -176,6 +180,22 @@ impl Chan {
                 Poll::Pending
             }
         })
+    }
+
+    /// On a pipe's outgoing queue: the pipe has just delivered messages,
+    /// so the next one queued answers them (only pipe drivers with `std`
+    /// say so).
+    #[cfg_attr(
+        not(all(feature = "std", not(target_family = "wasm"))),
+        allow(dead_code)
+    )]
+    pub(crate) fn answered(&self) {
+        self.answered.store(true, Ordering::Release);
+    }
+
+    /// Takes the flag [`Chan::answered`] raised.
+    pub(crate) fn take_answered(&self) -> bool {
+        self.answered.swap(false, Ordering::AcqRel)
     }
 
     /// Task consumer: what it popped last has been written.

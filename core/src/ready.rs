@@ -115,8 +115,7 @@ pub async fn establish_ready<R: Runtime, Rd: ReadyRead, Wr: ReadyWrite + Send + 
     let peer = in_time(sock, pin!(handshake(&mut rd, &mut wr, ours))).await?;
     let limit = sock.options().frame_limit() as u64;
     let writer = ReadyWriter::new(wr, framing);
-    let mut reader = ReadyReader::new(rd, framing, limit, crate::frame::MAX_INITIAL_RESERVE);
-    reader.cue(&writer);
+    let reader = ReadyReader::new(rd, framing, limit, crate::frame::MAX_INITIAL_RESERVE);
     counted(sock, attach(sock, peer, url, dialed, reader, writer))
 }
 
@@ -154,8 +153,6 @@ pub struct ReadyReader<Rd> {
     ready: VecDeque<Message>,
     /// Bad input after them: the pipe's end, once they are delivered.
     failed: Option<Error>,
-    /// Set when a read brings bytes: the writer's cue (see [`ReadyWriter`]).
-    answer: Arc<AtomicBool>,
 }
 
 impl<Rd: ReadyRead> ReadyReader<Rd> {
@@ -170,14 +167,7 @@ impl<Rd: ReadyRead> ReadyReader<Rd> {
             dec,
             ready: VecDeque::new(),
             failed: None,
-            answer: Arc::new(AtomicBool::new(false)),
         }
-    }
-
-    /// Lets `w` write the messages that answer what this reader reads from
-    /// the task that queues them (see [`ReadyWriter`]).
-    pub fn cue<Wr>(&mut self, w: &ReadyWriter<Wr>) {
-        self.answer = w.shared.answer.clone();
     }
 
     fn next(&mut self) -> Option<Result<Message, Error>> {
@@ -199,7 +189,6 @@ impl<Rd: ReadyRead> ReadyReader<Rd> {
                 None => Ok(false),
                 Some(0) => Err(Error::ConnectionShutdown),
                 Some(n) => {
-                    self.answer.store(true, Ordering::Release);
                     let (m, next) = self.dec.advance_body_ahead(n);
                     if let Some(m) = m {
                         self.ready.push_back(m);
@@ -214,7 +203,6 @@ impl<Rd: ReadyRead> ReadyReader<Rd> {
                 }
             };
         }
-        let answer = &self.answer;
         let (rd, dec, ready, failed) = (
             &mut self.rd,
             &mut self.dec,
@@ -227,7 +215,6 @@ impl<Rd: ReadyRead> ReadyReader<Rd> {
                 Some(0) => return Err(Error::ConnectionShutdown),
                 Some(n) => n,
             };
-            answer.store(true, Ordering::Release);
             if n > KEEP_SLOTS * 16 && ready.capacity() <= KEEP_SLOTS && ready.is_empty() {
                 // Possibly many small messages: a grown queue, if one is spare.
                 if let Some(q) = SPARE_QUEUES.lock(|s| s.pop()) {
@@ -292,47 +279,62 @@ impl<Rd: ReadyRead> PipeRead for ReadyReader<Rd> {
 /// The sending half of a readiness pipe: frames and gathers messages.
 ///
 /// A message that answers the peer is written by the task that queued it:
-/// once a read has brought bytes in, the next message queued on the pipe
-/// (a reply, the next request) is framed and written at once by the task
-/// that sends it, instead of waking the pipe's task to do so. On the
-/// blocking API that saves a hand-over to the runtime's thread per
-/// message; on a runtime, a task poll. Everything else (a stream of
-/// messages, what the stream does not take at once, a long run of bytes)
-/// is written by the pipe's task, which gathers what is queued into as few
-/// writes as it can, as before.
+/// once the pipe has delivered messages, the next message queued on it (a
+/// reply, the next request) is framed and written at once by the task that
+/// sends it, instead of waking the pipe's task to do so. On the blocking
+/// API that saves a hand-over to the runtime's thread per message; on a
+/// runtime, a task poll. Everything else (a stream of messages, what the
+/// stream does not take at once, a long run of bytes) is written by the
+/// pipe's task, which gathers what is queued into as few writes as it
+/// can, as before. A pipe that has sent nothing yet keeps its state here
+/// and allocates nothing for this.
 pub struct ReadyWriter<Wr> {
-    shared: Arc<WriteShared<Wr>>,
-    /// The waker parked in the pipe's queue: a push wakes it (see
-    /// [`DirectWake`]).
-    park: Option<Waker>,
-    /// The last round ended with `park` in the queue: the pipe's task has
-    /// nothing to do here until `kick` says so.
+    state: Writer<Wr>,
+    /// The last round ended with the shared state's waker in the queue:
+    /// the pipe's task has nothing to do here until `kick` says so.
     parked: bool,
 }
 
+enum Writer<Wr> {
+    /// Nothing sent yet: the state is here, and nothing more is allocated
+    /// (an idle pipe costs what it did before the direct write).
+    Own(WriteCore<Wr>),
+    Shared(Arc<WriteShared<Wr>>),
+    /// Only while moving from one to the other.
+    Moving,
+}
+
+/// A writer's state once shared between the pipe's task and the tasks that
+/// queue messages; as a waker ([`Wake`]), what waits in the pipe's queue: a
+/// push wakes it, and it writes an answer from the pushing task if it can,
+/// and otherwise wakes the pipe's task.
 struct WriteShared<Wr> {
     w: Mutex<WriteState<Wr>>,
+    /// The pipe's outgoing queue (weak: it holds this as its waker).
+    q: Weak<Chan>,
     /// The pipe's task, for the writes the pushing task leaves to it.
     task: Mutex<Option<Waker>>,
-    /// Set by the pipe's reader when a read brought bytes; taken by the
-    /// next direct write (see [`ReadyWriter`]).
-    answer: Arc<AtomicBool>,
     /// Set before the pipe's task is woken for the writer: a task woken
     /// for its reader alone leaves the writer (and its locks) alone.
     kick: AtomicBool,
 }
 
 struct WriteState<Wr> {
+    core: WriteCore<Wr>,
+    /// Messages taken from the pipe's queue, not yet written.
+    batch: VecDeque<Message>,
+    /// A write failed or the queue closed: every later round says so.
+    failed: Option<Error>,
+}
+
+/// The stream and what a write left of the messages given to it.
+struct WriteCore<Wr> {
     wr: Wr,
     framing: Framing,
     /// Bytes of a gathered write the stream did not take, written first.
     pending: Vec<u8>,
     /// A large body being written from its message, and how far.
     body: Option<(Message, usize)>,
-    /// Messages taken from the pipe's queue, not yet written.
-    batch: VecDeque<Message>,
-    /// A write failed or the queue closed: every later round says so.
-    failed: Option<Error>,
 }
 
 /// How a round of [`WriteState::write_now`] ended.
@@ -351,27 +353,27 @@ impl<Wr: ReadyWrite> ReadyWriter<Wr> {
     /// Wraps `wr`.
     pub fn new(wr: Wr, framing: Framing) -> Self {
         ReadyWriter {
-            shared: Arc::new(WriteShared {
-                w: Mutex::new(WriteState {
-                    wr,
-                    framing,
-                    pending: Vec::new(),
-                    body: None,
-                    batch: VecDeque::new(),
-                    failed: None,
-                }),
-                task: Mutex::new(None),
-                // A new pipe's first message may go at once too.
-                answer: Arc::new(AtomicBool::new(true)),
-                kick: AtomicBool::new(false),
+            state: Writer::Own(WriteCore {
+                wr,
+                framing,
+                pending: Vec::new(),
+                body: None,
             }),
-            park: None,
             parked: false,
+        }
+    }
+
+    /// Runs `f` on the stream's state, wherever it is.
+    fn with_core<T>(&mut self, f: impl FnOnce(&mut WriteCore<Wr>) -> T) -> T {
+        match &mut self.state {
+            Writer::Own(c) => f(c),
+            Writer::Shared(s) => s.w.lock(|w| f(&mut w.core)),
+            Writer::Moving => unreachable!("a writer's state is here or shared"),
         }
     }
 }
 
-impl<Wr: ReadyWrite> WriteState<Wr> {
+impl<Wr: ReadyWrite> WriteCore<Wr> {
     fn has_left(&self) -> bool {
         !self.pending.is_empty() || self.body.is_some()
     }
@@ -448,7 +450,9 @@ impl<Wr: ReadyWrite> WriteState<Wr> {
         }
         Ok(())
     }
+}
 
+impl<Wr: ReadyWrite> WriteState<Wr> {
     /// One round without waiting, from whichever task runs it (the pipe's,
     /// or one that queued a message): what an earlier write left, the
     /// messages taken, then more from `q`, until the stream is full, a long
@@ -472,15 +476,15 @@ impl<Wr: ReadyWrite> WriteState<Wr> {
     fn write_round(&mut self, q: &Chan, park: &Waker, later: &mut Wakes) -> Result<Step, Error> {
         let mut moved = 0usize;
         loop {
-            if self.has_left() {
-                if !self.write_left()? {
+            if self.core.has_left() {
+                if !self.core.write_left()? {
                     return Ok(Step::Full);
                 }
                 continue;
             }
             if !self.batch.is_empty() {
                 let mut batch = core::mem::take(&mut self.batch);
-                let r = self.write_batch(&mut batch);
+                let r = self.core.write_batch(&mut batch);
                 self.batch = batch;
                 r?;
                 continue;
@@ -499,8 +503,8 @@ impl<Wr: ReadyWrite> WriteState<Wr> {
                 Poll::Pending => {
                     q.written();
                     // Nothing is held between batches.
-                    if self.pending.capacity() > 0 {
-                        self.pending = Vec::new();
+                    if self.core.pending.capacity() > 0 {
+                        self.core.pending = Vec::new();
                     }
                     return Ok(Step::Parked);
                 }
@@ -511,37 +515,26 @@ impl<Wr: ReadyWrite> WriteState<Wr> {
     }
 }
 
-/// The waker a [`ReadyWriter`] parks in its pipe's queue. Woken by a push:
-/// if a read has brought bytes in since the last such write, it writes
-/// from the pushing task; else, or for what it cannot finish, it wakes the
-/// pipe's task.
-struct DirectWake<Wr> {
-    shared: Arc<WriteShared<Wr>>,
-    // Weak: the queue holds this waker while the writer waits.
-    q: Weak<Chan>,
-}
-
-impl<Wr: ReadyWrite + Send + 'static> Wake for DirectWake<Wr> {
+impl<Wr: ReadyWrite + Send + 'static> Wake for WriteShared<Wr> {
     fn wake(this: Arc<Self>) {
         Self::wake_by_ref(&this);
     }
 
     fn wake_by_ref(this: &Arc<Self>) {
-        let s = &this.shared;
-        if s.answer.swap(false, Ordering::AcqRel) {
-            if let Some(q) = this.q.upgrade() {
+        if let Some(q) = this.q.upgrade() {
+            if q.take_answered() {
                 let park = Waker::from(this.clone());
                 let mut later = Wakes::default();
                 // Busy (the pipe's task is writing): it sees the message.
-                let r = s.w.try_lock(|w| w.write_now(&q, &park, &mut later));
+                let r = this.w.try_lock(|w| w.write_now(&q, &park, &mut later));
                 later.wake_all();
                 if let Some(Ok(Step::Parked)) = r {
                     return;
                 }
             }
         }
-        s.kick.store(true, Ordering::Release);
-        if let Some(t) = s.task.lock(|t| t.clone()) {
+        this.kick.store(true, Ordering::Release);
+        if let Some(t) = this.task.lock(|t| t.clone()) {
             t.wake();
         }
     }
@@ -549,9 +542,8 @@ impl<Wr: ReadyWrite + Send + 'static> Wake for DirectWake<Wr> {
 
 impl<Wr: ReadyWrite + Send + 'static> PipeWrite for ReadyWriter<Wr> {
     async fn send(&mut self, batch: &mut VecDeque<Message>) -> Result<(), Error> {
-        let shared = &self.shared;
         loop {
-            let left = shared.w.lock(|w| -> Result<bool, Error> {
+            let left = self.with_core(|w| -> Result<bool, Error> {
                 loop {
                     if w.has_left() {
                         if !w.write_left()? {
@@ -572,7 +564,7 @@ impl<Wr: ReadyWrite + Send + 'static> PipeWrite for ReadyWriter<Wr> {
             if !left {
                 return Ok(());
             }
-            poll_fn(|cx| shared.w.lock(|w| w.wr.poll_writable(cx))).await?;
+            poll_fn(|cx| self.with_core(|w| w.wr.poll_writable(cx))).await?;
         }
     }
 
@@ -582,7 +574,36 @@ impl<Wr: ReadyWrite + Send + 'static> PipeWrite for ReadyWriter<Wr> {
         cx: &mut Context<'_>,
         q: &Arc<Chan>,
     ) -> Option<Poll<Result<(), Error>>> {
-        let shared = &self.shared;
+        if let Writer::Own(_) = self.state {
+            // Nothing sent yet: the pipe's own waker waits in the queue,
+            // and the state is shared once there is a first message.
+            let mut batch = VecDeque::new();
+            let (r, w) = q.pop_or_park(cx.waker(), &mut batch, POP_MOST);
+            if let Some(w) = w {
+                w.wake();
+            }
+            match r {
+                Poll::Pending => return Some(Poll::Pending),
+                Poll::Ready(Err(())) => return Some(Poll::Ready(Err(Error::Closed))),
+                Poll::Ready(Ok(())) => {}
+            }
+            let Writer::Own(core) = core::mem::replace(&mut self.state, Writer::Moving) else {
+                return None;
+            };
+            self.state = Writer::Shared(Arc::new(WriteShared {
+                w: Mutex::new(WriteState {
+                    core,
+                    batch,
+                    failed: None,
+                }),
+                q: Arc::downgrade(q),
+                task: Mutex::new(None),
+                kick: AtomicBool::new(false),
+            }));
+        }
+        let Writer::Shared(shared) = &self.state else {
+            return None;
+        };
         // Kept current even when there is nothing to do: a task polled with
         // a new waker is woken with that one.
         shared.task.lock(|t| {
@@ -594,15 +615,10 @@ impl<Wr: ReadyWrite + Send + 'static> PipeWrite for ReadyWriter<Wr> {
             return Some(Poll::Pending);
         }
         self.parked = false;
-        let park = self.park.get_or_insert_with(|| {
-            Waker::from(Arc::new(DirectWake {
-                shared: shared.clone(),
-                q: Arc::downgrade(q),
-            }))
-        });
+        let park = Waker::from(shared.clone());
         loop {
             let mut later = Wakes::default();
-            let r = shared.w.lock(|w| w.write_now(q, park, &mut later));
+            let r = shared.w.lock(|w| w.write_now(q, &park, &mut later));
             // The refill may queue more at once (then `kick` is set): the
             // next round takes it in this same poll.
             later.wake_all();
@@ -616,7 +632,7 @@ impl<Wr: ReadyWrite + Send + 'static> PipeWrite for ReadyWriter<Wr> {
                 }
                 // The driver gives way (`Runtime::yield_now`) and goes on.
                 Ok(Step::Turn) => return Some(Poll::Ready(Ok(()))),
-                Ok(Step::Full) => match shared.w.lock(|w| w.wr.poll_writable(cx)) {
+                Ok(Step::Full) => match shared.w.lock(|w| w.core.wr.poll_writable(cx)) {
                     Poll::Pending => return Some(Poll::Pending),
                     Poll::Ready(Ok(())) => continue,
                     Poll::Ready(Err(e)) => {
@@ -690,6 +706,7 @@ mod tests {
             bytes: Vec<u8>,
             room: usize,
             writable: Option<Waker>,
+            broken: bool,
         }
 
         #[derive(Clone, Default)]
@@ -703,6 +720,14 @@ mod tests {
             }
             fn bytes(&self) -> Vec<u8> {
                 self.0.lock().unwrap().bytes.clone()
+            }
+            /// From now on the stream takes `n` more bytes.
+            fn room(&self, n: usize) {
+                self.0.lock().unwrap().room = n;
+            }
+            /// From now on every write fails.
+            fn break_it(&self) {
+                self.0.lock().unwrap().broken = true;
             }
             /// Takes `n` more bytes; wakes whoever waits to write.
             fn open(&self, n: usize) {
@@ -720,6 +745,9 @@ mod tests {
         impl ReadyWrite for Wire {
             fn poll_writable(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
                 let mut s = self.0.lock().unwrap();
+                if s.broken {
+                    return Poll::Ready(Err(Error::ConnectionReset));
+                }
                 if s.room > 0 {
                     return Poll::Ready(Ok(()));
                 }
@@ -728,6 +756,9 @@ mod tests {
             }
             fn try_write2(&mut self, a: &[u8], b: &[u8]) -> Result<Option<usize>, Error> {
                 let mut s = self.0.lock().unwrap();
+                if s.broken {
+                    return Err(Error::ConnectionReset);
+                }
                 let n = s.room.min(a.len() + b.len());
                 if n == 0 {
                     return Ok(None);
@@ -788,84 +819,85 @@ mod tests {
                 .expect("a readiness writer writes directly")
         }
 
+        /// A writer whose pipe has sent `first` (so its state is shared
+        /// and its waker waits in the queue), and the pipe's task.
+        fn started(wire: &Wire, q: &Arc<Chan>, first: &Message) -> (ReadyWriter<Wire>, Arc<Task>) {
+            let mut w = ReadyWriter::new(wire.clone(), Framing::Tcp);
+            let task = Arc::new(Task::default());
+            assert!(poll(&mut w, q, &task).is_pending());
+            assert!(
+                matches!(w.state, Writer::Own(_)),
+                "nothing sent, nothing shared"
+            );
+            push(q, first.clone());
+            assert_eq!(task.woken(), 1, "the first message is the pipe's task's");
+            assert!(poll(&mut w, q, &task).is_pending());
+            assert!(matches!(w.state, Writer::Shared(_)));
+            assert_eq!(wire.bytes(), frames(core::slice::from_ref(first)));
+            (w, task)
+        }
+
         #[test]
         fn an_answer_is_written_by_the_task_that_queues_it_and_a_stream_by_the_pipes_task() {
             let wire = Wire::with_room(usize::MAX);
-            let mut w = ReadyWriter::new(wire.clone(), Framing::Tcp);
             let q = Arc::new(Chan::new(16));
-            let task = Arc::new(Task::default());
-            assert!(poll(&mut w, &q, &task).is_pending());
-            let ms: Vec<Message> = ["one", "two", "three", "four"]
+            let ms: Vec<Message> = ["one", "two", "three", "four", "five"]
                 .into_iter()
                 .map(Message::from)
                 .collect();
+            let (mut w, task) = started(&wire, &q, &ms[0]);
 
-            // A new pipe's first message goes at once.
-            push(&q, ms[0].clone());
-            assert_eq!(wire.bytes(), frames(&ms[..1]));
-            assert_eq!(task.woken(), 0, "written without the pipe's task");
-
-            // Nothing read since: the next one is the pipe's task's.
+            // Nothing delivered since: the next one is the pipe's task's.
             push(&q, ms[1].clone());
             assert_eq!(wire.bytes(), frames(&ms[..1]));
-            assert_eq!(task.woken(), 1);
+            assert_eq!(task.woken(), 2);
             push(&q, ms[2].clone()); // gathered with it, no second wake-up
-            assert_eq!(task.woken(), 1);
+            assert_eq!(task.woken(), 2);
             assert!(poll(&mut w, &q, &task).is_pending());
             assert_eq!(wire.bytes(), frames(&ms[..3]));
 
-            // A read brings bytes: the answer goes at once again.
-            let mut rd = ReadyReader::new(
-                Bytes {
-                    bytes: frames(&[Message::from("ask")]),
-                    at_most: usize::MAX,
-                },
-                Framing::Tcp,
-                0,
-                1024,
-            );
-            rd.cue(&w);
-            let asked = futures::executor::block_on(rd.recv()).unwrap();
-            assert_eq!(asked.body(), b"ask");
+            // The pipe delivers messages: the answer goes at once.
+            q.answered();
             push(&q, ms[3].clone());
-            assert_eq!(wire.bytes(), frames(&ms));
-            assert_eq!(task.woken(), 1, "the answer did not wake the pipe's task");
+            assert_eq!(wire.bytes(), frames(&ms[..4]));
+            assert_eq!(task.woken(), 2, "the answer did not wake the pipe's task");
 
             // A task woken for its reader alone does no writer's work: a
             // message queued without its wake-up (the engine always wakes)
             // waits for that wake-up.
-            let mut all = ms.clone();
-            all.push(Message::from("five"));
-            let wake = match q.try_push(all[4].clone(), None) {
+            let wake = match q.try_push(ms[4].clone(), None) {
                 Ok(Some(w)) => w,
                 _ => panic!("the writer's waker waits in the queue"),
             };
             assert!(poll(&mut w, &q, &task).is_pending());
-            assert_eq!(wire.bytes(), frames(&ms));
+            assert_eq!(wire.bytes(), frames(&ms[..4]));
             wake.wake();
-            assert_eq!(task.woken(), 2, "no answer pending: the pipe's task");
+            assert_eq!(task.woken(), 3, "no answer pending: the pipe's task");
             assert!(poll(&mut w, &q, &task).is_pending());
-            assert_eq!(wire.bytes(), frames(&all));
+            assert_eq!(wire.bytes(), frames(&ms));
         }
 
         #[test]
         fn what_a_direct_write_leaves_the_pipes_task_finishes_in_order() {
-            let wire = Wire::with_room(5);
-            let mut w = ReadyWriter::new(wire.clone(), Framing::Tcp);
+            let wire = Wire::with_room(usize::MAX);
             let q = Arc::new(Chan::new(16));
-            let task = Arc::new(Task::default());
-            assert!(poll(&mut w, &q, &task).is_pending());
+            let first = Message::from("first");
+            let (mut w, task) = started(&wire, &q, &first);
             let ms = [
+                first,
                 Message::from(vec![1u8; 40]),
                 Message::from(vec![2u8; 20 << 10]), // written from its message
                 Message::from(vec![3u8; 7]),
             ];
-            push(&q, ms[0].clone());
-            assert_eq!(wire.bytes().len(), 5, "what the stream took");
-            assert_eq!(task.woken(), 1, "the rest is the pipe's task's");
+            let sent = wire.bytes().len();
+            wire.room(5);
+            q.answered();
             push(&q, ms[1].clone());
+            assert_eq!(wire.bytes().len(), sent + 5, "what the stream took");
+            assert_eq!(task.woken(), 2, "the rest is the pipe's task's");
             push(&q, ms[2].clone());
-            assert_eq!(task.woken(), 1);
+            push(&q, ms[3].clone());
+            assert_eq!(task.woken(), 2);
             let want = frames(&ms);
             let mut polls = 0;
             while wire.bytes().len() < want.len() {
@@ -876,38 +908,25 @@ mod tests {
             }
             assert!(poll(&mut w, &q, &task).is_pending());
             assert_eq!(wire.bytes(), want);
-            assert!(task.woken() > 1, "woken when the stream took more");
+            assert!(task.woken() > 2, "woken when the stream took more");
         }
 
         #[test]
         fn a_failed_stream_fails_the_direct_write_and_then_the_pipe() {
-            struct Broken;
-            impl ReadyWrite for Broken {
-                fn poll_writable(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Error>> {
-                    Poll::Ready(Err(Error::ConnectionReset))
-                }
-                fn try_write2(&mut self, _: &[u8], _: &[u8]) -> Result<Option<usize>, Error> {
-                    Err(Error::ConnectionReset)
-                }
-                fn with_scratch<T>(f: impl FnOnce(&mut [u8]) -> T) -> T {
-                    f(&mut [0; 64])
-                }
-            }
-            let mut w = ReadyWriter::new(Broken, Framing::Tcp);
+            let wire = Wire::with_room(usize::MAX);
             let q = Arc::new(Chan::new(16));
-            let task = Arc::new(Task::default());
-            let waker = Waker::from(task.clone());
-            let mut cx = Context::from_waker(&waker);
-            assert!(w.poll_direct(&mut cx, &q).unwrap().is_pending());
+            let (mut w, task) = started(&wire, &q, &Message::from("first"));
+            wire.break_it();
+            q.answered();
             push(&q, Message::from("x"));
             assert_eq!(
                 task.woken(),
-                1,
+                2,
                 "the failure is the pipe's task's to report"
             );
             assert_eq!(
-                w.poll_direct(&mut cx, &q),
-                Some(Poll::Ready(Err(Error::ConnectionReset)))
+                poll(&mut w, &q, &task),
+                Poll::Ready(Err(Error::ConnectionReset))
             );
         }
 
@@ -917,7 +936,6 @@ mod tests {
             const N: u32 = 20_000;
             let wire = Wire::with_room(usize::MAX);
             let w = ReadyWriter::new(wire.clone(), Framing::Tcp);
-            let answer = w.shared.answer.clone();
             let q = Arc::new(Chan::new(16));
             let q2 = q.clone();
             // Both sides on threads of their own; a lost wake-up fails the
@@ -944,7 +962,7 @@ mod tests {
                     // to past the copy limit, so writes split and bodies go
                     // whole.
                     if i % 3 == 0 {
-                        answer.store(true, Ordering::Release);
+                        q.answered();
                     }
                     let len = 4 + (i as usize * 7919) % if i % 97 == 0 { 20_000 } else { 300 };
                     let mut body = vec![(i % 251) as u8; len];

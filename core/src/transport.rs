@@ -249,6 +249,10 @@ impl<R: Runtime, Rd: PipeRead, Wr: PipeWrite> PipeDriver<R, Rd, Wr> {
                         {
                             since_yield += got.iter().map(Message::len).sum::<usize>();
                         }
+                        // A reply may be written by whoever sends it (a
+                        // direct writer, `crate::ready`).
+                        #[cfg(all(feature = "std", not(target_family = "wasm")))]
+                        tx.answered();
                         // What arrived before bad input is still delivered.
                         if poll_fn(|cx| rx.poll_push_many(cx, &mut got)).await.is_err() {
                             return Error::Closed;

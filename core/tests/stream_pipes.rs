@@ -410,6 +410,21 @@ mod ready_mem {
 
     pub struct Rd(Arc<Mutex<State>>);
     pub struct Wr(Arc<Mutex<State>>);
+    /// Looks at a pipe's bytes without taking them.
+    pub struct Peek(Arc<Mutex<State>>);
+
+    impl Rd {
+        pub fn peek(&self) -> Peek {
+            Peek(self.0.clone())
+        }
+    }
+
+    impl Peek {
+        /// Bytes written and not yet read.
+        pub fn waiting(&self) -> usize {
+            self.0.lock().unwrap().buf.len()
+        }
+    }
 
     pub fn pipe(cap: usize) -> (Rd, Wr) {
         let s = Arc::new(Mutex::new(State {
@@ -506,6 +521,70 @@ fn a_bulk_stream_over_readiness_pipes_yields_to_the_runtime_every_256_kib() {
     // The reader's 8 turns and the writer's 7 (its first message goes at
     // once from the sending task); without the writer's: 8.
     assert!(yields >= 12, "{yields} yields for 2 MiB each way");
+}
+
+/// Over readiness pipes, a message that answers what the pipe delivered
+/// (a reply, the next request) is on the wire when `send` returns: the
+/// sending task wrote it. Any other message waits for the pipe's task,
+/// which gathers. A pipe's first message is always the pipe's task's.
+#[test]
+#[cfg(feature = "std")]
+fn over_readiness_pipes_an_answer_is_written_by_the_sender_and_the_rest_by_the_pipes_task() {
+    use nanosp_core::ready::establish_ready;
+    let r = rt();
+    let (mut pool, sp) = pool();
+    let req = Socket::new(Protocol::Req0, r.clone());
+    let rep = Socket::new(Protocol::Rep0, r);
+    let (req_rd, rep_wr) = ready_mem::pipe(1 << 20);
+    let (rep_rd, req_wr) = ready_mem::pipe(1 << 20);
+    let (to_req, to_rep) = (req_rd.peek(), rep_rd.peek());
+    for (sock, rd, wr, dialed) in [(&req, req_rd, req_wr, true), (&rep, rep_rd, rep_wr, false)] {
+        let sref = sock.transport_ref();
+        sp.0.spawn_local(async move {
+            let p = establish_ready(&sref, rd, wr, Framing::Tcp, "mem://answer", dialed)
+                .await
+                .unwrap();
+            p.run().await;
+        })
+        .unwrap();
+    }
+    pool.run_until_stalled();
+    for round in 0..3 {
+        req.try_send(Message::from("ask")).unwrap();
+        if round == 0 {
+            assert_eq!(
+                to_rep.waiting(),
+                0,
+                "the first message is the pipe's task's"
+            );
+        } else {
+            assert_eq!(to_rep.waiting(), 8 + 4 + 3, "the next request went at once");
+        }
+        pool.run_until_stalled();
+        let ask = rep.try_recv().unwrap();
+        assert_eq!(ask.body(), b"ask");
+        rep.try_send(Message::from("answer")).unwrap();
+        if round == 0 {
+            assert_eq!(
+                to_req.waiting(),
+                0,
+                "the first message is the pipe's task's"
+            );
+        } else {
+            assert_eq!(to_req.waiting(), 8 + 4 + 6, "the reply went at once");
+        }
+        pool.run_until_stalled();
+        assert_eq!(req.try_recv().unwrap().body(), b"answer");
+    }
+    // A second request with nothing delivered in between (REQ drops the
+    // first) is not an answer: it waits for the pipe's task.
+    req.try_send(Message::from("ask")).unwrap();
+    assert_eq!(to_rep.waiting(), 15);
+    req.try_send(Message::from("again")).unwrap();
+    assert_eq!(to_rep.waiting(), 15, "not an answer: the pipe's task's");
+    pool.run_until_stalled();
+    assert_eq!(to_rep.waiting(), 0);
+    assert_eq!(rep.try_recv().unwrap().body(), b"ask");
 }
 
 #[test]

@@ -4,8 +4,8 @@
 //! starts on first use on a background thread ([`crate::rt::shared_handle`]).
 //! `send` and `recv` park the calling thread on the core's wakers, so a
 //! message goes from the transport task straight to the waiting thread.
-//! A message that answers what a tcp or ipc pipe just read (a reply, the
-//! next request) is written by the sending thread itself, without a
+//! A message that answers what a tcp or ipc pipe just delivered (a reply,
+//! the next request) is written by the sending thread itself, without a
 //! hand-over to the runtime's thread; a stream of messages is left to the
 //! pipe's task, which gathers them into few writes.
 //!

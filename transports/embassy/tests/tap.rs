@@ -78,29 +78,12 @@ fn inner() {
             .spawn()
             .unwrap();
         let req = Socket::new(Protocol::Req0, EmbassyRuntime);
-        let ep = IpEndpoint::new(Ipv4Address::new(192, 168, 69, 100).into(), 5556);
-        let b = bufs(1).iter_mut().next().unwrap();
         let ask = async {
             // nngcat may not be listening yet: the dialer retries.
             req.send(Message::from("ping")).await.unwrap();
             req.recv().await.unwrap()
         };
-        let r = select(
-            dial(
-                &req,
-                stack,
-                ep,
-                TcpBuffers {
-                    rx: &mut *b.rx,
-                    tx: &mut *b.tx,
-                },
-            ),
-            ask,
-        )
-        .await;
-        let Either::Second(reply) = r else {
-            panic!("dialer ended")
-        };
+        let reply = while_dialing(&req, stack, 5556, ask).await;
         assert_eq!(reply.body(), b"pong");
         srv.kill().await.ok();
         let mut printed = String::new();
@@ -126,8 +109,6 @@ fn inner() {
             .spawn()
             .unwrap();
         let push = Socket::new(Protocol::Push0, EmbassyRuntime);
-        let ep = IpEndpoint::new(Ipv4Address::new(192, 168, 69, 100).into(), 5557);
-        let b = bufs(1).iter_mut().next().unwrap();
         let send = async {
             for i in 0..3u8 {
                 push.send(Message::from(&[0, i, 0xff][..])).await.unwrap();
@@ -141,22 +122,7 @@ fn inner() {
                 .ok();
             out
         };
-        let r = select(
-            dial(
-                &push,
-                stack,
-                ep,
-                TcpBuffers {
-                    rx: &mut *b.rx,
-                    tx: &mut *b.tx,
-                },
-            ),
-            send,
-        )
-        .await;
-        let Either::Second(out) = r else {
-            panic!("dialer ended")
-        };
+        let out = while_dialing(&push, stack, 5557, send).await;
         let lines: Vec<&str> = out.lines().collect();
         assert_eq!(
             lines,
@@ -168,6 +134,25 @@ fn inner() {
             "{out}"
         );
     });
+}
+
+/// Runs `f` while `sock` dials the host's `port` over `stack` (nngcat may
+/// not listen yet: the dialer retries); the dialer ending first fails.
+async fn while_dialing<T>(
+    sock: &Socket,
+    stack: embassy_net::Stack<'static>,
+    port: u16,
+    f: impl std::future::Future<Output = T>,
+) -> T {
+    let ep = IpEndpoint::new(Ipv4Address::new(192, 168, 69, 100).into(), port);
+    let bufs = TcpBuffers {
+        rx: leak([0u8; 8192]).as_mut_slice(),
+        tx: leak([0u8; 8192]).as_mut_slice(),
+    };
+    match select(dial(sock, stack, ep, bufs), f).await {
+        Either::Second(t) => t,
+        Either::First(e) => panic!("dialer ended: {e}"),
+    }
 }
 
 /// The lean path (`nanosp_embassy::solo`) against nngcat, both directions:

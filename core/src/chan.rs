@@ -25,6 +25,10 @@ pub(crate) struct Chan {
     /// The pipe delivered messages since a direct writer last wrote an
     /// answer (see [`crate::ready::ReadyWriter`]).
     answered: AtomicBool,
+    /// On a pipe's incoming queue: the socket's receiver waited on this
+    /// pipe alone, and would read its stream itself if the pipe let it
+    /// (see [`crate::ready::ReadyReader`]).
+    pull_wanted: AtomicBool,
 }
 
 struct State {
@@ -78,6 +82,7 @@ impl Chan {
             busy: AtomicBool::new(false),
             flush_wanted: AtomicBool::new(false),
             answered: AtomicBool::new(false),
+            pull_wanted: AtomicBool::new(false),
         }
     }
 
@@ -198,6 +203,27 @@ impl Chan {
         self.answered.swap(false, Ordering::AcqRel)
     }
 
+    /// On a pipe's incoming queue: the socket's receiver waits on this
+    /// pipe alone (only the engine's receive with `std` says so).
+    #[cfg_attr(
+        not(all(feature = "std", not(target_family = "wasm"))),
+        allow(dead_code)
+    )]
+    pub(crate) fn want_pull(&self) {
+        if !self.pull_wanted.load(Ordering::Relaxed) {
+            self.pull_wanted.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// Whether [`Chan::want_pull`] was said.
+    #[cfg_attr(
+        not(all(feature = "std", not(target_family = "wasm"))),
+        allow(dead_code)
+    )]
+    pub(crate) fn pull_wanted(&self) -> bool {
+        self.pull_wanted.load(Ordering::Relaxed)
+    }
+
     /// Task consumer: what it popped last has been written.
     pub(crate) fn written(&self) {
         self.busy.store(false, Ordering::SeqCst);
@@ -255,16 +281,40 @@ impl Chan {
         cx: &mut Context<'_>,
         msgs: &mut VecDeque<Message>,
     ) -> Poll<Result<(), ()>> {
-        let (r, w) = self.st.lock(|s| {
-            if s.closed {
-                return (Poll::Ready(Err(())), None);
+        match self.push_many(msgs, Some(cx.waker())) {
+            Err(()) => Poll::Ready(Err(())),
+            Ok(w) => {
+                if let Some(w) = w {
+                    w.wake();
+                }
+                if msgs.is_empty() {
+                    Poll::Ready(Ok(()))
+                } else {
+                    Poll::Pending
+                }
             }
-            let room = if s.held {
+        }
+    }
+
+    /// Pushes messages from the front of `msgs` while there is room; if any
+    /// are left, `room` (if given) is woken when there is more. Returns the
+    /// consumer's waker to wake (after the caller's own locks), `Err` if
+    /// closed.
+    pub(crate) fn push_many(
+        &self,
+        msgs: &mut VecDeque<Message>,
+        room: Option<&Waker>,
+    ) -> Result<Option<Waker>, ()> {
+        self.st.lock(|s| {
+            if s.closed {
+                return Err(());
+            }
+            let free = if s.held {
                 0
             } else {
                 s.cap.saturating_sub(s.q.len())
             };
-            let n = room.min(msgs.len());
+            let n = free.min(msgs.len());
             // One message at a time, not `drain`/`extend`: their code is
             // larger (flash), and a batch is a few messages.
             for _ in 0..n {
@@ -272,18 +322,13 @@ impl Chan {
                     s.q.push_back(m);
                 }
             }
-            let w = if n > 0 { s.notify_consumer() } else { None };
-            if msgs.is_empty() {
-                (Poll::Ready(Ok(())), w)
-            } else {
-                s.tx_waker = Some(cx.waker().clone());
-                (Poll::Pending, w)
+            if !msgs.is_empty() {
+                if let Some(w) = room {
+                    s.tx_waker = Some(w.clone());
+                }
             }
-        });
-        if let Some(w) = w {
-            w.wake();
-        }
-        r
+            Ok(if n > 0 { s.notify_consumer() } else { None })
+        })
     }
 
     /// Task producer: completes once the consumer has taken everything

@@ -587,6 +587,124 @@ fn over_readiness_pipes_an_answer_is_written_by_the_sender_and_the_rest_by_the_p
     assert_eq!(rep.try_recv().unwrap().body(), b"ask");
 }
 
+/// Over a readiness pipe that is its socket's only pipe, a receive that
+/// waits is what the stream's readiness wakes, and it reads and delivers
+/// the bytes itself: the message is there when it is polled, with no turn
+/// of the pipe's task. Bytes that come while nobody waits, and bytes a
+/// woken receive gave up, are the pipe's task's; nothing is lost or
+/// reordered either way.
+#[test]
+#[cfg(feature = "std")]
+fn over_a_readiness_pipe_a_waiting_receive_reads_the_stream_itself() {
+    use nanosp_core::ready::{establish_ready, ReadyWrite};
+    use std::future::Future;
+    use std::pin::pin;
+    use std::task::{Context, Poll, Wake, Waker};
+
+    struct Count(AtomicUsize);
+    impl Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    fn frame(body: &[u8]) -> Vec<u8> {
+        let mut v = (body.len() as u64).to_be_bytes().to_vec();
+        v.extend_from_slice(body);
+        v
+    }
+    fn body_of(p: Poll<Result<Message, Error>>) -> Vec<u8> {
+        match p {
+            Poll::Ready(Ok(m)) => m.body().to_vec(),
+            other => panic!("expected a message, got {other:?}"),
+        }
+    }
+
+    let (mut pool, sp) = pool();
+    let pull = Socket::new(Protocol::Pull0, rt());
+    let (rd, mut peer) = ready_mem::pipe(1 << 20);
+    let (_from_pull, wr) = ready_mem::pipe(1 << 20);
+    let sref = pull.transport_ref();
+    sp.0.spawn_local(async move {
+        let p = establish_ready(&sref, rd, wr, Framing::Tcp, "mem://pull", false)
+            .await
+            .unwrap();
+        p.run().await;
+    })
+    .unwrap();
+    peer.try_write2(b"\0SP\0\0\x50\0\0", &[]).unwrap();
+    pool.run_until_stalled();
+    assert_eq!(pull.stats().pipes_added, 1);
+
+    let count = Arc::new(Count(AtomicUsize::new(0)));
+    let woken = || count.0.load(Ordering::SeqCst);
+    let waker = Waker::from(count.clone());
+    let mut cx = Context::from_waker(&waker);
+
+    // The first message is the pipe's task's; a receive waited on this
+    // pipe alone, so the pipe lets receives read it from now on.
+    {
+        let mut f = pin!(pull.recv());
+        assert!(f.as_mut().poll(&mut cx).is_pending());
+        peer.try_write2(&frame(b"one"), &[]).unwrap();
+        assert_eq!(woken(), 0, "the pipe's task reads the first message");
+        pool.run_until_stalled();
+        assert_eq!(body_of(f.as_mut().poll(&mut cx)), b"one");
+    }
+
+    // A waiting receive: woken by the stream, it reads the message itself,
+    // without the pipe's task running.
+    for body in [&b"two"[..], b"three", &[7u8; 20_000]] {
+        let mut f = pin!(pull.recv());
+        assert!(f.as_mut().poll(&mut cx).is_pending());
+        let before = woken();
+        peer.try_write2(&frame(body), &[]).unwrap();
+        assert_eq!(woken(), before + 1, "the stream woke the receive");
+        assert_eq!(body_of(f.as_mut().poll(&mut cx)), body);
+    }
+
+    // Several frames in one write, the last one split across two: whole
+    // and in order, from one wake-up each time.
+    {
+        let mut both = frame(b"a");
+        both.extend(frame(b"b"));
+        let c = frame(b"c-split");
+        both.extend_from_slice(&c[..5]);
+        let mut f = pin!(pull.recv());
+        assert!(f.as_mut().poll(&mut cx).is_pending());
+        peer.try_write2(&both, &[]).unwrap();
+        assert_eq!(body_of(f.as_mut().poll(&mut cx)), b"a");
+        assert_eq!(pull.try_recv().unwrap().body(), b"b");
+        let mut f = pin!(pull.recv());
+        assert!(f.as_mut().poll(&mut cx).is_pending());
+        let before = woken();
+        peer.try_write2(&c[5..], &[]).unwrap();
+        assert_eq!(woken(), before + 1);
+        assert_eq!(body_of(f.as_mut().poll(&mut cx)), b"c-split");
+    }
+
+    // Nobody waits: the pipe's task reads, and the old receive is not woken.
+    let before = woken();
+    peer.try_write2(&frame(b"idle"), &[]).unwrap();
+    assert_eq!(woken(), before, "a finished receive is not woken");
+    assert_eq!(pull.try_recv().unwrap_err(), Error::WouldBlock);
+    pool.run_until_stalled();
+    assert_eq!(pull.try_recv().unwrap().body(), b"idle");
+
+    // A receive woken for the stream and dropped before it read leaves the
+    // bytes to the pipe's task.
+    {
+        let mut f = pin!(pull.recv());
+        assert!(f.as_mut().poll(&mut cx).is_pending());
+        let before = woken();
+        peer.try_write2(&frame(b"dropped"), &[]).unwrap();
+        assert_eq!(woken(), before + 1);
+    }
+    pool.run_until_stalled();
+    assert_eq!(pull.try_recv().unwrap().body(), b"dropped");
+    assert_eq!(pull.stats().msgs_in, 9);
+    assert_eq!(pull.stats().pipes_removed, 0);
+}
+
 #[test]
 fn pub_drops_for_a_slow_stream_subscriber_and_counts_them() {
     let r = rt();

@@ -25,10 +25,6 @@ pub(crate) struct Chan {
     /// The pipe delivered messages since a direct writer last wrote an
     /// answer (see [`crate::ready::ReadyWriter`]).
     answered: AtomicBool,
-    /// On a pipe's incoming queue: the socket's receiver waited on this
-    /// pipe alone, and would read its stream itself if the pipe let it
-    /// (see [`crate::ready::ReadyReader`]).
-    pull_wanted: AtomicBool,
 }
 
 struct State {
@@ -82,7 +78,6 @@ impl Chan {
             busy: AtomicBool::new(false),
             flush_wanted: AtomicBool::new(false),
             answered: AtomicBool::new(false),
-            pull_wanted: AtomicBool::new(false),
         }
     }
 
@@ -203,27 +198,6 @@ impl Chan {
         self.answered.swap(false, Ordering::AcqRel)
     }
 
-    /// On a pipe's incoming queue: the socket's receiver waits on this
-    /// pipe alone (only the engine's receive with `std` says so).
-    #[cfg_attr(
-        not(all(feature = "std", not(target_family = "wasm"))),
-        allow(dead_code)
-    )]
-    pub(crate) fn want_pull(&self) {
-        if !self.pull_wanted.load(Ordering::Relaxed) {
-            self.pull_wanted.store(true, Ordering::Relaxed);
-        }
-    }
-
-    /// Whether [`Chan::want_pull`] was said.
-    #[cfg_attr(
-        not(all(feature = "std", not(target_family = "wasm"))),
-        allow(dead_code)
-    )]
-    pub(crate) fn pull_wanted(&self) -> bool {
-        self.pull_wanted.load(Ordering::Relaxed)
-    }
-
     /// Task consumer: what it popped last has been written.
     pub(crate) fn written(&self) {
         self.busy.store(false, Ordering::SeqCst);
@@ -281,40 +255,16 @@ impl Chan {
         cx: &mut Context<'_>,
         msgs: &mut VecDeque<Message>,
     ) -> Poll<Result<(), ()>> {
-        match self.push_many(msgs, Some(cx.waker())) {
-            Err(()) => Poll::Ready(Err(())),
-            Ok(w) => {
-                if let Some(w) = w {
-                    w.wake();
-                }
-                if msgs.is_empty() {
-                    Poll::Ready(Ok(()))
-                } else {
-                    Poll::Pending
-                }
-            }
-        }
-    }
-
-    /// Pushes messages from the front of `msgs` while there is room; if any
-    /// are left, `room` (if given) is woken when there is more. Returns the
-    /// consumer's waker to wake (after the caller's own locks), `Err` if
-    /// closed.
-    pub(crate) fn push_many(
-        &self,
-        msgs: &mut VecDeque<Message>,
-        room: Option<&Waker>,
-    ) -> Result<Option<Waker>, ()> {
-        self.st.lock(|s| {
+        let (r, w) = self.st.lock(|s| {
             if s.closed {
-                return Err(());
+                return (Poll::Ready(Err(())), None);
             }
-            let free = if s.held {
+            let room = if s.held {
                 0
             } else {
                 s.cap.saturating_sub(s.q.len())
             };
-            let n = free.min(msgs.len());
+            let n = room.min(msgs.len());
             // One message at a time, not `drain`/`extend`: their code is
             // larger (flash), and a batch is a few messages.
             for _ in 0..n {
@@ -322,13 +272,18 @@ impl Chan {
                     s.q.push_back(m);
                 }
             }
-            if !msgs.is_empty() {
-                if let Some(w) = room {
-                    s.tx_waker = Some(w.clone());
-                }
+            let w = if n > 0 { s.notify_consumer() } else { None };
+            if msgs.is_empty() {
+                (Poll::Ready(Ok(())), w)
+            } else {
+                s.tx_waker = Some(cx.waker().clone());
+                (Poll::Pending, w)
             }
-            Ok(if n > 0 { s.notify_consumer() } else { None })
-        })
+        });
+        if let Some(w) = w {
+            w.wake();
+        }
+        r
     }
 
     /// Task producer: completes once the consumer has taken everything

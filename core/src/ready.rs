@@ -103,11 +103,7 @@ pub trait ReadyWrite {
 /// [`crate::stream::establish`] does for `embedded-io` streams. Failures
 /// are counted in [`crate::Stats::handshake_failures`]; the caller drops
 /// (closes) the stream.
-pub async fn establish_ready<
-    R: Runtime,
-    Rd: ReadyRead + Send + 'static,
-    Wr: ReadyWrite + Send + 'static,
->(
+pub async fn establish_ready<R: Runtime, Rd: ReadyRead, Wr: ReadyWrite + Send + 'static>(
     sock: &SocketRef<R>,
     mut rd: Rd,
     mut wr: Wr,
@@ -150,29 +146,7 @@ async fn handshake<Rd: ReadyRead, Wr: ReadyWrite>(
 }
 
 /// The receiving half of a readiness pipe: decodes framed messages.
-///
-/// When the socket's application waits in a receive on this pipe alone,
-/// the pipe's bytes are read by the waiting task itself (or the waiting
-/// thread, on the blocking API): the stream's readiness wakes the receiver
-/// rather than the pipe's task, and the receiver reads, decodes and
-/// delivers what came before it looks again (see [`crate::engine`]'s
-/// receive). Everything else (a socket with several pipes, bytes that come
-/// while nobody waits, the end of the stream) is read by the pipe's task,
-/// as before. A pipe whose socket has not waited on it alone keeps its
-/// state here and allocates nothing for this.
 pub struct ReadyReader<Rd> {
-    state: Reader<Rd>,
-}
-
-enum Reader<Rd> {
-    Own(ReadCore<Rd>),
-    /// Shared with the socket's receivers.
-    #[cfg(all(feature = "std", not(target_family = "wasm")))]
-    Shared(alloc::sync::Arc<ReadShared<Rd>>),
-}
-
-/// The stream, the decoder and what it decoded.
-struct ReadCore<Rd> {
     rd: Rd,
     dec: Decoder,
     /// Whole messages of the last read, not yet handed out.
@@ -189,29 +163,13 @@ impl<Rd: ReadyRead> ReadyReader<Rd> {
         let mut dec = Decoder::new(framing, limit);
         dec.set_max_reserve(max_reserve);
         ReadyReader {
-            state: Reader::Own(ReadCore {
-                rd,
-                dec,
-                ready: VecDeque::new(),
-                failed: None,
-            }),
+            rd,
+            dec,
+            ready: VecDeque::new(),
+            failed: None,
         }
     }
 
-    /// Runs `f` on the reader's state, wherever it is (`None` once a shared
-    /// state was given up, which only this reader's drop does).
-    fn with_core<T>(&mut self, f: impl FnOnce(&mut ReadCore<Rd>) -> T) -> T {
-        match &mut self.state {
-            Reader::Own(c) => f(c),
-            #[cfg(all(feature = "std", not(target_family = "wasm")))]
-            Reader::Shared(s) => {
-                s.r.lock(|c| f(c.as_mut().expect("held until the reader drops")))
-            }
-        }
-    }
-}
-
-impl<Rd: ReadyRead> ReadCore<Rd> {
     fn next(&mut self) -> Option<Result<Message, Error>> {
         match self.ready.pop_front() {
             Some(m) => Some(Ok(m)),
@@ -267,41 +225,6 @@ impl<Rd: ReadyRead> ReadCore<Rd> {
             Ok(true)
         })
     }
-
-    /// The next message, reading what the stream has if none is decoded;
-    /// `None` if the stream had nothing (its readiness is to be awaited).
-    fn next_or_read(&mut self) -> Option<Result<Message, Error>> {
-        loop {
-            if let Some(r) = self.next() {
-                return Some(r);
-            }
-            match self.read_some() {
-                Ok(true) => {}
-                Ok(false) => {
-                    self.idle();
-                    return None;
-                }
-                Err(e) => return Some(Err(e)),
-            }
-        }
-    }
-
-    /// The stream had nothing more: a grown queue is given back for other
-    /// pipes (an idle pipe holds none).
-    fn idle(&mut self) {
-        if self.ready.capacity() > KEEP_SLOTS {
-            let q = core::mem::take(&mut self.ready);
-            let extra = SPARE_QUEUES.lock(|s| {
-                if s.len() < MAX_SPARES {
-                    s.push(q);
-                    None
-                } else {
-                    Some(q)
-                }
-            });
-            drop(extra); // freed outside the lock
-        }
-    }
 }
 
 /// Decodes all of `input`: whole messages join `ready`; bad input ends the
@@ -324,295 +247,31 @@ fn decode_all(
     }
 }
 
-impl<Rd: ReadyRead + Send + 'static> PipeRead for ReadyReader<Rd> {
+impl<Rd: ReadyRead> PipeRead for ReadyReader<Rd> {
     fn try_recv(&mut self) -> Option<Result<Message, Error>> {
-        self.with_core(|c| c.next())
+        self.next()
     }
 
     async fn recv(&mut self) -> Result<Message, Error> {
         loop {
-            // Returned from inside: a message held across the wait below
-            // would make every idle pipe's task hold room for one.
-            if let Some(r) = self.with_core(ReadCore::next_or_read) {
+            if let Some(r) = self.next() {
                 return r;
             }
-            poll_fn(|cx| self.with_core(|c| c.rd.poll_readable(cx))).await?;
-        }
-    }
-
-    #[cfg(all(feature = "std", not(target_family = "wasm")))]
-    #[allow(private_interfaces)]
-    fn share(&mut self, rx: &Arc<Chan>, tx: &Arc<Chan>) -> Option<crate::transport::PullRef> {
-        let Reader::Own(_) = &self.state else {
-            return None;
-        };
-        let shared = alloc::sync::Arc::new(ReadShared {
-            r: Mutex::new(None),
-            d: Arc::new(Dispatch {
-                w: Mutex::new(Waiting {
-                    consumer: None,
-                    task: None,
-                }),
-                owed: AtomicBool::new(false),
-            }),
-            rx: rx.clone(),
-            tx: tx.clone(),
-        });
-        let Reader::Own(core) = core::mem::replace(&mut self.state, Reader::Shared(shared.clone()))
-        else {
-            unreachable!("checked above")
-        };
-        shared.r.lock(|c| *c = Some(core));
-        Some(shared)
-    }
-
-    #[cfg(all(feature = "std", not(target_family = "wasm")))]
-    #[allow(private_interfaces)]
-    fn poll_shared(&mut self, cx: &mut Context<'_>) -> Option<Poll<Result<(), Error>>> {
-        let Reader::Shared(sh) = &self.state else {
-            return None;
-        };
-        Some(sh.poll_task(cx))
-    }
-}
-
-#[cfg(all(feature = "std", not(target_family = "wasm")))]
-impl<Rd> Drop for ReadyReader<Rd> {
-    fn drop(&mut self) {
-        // The stream goes with the pipe's task, whoever else holds the
-        // shared state (its readiness holds the dispatch's waker, not this).
-        if let Reader::Shared(sh) = &self.state {
-            let core = sh.r.lock(|c| c.take());
-            drop(core);
-        }
-    }
-}
-
-/// A reader's state once the socket's receivers may read too
-/// ([`ReadyReader`]).
-#[cfg(all(feature = "std", not(target_family = "wasm")))]
-struct ReadShared<Rd> {
-    /// `None` once the pipe's task is gone.
-    r: Mutex<Option<ReadCore<Rd>>>,
-    /// What the stream's readiness wakes.
-    d: Arc<Dispatch>,
-    /// The pipe's incoming queue, and its outgoing one (whose answer flag
-    /// a delivery raises).
-    rx: Arc<Chan>,
-    tx: Arc<Chan>,
-}
-
-/// The waker the stream's readiness holds: it wakes a receiver that waits
-/// on this pipe if there is one, else the pipe's task. (Its own small
-/// allocation: the stream holds it, and it holds nothing of the stream.)
-#[cfg(all(feature = "std", not(target_family = "wasm")))]
-struct Dispatch {
-    w: Mutex<Waiting>,
-    /// A receiver was woken for the stream's bytes and has not read them
-    /// yet: if it gives up, the pipe's task must.
-    owed: AtomicBool,
-}
-
-#[cfg(all(feature = "std", not(target_family = "wasm")))]
-struct Waiting {
-    consumer: Option<Waker>,
-    task: Option<Waker>,
-}
-
-#[cfg(all(feature = "std", not(target_family = "wasm")))]
-impl Wake for Dispatch {
-    fn wake(this: Arc<Self>) {
-        Self::wake_by_ref(&this);
-    }
-
-    fn wake_by_ref(this: &Arc<Self>) {
-        let w = this.w.lock(|s| match s.consumer.take() {
-            Some(c) => {
-                this.owed.store(true, Ordering::Release);
-                Some(c)
-            }
-            None => s.task.clone(),
-        });
-        if let Some(w) = w {
-            w.wake();
-        }
-    }
-}
-
-#[cfg(all(feature = "std", not(target_family = "wasm")))]
-impl Dispatch {
-    fn wake_task(&self) {
-        if let Some(t) = self.w.lock(|s| s.task.clone()) {
-            t.wake();
-        }
-    }
-}
-
-/// What one locked step of a reader did.
-#[cfg(all(feature = "std", not(target_family = "wasm")))]
-enum ReadStep {
-    /// Read (or failed): go on.
-    Again,
-    /// Delivered `n` bytes of messages; the consumer's waker to wake; true
-    /// if the queue was full (the rest waits for room).
-    Pushed(usize, Option<Waker>, bool),
-    /// The stream has nothing: its readiness waits for more.
-    Armed,
-    /// Delivered all it had before the stream's end or bad input.
-    End(Error),
-    /// The pipe's task is gone, or its queue closed.
-    Gone,
-}
-
-#[cfg(all(feature = "std", not(target_family = "wasm")))]
-impl<Rd: ReadyRead> ReadShared<Rd> {
-    /// One step under the reader's lock: deliver what is decoded (parking
-    /// `room` for room if the queue is full), else the end, else read, else
-    /// arm the stream's readiness.
-    fn step(&self, c: &mut Option<ReadCore<Rd>>, room: Option<&Waker>) -> ReadStep {
-        let Some(c) = c else {
-            return ReadStep::Gone;
-        };
-        if !c.ready.is_empty() {
-            let before: usize = c.ready.iter().map(Message::len).sum();
-            // A reply may be written by whoever sends it (`ReadyWriter`).
-            self.tx.answered();
-            return match self.rx.push_many(&mut c.ready, room) {
-                Err(()) => ReadStep::Gone,
-                Ok(w) => {
-                    let after: usize = c.ready.iter().map(Message::len).sum();
-                    ReadStep::Pushed(before - after, w, !c.ready.is_empty())
-                }
-            };
-        }
-        if let Some(e) = c.failed.take() {
-            return ReadStep::End(e);
-        }
-        match c.read_some() {
-            Ok(true) => ReadStep::Again,
-            Ok(false) => {
-                c.idle();
-                let waker = Waker::from(self.d.clone());
-                match c.rd.poll_readable(&mut Context::from_waker(&waker)) {
-                    Poll::Pending => ReadStep::Armed,
-                    Poll::Ready(Ok(())) => ReadStep::Again,
-                    Poll::Ready(Err(e)) => {
-                        c.failed = Some(e);
-                        ReadStep::Again
-                    }
-                }
-            }
-            Err(e) => {
-                c.failed = Some(e);
-                ReadStep::Again
-            }
-        }
-    }
-
-    /// The pipe's task: reads and delivers until the stream has nothing
-    /// (pending), a long run has moved (ready with `Ok`: the driver gives
-    /// way and polls again) or the pipe's end (ready with its reason).
-    fn poll_task(&self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        self.d.w.lock(|s| {
-            if !s.task.as_ref().is_some_and(|t| t.will_wake(cx.waker())) {
-                s.task = Some(cx.waker().clone());
-            }
-        });
-        let mut moved = 0usize;
-        loop {
-            match self.r.lock(|c| self.step(c, Some(cx.waker()))) {
-                ReadStep::Again => {}
-                ReadStep::Pushed(n, w, full) => {
-                    // The socket's pump runs in this wake, outside the
-                    // lock, and may make room at once: only a push that
-                    // moved nothing waits for room.
-                    if let Some(w) = w {
-                        w.wake();
-                    }
-                    if full && n == 0 {
-                        return Poll::Pending;
-                    }
-                    moved += n;
-                    if moved >= POP_MOST {
-                        return Poll::Ready(Ok(()));
-                    }
-                }
-                ReadStep::Armed => return Poll::Pending,
-                ReadStep::End(e) => return Poll::Ready(Err(e)),
-                ReadStep::Gone => return Poll::Ready(Err(Error::Closed)),
-            }
-        }
-    }
-}
-
-#[cfg(all(feature = "std", not(target_family = "wasm")))]
-impl<Rd: ReadyRead + Send + 'static> crate::transport::Pull for ReadShared<Rd> {
-    fn owed(&self) -> bool {
-        self.d.owed.load(Ordering::Acquire)
-    }
-
-    fn poll_ready(&self, w: &Waker) -> bool {
-        if self.owed() {
-            return true;
-        }
-        self.d.w.lock(|s| {
-            if !s.consumer.as_ref().is_some_and(|c| c.will_wake(w)) {
-                s.consumer = Some(w.clone());
-            }
-        });
-        let waker = Waker::from(self.d.clone());
-        // Busy (the pipe's task is reading): it delivers.
-        self.r.try_lock(|c| match c {
-            Some(c) if c.ready.is_empty() && c.failed.is_none() => {
-                c.rd.poll_readable(&mut Context::from_waker(&waker))
-                    .is_ready()
-            }
-            _ => false,
-        }) == Some(true)
-    }
-
-    fn pull(&self) {
-        self.d.owed.store(false, Ordering::Release);
-        self.d.w.lock(|s| s.consumer = None);
-        let mut moved = 0usize;
-        loop {
-            // Busy: the pipe's task is reading, and delivers.
-            let Some(step) = self.r.try_lock(|c| self.step(c, None)) else {
-                return;
-            };
-            match step {
-                ReadStep::Again => {}
-                ReadStep::Pushed(n, w, full) => {
-                    if let Some(w) = w {
-                        w.wake();
-                    }
-                    moved += n;
-                    if (full && n == 0) || moved >= POP_MOST {
-                        // The rest is the pipe's task's (it waits for room).
-                        self.d.wake_task();
-                        return;
-                    }
-                }
-                ReadStep::Armed => return,
-                // The pipe's task ends the pipe (after what was delivered).
-                ReadStep::End(e) => {
-                    self.r.lock(|c| {
-                        if let Some(c) = c {
-                            c.failed = Some(e);
+            if !self.read_some()? {
+                if self.ready.capacity() > KEEP_SLOTS {
+                    let q = core::mem::take(&mut self.ready);
+                    let extra = SPARE_QUEUES.lock(|s| {
+                        if s.len() < MAX_SPARES {
+                            s.push(q);
+                            None
+                        } else {
+                            Some(q)
                         }
                     });
-                    self.d.wake_task();
-                    return;
+                    drop(extra); // freed outside the lock
                 }
-                ReadStep::Gone => return,
+                poll_fn(|cx| self.rd.poll_readable(cx)).await?;
             }
-        }
-    }
-
-    fn release(&self) {
-        self.d.w.lock(|s| s.consumer = None);
-        if self.d.owed.swap(false, Ordering::AcqRel) {
-            self.d.wake_task();
         }
     }
 }

@@ -18,8 +18,6 @@ use alloc::collections::VecDeque;
 use alloc::string::String;
 use core::future::{poll_fn, Future};
 use core::pin::pin;
-#[cfg(all(feature = "std", not(target_family = "wasm")))]
-use core::task::Waker;
 use core::task::{Context, Poll};
 
 use crate::backoff::{AcceptPause, Redial};
@@ -42,57 +40,7 @@ pub trait PipeRead {
     fn try_recv(&mut self) -> Option<Result<Message, Error>> {
         None
     }
-
-    /// A reader that the socket's receivers may read from themselves (the
-    /// core's readiness reader, [`crate::ready::ReadyReader`]): called by
-    /// the pipe's task once the socket waited on this pipe alone, with the
-    /// pipe's incoming and outgoing queues. From then on the task polls
-    /// [`PipeRead::poll_shared`] instead of [`PipeRead::recv`]. `None`, the
-    /// default: no such reader.
-    #[doc(hidden)]
-    #[allow(private_interfaces)]
-    #[cfg(all(feature = "std", not(target_family = "wasm")))]
-    fn share(&mut self, rx: &Arc<Chan>, tx: &Arc<Chan>) -> Option<PullRef> {
-        let _ = (rx, tx);
-        None
-    }
-
-    /// The pipe's task's turn at a shared reader: reads and delivers into
-    /// the queue given to [`PipeRead::share`]; ready with `Ok` after a long
-    /// run (the driver gives way, then polls again), with `Err` at the
-    /// pipe's end once everything before it is delivered.
-    #[doc(hidden)]
-    #[cfg(all(feature = "std", not(target_family = "wasm")))]
-    fn poll_shared(&mut self, cx: &mut Context<'_>) -> Option<Poll<Result<(), Error>>> {
-        let _ = cx;
-        None
-    }
 }
-
-/// A pipe's reader as the socket's receivers see it, once shared
-/// ([`PipeRead::share`]): a receiver that waits on this pipe alone reads
-/// the pipe's stream itself.
-#[cfg(all(feature = "std", not(target_family = "wasm")))]
-pub(crate) trait Pull: Send + Sync {
-    /// The stream's readiness woke a waiting receiver, which has not read.
-    fn owed(&self) -> bool;
-    /// Whether the stream may have bytes now; if not, `w` is what its
-    /// readiness wakes (instead of the pipe's task) until [`Pull::pull`]
-    /// or [`Pull::release`].
-    fn poll_ready(&self, w: &Waker) -> bool;
-    /// Reads what the stream has and delivers it into the pipe's queue,
-    /// whose consumer (the socket's pump) runs in this call. Leaves the
-    /// rest to the pipe's task if it is reading, the queue is full, or a
-    /// long run has moved.
-    fn pull(&self);
-    /// The receiver no longer waits: the stream's readiness goes back to
-    /// the pipe's task (woken if a wake-up was left unread).
-    fn release(&self);
-}
-
-/// A shared reader, held by the socket's pipe table and its receivers.
-#[cfg(all(feature = "std", not(target_family = "wasm")))]
-pub(crate) type PullRef = alloc::sync::Arc<dyn Pull>;
 
 /// Most messages a pipe driver hands to its socket at once.
 const READ_BATCH: usize = 16;
@@ -276,81 +224,47 @@ impl<R: Runtime, Rd: PipeRead, Wr: PipeWrite> PipeDriver<R, Rd, Wr> {
                 let (rd, wr, tx, rx) = (&mut me.rd, &mut me.wr, &me.tx, &me.rx);
                 #[cfg(all(feature = "std", not(target_family = "wasm")))]
                 let rt = me.guard.sock.runtime();
-                #[cfg(all(feature = "std", not(target_family = "wasm")))]
-                let guard = &me.guard;
                 let mut reader = pin!(async {
-                    // `Ok` at the pipe's end, `Err` once the reader is shared.
-                    let ended: Result<Error, ()> = {
-                        // Grown on first use and kept: nothing per message, nothing while idle.
-                        let mut got = VecDeque::new();
-                        #[cfg(all(feature = "std", not(target_family = "wasm")))]
-                        let mut since_yield = 0usize;
-                        loop {
-                            match rd.recv().await {
-                                Ok(m) => got.push_back(m),
-                                Err(e) => break Ok(e),
-                            }
-                            let mut failed = None;
-                            while got.len() < READ_BATCH {
-                                match rd.try_recv() {
-                                    Some(Ok(m)) => got.push_back(m),
-                                    Some(Err(e)) => {
-                                        failed = Some(e);
-                                        break;
-                                    }
-                                    None => break,
+                    // Grown on first use and kept: nothing per message, nothing while idle.
+                    let mut got = VecDeque::new();
+                    #[cfg(all(feature = "std", not(target_family = "wasm")))]
+                    let mut since_yield = 0usize;
+                    let why = loop {
+                        match rd.recv().await {
+                            Ok(m) => got.push_back(m),
+                            Err(e) => break e,
+                        }
+                        let mut failed = None;
+                        while got.len() < READ_BATCH {
+                            match rd.try_recv() {
+                                Some(Ok(m)) => got.push_back(m),
+                                Some(Err(e)) => {
+                                    failed = Some(e);
+                                    break;
                                 }
-                            }
-                            #[cfg(all(feature = "std", not(target_family = "wasm")))]
-                            {
-                                since_yield += got.iter().map(Message::len).sum::<usize>();
-                            }
-                            // A reply may be written by whoever sends it (a
-                            // direct writer, `crate::ready`).
-                            #[cfg(all(feature = "std", not(target_family = "wasm")))]
-                            tx.answered();
-                            // What arrived before bad input is still delivered.
-                            if poll_fn(|cx| rx.poll_push_many(cx, &mut got)).await.is_err() {
-                                return Error::Closed;
-                            }
-                            #[cfg(all(feature = "std", not(target_family = "wasm")))]
-                            if since_yield >= YIELD_BYTES {
-                                since_yield = 0;
-                                guard.sock.runtime().yield_now().await;
-                            }
-                            if let Some(e) = failed {
-                                break Ok(e);
-                            }
-                            // The socket's application waited in a receive
-                            // on this pipe alone: a reader that can share
-                            // its stream lets the waiting receiver read it.
-                            #[cfg(all(feature = "std", not(target_family = "wasm")))]
-                            if rx.pull_wanted() {
-                                if let Some(p) = rd.share(rx, tx) {
-                                    guard.sock.core.set_pull(guard.id, p);
-                                    break Err(());
-                                }
+                                None => break,
                             }
                         }
-                    };
-                    let why = match ended {
-                        Ok(why) => why,
-                        // Shared: the reader delivers itself (the batch
-                        // above is out of scope, so the task's future does
-                        // not hold room for both).
                         #[cfg(all(feature = "std", not(target_family = "wasm")))]
-                        Err(()) => loop {
-                            let r = poll_fn(|cx| {
-                                rd.poll_shared(cx)
-                                    .unwrap_or(Poll::Ready(Err(Error::Closed)))
-                            });
-                            match r.await {
-                                Ok(()) => guard.sock.runtime().yield_now().await,
-                                Err(e) => break e,
-                            }
-                        },
-                        #[cfg(not(all(feature = "std", not(target_family = "wasm"))))]
-                        Err(()) => Error::Closed,
+                        {
+                            since_yield += got.iter().map(Message::len).sum::<usize>();
+                        }
+                        // A reply may be written by whoever sends it (a
+                        // direct writer, `crate::ready`).
+                        #[cfg(all(feature = "std", not(target_family = "wasm")))]
+                        tx.answered();
+                        // What arrived before bad input is still delivered.
+                        if poll_fn(|cx| rx.poll_push_many(cx, &mut got)).await.is_err() {
+                            return Error::Closed;
+                        }
+                        #[cfg(all(feature = "std", not(target_family = "wasm")))]
+                        if since_yield >= YIELD_BYTES {
+                            since_yield = 0;
+                            rt.yield_now().await;
+                        }
+                        if let Some(e) = failed {
+                            break e;
+                        }
                     };
                     // The peer is gone (or sent bad input), but what it sent before
                     // is the application's: the pipe stays until the socket has taken

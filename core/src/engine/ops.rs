@@ -79,27 +79,7 @@ pub(crate) struct RecvOp {
     ticket: Option<u64>,
     parked: bool,
     done: bool,
-    /// The reader of the socket's one pipe, which this receive waits on
-    /// (and reads from itself when woken for it).
-    #[cfg(all(feature = "std", not(target_family = "wasm")))]
-    pull: Option<crate::transport::PullRef>,
 }
-
-impl RecvOp {
-    /// The receive no longer waits on a pipe's reader.
-    fn release(&mut self) {
-        #[cfg(all(feature = "std", not(target_family = "wasm")))]
-        if let Some(p) = self.pull.take() {
-            p.release();
-        }
-    }
-}
-
-/// What a receive may read from itself: the one pipe's shared reader.
-#[cfg(all(feature = "std", not(target_family = "wasm")))]
-type Puller = crate::transport::PullRef;
-#[cfg(not(all(feature = "std", not(target_family = "wasm"))))]
-type Puller = core::convert::Infallible;
 
 impl State {
     /// One attempt of the blocking receive `op` on `ctx`.
@@ -162,19 +142,6 @@ impl State {
                 Poll::Ready(r)
             }
         }
-    }
-
-    /// The reader of the socket's only pipe, if it can share its stream
-    /// (and no pipe waits for room, which would make this one's turn
-    /// unfair); the pipe learns that a receiver would read it.
-    #[cfg(all(feature = "std", not(target_family = "wasm")))]
-    fn single_puller(&self) -> Option<Puller> {
-        if self.pipes.len() != 1 || !self.blocked.is_empty() {
-            return None;
-        }
-        let slot = self.pipes.values().next()?;
-        slot.rx.want_pull();
-        slot.pull.clone()
     }
 
     fn set_recv_waker(&mut self, ticket: u64, w: &Waker) {
@@ -253,113 +220,22 @@ impl<R: Runtime> Core<R> {
 
     /// One attempt to receive on `ctx`: a non-blocking one without `op`
     /// (`try_recv`), else an attempt of the blocking receive `op`.
-    ///
-    /// With `std`, a blocking receive that waits on a socket with one pipe
-    /// whose reader can share its stream (tcp and ipc) reads that stream
-    /// itself: it is what the stream's readiness wakes, and when woken it
-    /// reads and delivers the pipe's bytes (the pipe's task is not woken),
-    /// then looks again. Its waker is out of the queue of waiters while it
-    /// delivers, so the message it reads does not wake it again.
     pub(crate) fn poll_recv(
         &self,
         cx: Option<&mut Context<'_>>,
         ctx: CtxId,
         op: Option<&mut RecvOp>,
     ) -> (Poll<Result<Message, Error>>, Option<Instant>) {
-        #[cfg(all(feature = "std", not(target_family = "wasm")))]
-        let (cx, op) = match (cx, op) {
-            (Some(cx), Some(op)) => return self.recv_reading(cx, ctx, op),
-            other => other,
-        };
-        let (r, dl, _) = self.recv_pass(cx, ctx, op, false);
-        (r, dl)
-    }
-
-    /// [`Core::poll_recv`] of a blocking receive, which may read the
-    /// socket's one pipe itself.
-    #[cfg(all(feature = "std", not(target_family = "wasm")))]
-    fn recv_reading(
-        &self,
-        cx: &mut Context<'_>,
-        ctx: CtxId,
-        op: &mut RecvOp,
-    ) -> (Poll<Result<Message, Error>>, Option<Instant>) {
-        {
-            let mut hot = op.pull.as_ref().is_some_and(|p| p.owed());
-            let mut pulls = 0;
-            loop {
-                let (r, dl, pull) = self.recv_pass(Some(cx), ctx, Some(op), hot);
-                let Some(p) = pull.filter(|_| r.is_pending()) else {
-                    op.release();
-                    return (r, dl);
-                };
-                let p: &Puller = match &op.pull {
-                    Some(o) if alloc::sync::Arc::ptr_eq(o, &p) => o,
-                    _ => {
-                        op.release();
-                        op.pull.insert(p)
-                    }
-                };
-                if hot {
-                    // Our waker is out of the queue: the next pass puts
-                    // it back if there is still nothing.
-                    p.pull();
-                    pulls += 1;
-                    hot = false;
-                    continue;
-                }
-                if pulls < 2 && p.poll_ready(cx.waker()) {
-                    hot = true;
-                    continue;
-                }
-                return (Poll::Pending, dl);
-            }
-        }
-    }
-
-    /// One pass of [`Core::poll_recv`] under the socket's lock. A blocking
-    /// receive that waits on a socket with a single pipe also gets that
-    /// pipe's shared reader, if it has one (and tells the pipe it is
-    /// wanted); `hot` takes its waker back out of the queue of waiters.
-    fn recv_pass(
-        &self,
-        cx: Option<&mut Context<'_>>,
-        ctx: CtxId,
-        op: Option<&mut RecvOp>,
-        hot: bool,
-    ) -> (
-        Poll<Result<Message, Error>>,
-        Option<Instant>,
-        Option<Puller>,
-    ) {
         let mut unblock = false;
         let r = self.transact(|st, wakes| {
             if st.closed {
-                return (Poll::Ready(Err(Error::Closed)), None, None);
+                return (Poll::Ready(Err(Error::Closed)), None);
             }
             if self.uses_time {
                 st.expire_due(wakes, ctx);
             }
-            #[allow(unused_mut)]
-            let mut pull = None;
             let r = match (cx, op) {
-                (Some(cx), Some(op)) => {
-                    let r = st.recv_blocking(wakes, ctx, cx, op, self.tracks_receives);
-                    #[cfg(all(feature = "std", not(target_family = "wasm")))]
-                    if r.is_pending() {
-                        pull = st.single_puller();
-                        if hot && pull.is_some() {
-                            if let Some(t) = op.ticket {
-                                if let Some(e) = st.recv_waiters.iter_mut().find(|e| e.ticket == t)
-                                {
-                                    e.waker = None;
-                                }
-                            }
-                        }
-                    }
-                    let _ = hot;
-                    r
-                }
+                (Some(cx), Some(op)) => st.recv_blocking(wakes, ctx, cx, op, self.tracks_receives),
                 _ => Poll::Ready(st.call(wakes, |m, io| m.recv(io, ctx))),
             };
             // A receive made room: parked pipes may deliver now (after one
@@ -371,7 +247,7 @@ impl<R: Runtime> Core<R> {
             } else {
                 None
             };
-            (r, dl, pull)
+            (r, dl)
         });
         if unblock {
             self.unblock();
@@ -569,7 +445,6 @@ struct RecvGuard<'a, R: Runtime> {
 
 impl<R: Runtime> Drop for RecvGuard<'_, R> {
     fn drop(&mut self) {
-        self.op.release();
         if self.op.parked && !self.op.done {
             self.core.recv_abandoned(self.ctx, self.op.ticket);
         }

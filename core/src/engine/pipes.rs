@@ -36,10 +36,6 @@ pub(crate) struct PipeSlot {
     pub(crate) stats: PipeStats,
     pub(crate) pump: Waker,
     on_close: Option<OnClose>,
-    /// The pipe's reader, once it lets a receiver waiting on this pipe
-    /// alone read its stream ([`crate::transport::Pull`]).
-    #[cfg(all(feature = "std", not(target_family = "wasm")))]
-    pub(crate) pull: Option<crate::transport::PullRef>,
 }
 
 /// The machine's window on the pipe table.
@@ -162,8 +158,6 @@ impl<R: Runtime> Core<R> {
             stats: PipeStats::default(),
             pump: pump.clone(),
             on_close,
-            #[cfg(all(feature = "std", not(target_family = "wasm")))]
-            pull: None,
         };
         // A refused slot is dropped after the lock is released.
         let mut refused: Option<PipeSlot> = None;
@@ -246,15 +240,6 @@ impl<R: Runtime> Core<R> {
             }
         }
         self.finish(&mut wakes, closes);
-    }
-
-    /// Pipe `p`'s reader lets waiting receivers read its stream.
-    #[cfg(all(feature = "std", not(target_family = "wasm")))]
-    pub(crate) fn set_pull(&self, p: PipeId, pull: crate::transport::PullRef) {
-        let old = self
-            .st
-            .lock(|st| st.pipes.get_mut(&p).and_then(|s| s.pull.replace(pull)));
-        drop(old);
     }
 
     /// The live pipes.

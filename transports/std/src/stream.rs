@@ -169,7 +169,7 @@ async fn establish_dialed<Rd, Wr>(
     url: &str,
 ) -> Result<PipeDriver<TokioRuntime, ReadyReader<Rd>, ReadyWriter<Wr>>, Error>
 where
-    Rd: ReadyRead + Send + 'static,
+    Rd: ReadyRead,
     Wr: ReadyWrite + Send + 'static,
 {
     establish_ready(sref, rd, wr, framing, url, true)
@@ -223,7 +223,7 @@ fn serve_accepted<Rd, Wr>(
     url: String,
 ) -> impl std::future::Future<Output = ()>
 where
-    Rd: ReadyRead + Send + 'static,
+    Rd: ReadyRead,
     Wr: ReadyWrite + Send + 'static,
 {
     // An async block rather than an async fn: its captures are not copied

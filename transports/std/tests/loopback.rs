@@ -384,6 +384,58 @@ fn blocking_streams_both_ways_at_once_arrive_whole_and_in_order() {
     }
 }
 
+/// A receive that waits on a socket's only tcp or ipc pipe, whose peer
+/// goes away instead of answering, sees the pipe end and takes the next
+/// peer's message; with two pipes, messages from both arrive. (The case a
+/// receive that read its pipe's stream itself would have to get right: see
+/// BENCHMARKS.md, "the read half".)
+#[tokio::test(flavor = "current_thread")]
+async fn a_receive_waiting_on_one_pipe_sees_it_end_and_takes_the_next_peers_message() {
+    async fn waiting(s: &Socket) -> tokio::task::JoinHandle<Result<Message, Error>> {
+        let s = s.clone();
+        let r = tokio::spawn(async move { s.recv().await });
+        // The receive runs until it waits (one runtime thread).
+        tokio::task::yield_now().await;
+        r
+    }
+    async fn got(r: tokio::task::JoinHandle<Result<Message, Error>>) -> Vec<u8> {
+        let m = tokio::time::timeout(LIMIT, r)
+            .await
+            .expect("a message in time");
+        m.unwrap().unwrap().body().to_vec()
+    }
+    for kind in ["tcp", "ipc"] {
+        let s = Socket::new(Protocol::Pull0);
+        let l = s.listen(&listen_url(kind)).await.unwrap();
+        let p1 = Socket::new(Protocol::Push0);
+        p1.dial(l.url()).await.unwrap();
+        pipes(&s, 1).await;
+        for body in ["one", "two", "three"] {
+            let r = waiting(&s).await;
+            p1.send(Message::from(body)).await.unwrap();
+            assert_eq!(got(r).await, body.as_bytes(), "{kind}");
+        }
+        let r = waiting(&s).await;
+        p1.close();
+        until("the first pipe to end", || s.stats().pipes_removed == 1).await;
+        let p2 = Socket::new(Protocol::Push0);
+        p2.dial(l.url()).await.unwrap();
+        p2.send(Message::from("next")).await.unwrap();
+        assert_eq!(got(r).await, b"next", "{kind}");
+        let p3 = Socket::new(Protocol::Push0);
+        p3.dial(l.url()).await.unwrap();
+        pipes(&s, 2).await;
+        for i in 0..20u32 {
+            let r = waiting(&s).await;
+            let from = if i % 2 == 0 { &p2 } else { &p3 };
+            from.send(Message::from(&i.to_be_bytes()[..]))
+                .await
+                .unwrap();
+            assert_eq!(got(r).await, i.to_be_bytes(), "{kind}");
+        }
+    }
+}
+
 #[test]
 fn async_socket_made_outside_tokio_uses_the_shared_runtime() {
     let s = Socket::new(Protocol::Pair1);

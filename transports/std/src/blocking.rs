@@ -1,13 +1,22 @@
 //! The blocking API: the same sockets for programs without async.
 //!
 //! Nothing to set up: the transports run on a shared tokio runtime that
-//! starts on first use on a background thread ([`crate::rt::shared_handle`]).
-//! `send` and `recv` park the calling thread on the core's wakers, so a
-//! message goes from the transport task straight to the waiting thread.
-//! A message that answers what a tcp or ipc pipe just delivered (a reply,
-//! the next request) is written by the sending thread itself, without a
-//! hand-over to the runtime's thread; a stream of messages is left to the
-//! pipe's task, which gathers them into few writes.
+//! starts on first use ([`crate::rt::shared_handle`]). A thread that waits
+//! in a call (`recv` with nothing there, `send` with a full queue, `dial`)
+//! runs that runtime itself while it waits: the reply it waits for is read
+//! from the socket, decoded and handed over by the waiting thread, with no
+//! wake-up of another thread. A message that answers what a tcp or ipc
+//! pipe just delivered (a reply, the next request) is written by the
+//! sending thread itself; a stream of messages is left to the pipe's task,
+//! which gathers them into few writes and runs at once.
+//!
+//! Between calls a background thread runs the runtime, but only once no
+//! thread has for [`crate::rt::LEASE`] (1 ms), or at once when a call left
+//! work queued: I/O nobody waits for (a message that comes while the
+//! application computes, a peer connecting) and timers (REQ's resend) may
+//! wait that long before they are looked at. Nothing is lost: the kernel
+//! holds the bytes, and the next call, or the background thread, takes
+//! them.
 //!
 //! Do not call these functions from inside an async task: they block the
 //! thread. Use [`crate::Socket`] there (and [`Socket::as_async`] to share one
@@ -36,13 +45,22 @@ use crate::{
     SockOpt, Stats,
 };
 
-/// Waits for `f` on this thread, unless this thread runs a tokio runtime
-/// (blocking it there could stall the very tasks `f` waits for): `None`.
+/// Waits for `f` on this thread, running the shared runtime here while it
+/// waits ([`crate::rt::shared_handle`]), unless this thread runs a tokio
+/// runtime (blocking it there could stall the very tasks `f` waits for):
+/// `None`.
 fn wait_here<F: Future>(f: F) -> Option<F::Output> {
+    crate::rt::drive(f)
+}
+
+/// Waits for `f` on this thread: running the shared runtime here, or, on a
+/// thread that runs a tokio runtime already (which these functions must
+/// not be called from), parked until another thread's runtime completes it.
+fn block<F: Future>(f: F) -> F::Output {
     if tokio::runtime::Handle::try_current().is_ok() {
-        return None;
+        return futures_executor::block_on(f);
     }
-    Some(futures_executor::block_on(f))
+    crate::rt::drive(f).expect("not on a runtime's thread")
 }
 
 /// A send tried at once (no executor on the fast path); if it would block,
@@ -54,13 +72,17 @@ fn send_or_wait<F>(
 where
     F: Future<Output = Result<(), SendError>>,
 {
-    match tried {
+    let r = match tried {
         Err(SendError {
             error: Error::WouldBlock,
             message,
-        }) => futures_executor::block_on(send(message)),
+        }) => block(send(message)),
         r => r,
-    }
+    };
+    // A message that did not go out from this thread (see the module's
+    // docs) is written by its pipe's task: now, not at the end of a lease.
+    crate::rt::run_queued();
+    r
 }
 
 /// A receive tried at once; if nothing was there, waits on `recv`.
@@ -72,7 +94,7 @@ where
     F: Future<Output = Result<Message, Error>>,
 {
     match tried {
-        Err(Error::WouldBlock) => futures_executor::block_on(recv()),
+        Err(Error::WouldBlock) => block(recv()),
         r => r,
     }
 }
@@ -108,7 +130,7 @@ where
     F::Output: Send + 'static,
 {
     let task = shared_handle().spawn(f);
-    match futures_executor::block_on(task) {
+    match block(task) {
         Ok(v) => v,
         Err(e) => std::panic::resume_unwind(e.into_panic()),
     }
@@ -166,7 +188,7 @@ impl Socket {
     /// ([`crate::Socket::recv_many`]). Returns how many it added.
     pub fn recv_many(&self, out: &mut Vec<Message>, max: usize) -> Result<usize, Error> {
         match self.inner.try_recv_many(out, max) {
-            0 if max > 0 => futures_executor::block_on(self.inner.recv_many(out, max)),
+            0 if max > 0 => block(self.inner.recv_many(out, max)),
             n => Ok(n),
         }
     }
@@ -214,7 +236,7 @@ impl Socket {
     pub fn wait_for_pipes(&self, n: usize, timeout: Duration) -> Result<(), Error> {
         let rt = self.inner.core().runtime().clone();
         let sleep = rt.sleep_until(rt.now() + timeout);
-        futures_executor::block_on(async {
+        block(async {
             let wait = std::pin::pin!(self.inner.wait_for_pipes(n));
             match futures_util::future::select(wait, std::pin::pin!(sleep)).await {
                 futures_util::future::Either::Left((r, _)) => r,

@@ -2,8 +2,8 @@
 //! shared background runtime used when no tokio runtime is at hand.
 
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
 
 use nanosp_core::transport::Spawner;
 use nanosp_core::{Instant, Runtime};
@@ -107,22 +107,173 @@ impl Spawner for TokioSpawner {
     }
 }
 
-/// The shared runtime: a current-thread tokio runtime started on first use on
-/// a background thread named `nanosp-rt`, living as long as the process. The
-/// blocking API and sockets made outside any tokio context run their
-/// transports here.
+/// The shared runtime: a current-thread tokio runtime started on first use,
+/// living as long as the process. The blocking API and sockets made outside
+/// any tokio context run their transports here.
+///
+/// Who runs it: a thread waiting in a blocking call ([`drive`]) runs it
+/// itself while it waits, so a reply read from the socket is handed to the
+/// waiting thread by that thread, with no wake-up of another one. When no
+/// such thread has run it for [`LEASE`], or work was queued while nobody
+/// ran it, a background thread named `nanosp-rt` does, until a blocking
+/// call wants it back.
 pub fn shared_handle() -> &'static Handle {
-    static SHARED: OnceLock<Handle> = OnceLock::new();
-    SHARED.get_or_init(|| {
-        let rt = tokio::runtime::Builder::new_current_thread()
+    shared().rt.handle()
+}
+
+/// How long the background thread leaves the shared runtime to the
+/// application's threads after the last one left it: the longest that
+/// I/O nobody waits for, and timers, wait while an application computes
+/// between blocking calls.
+pub const LEASE: std::time::Duration = std::time::Duration::from_millis(1);
+
+struct Shared {
+    rt: tokio::runtime::Runtime,
+    /// Application threads inside [`drive`].
+    driving: AtomicUsize,
+    /// The background thread runs the runtime (or is about to).
+    bg_runs: AtomicBool,
+    /// Asks the background thread to give the runtime up.
+    wanted: tokio::sync::Notify,
+    /// Wakes the background thread from its lease wait.
+    kicked: Mutex<bool>,
+    kick: Condvar,
+    /// When a thread last left [`drive`] (µs since `t0`).
+    left: AtomicU64,
+    t0: std::time::Instant,
+}
+
+impl Shared {
+    fn now_us(&self) -> u64 {
+        self.t0.elapsed().as_micros() as u64
+    }
+
+    /// The background thread runs the runtime now if nobody else does
+    /// and tasks wait in its queue.
+    fn run_queued(&self) {
+        if self.driving.load(Ordering::SeqCst) == 0
+            && !self.bg_runs.load(Ordering::SeqCst)
+            && self.rt.handle().metrics().global_queue_depth() > 0
+        {
+            *self.kicked.lock().unwrap_or_else(|e| e.into_inner()) = true;
+            self.kick.notify_one();
+        }
+    }
+
+    /// The background thread: runs the runtime while no application thread
+    /// does, and leaves it to them while they wait in blocking calls.
+    fn background(&'static self) {
+        let lease = LEASE.as_micros() as u64;
+        loop {
+            self.bg_runs.store(true, Ordering::SeqCst);
+            // (Checked after announcing itself, as `drive` checks
+            // `bg_runs` after announcing itself: one sees the other.)
+            if self.driving.load(Ordering::SeqCst) == 0 {
+                self.rt.block_on(self.wanted.notified());
+            }
+            self.bg_runs.store(false, Ordering::SeqCst);
+            let mut kicked = self.kicked.lock().unwrap_or_else(|e| e.into_inner());
+            loop {
+                let idle = self.driving.load(Ordering::SeqCst) == 0;
+                if idle
+                    && (core::mem::take(&mut *kicked)
+                        || self
+                            .now_us()
+                            .saturating_sub(self.left.load(Ordering::SeqCst))
+                            >= lease)
+                {
+                    break;
+                }
+                kicked = self
+                    .kick
+                    .wait_timeout(kicked, LEASE)
+                    .unwrap_or_else(|e| e.into_inner())
+                    .0;
+            }
+        }
+    }
+}
+
+fn shared() -> &'static Shared {
+    static SHARED: OnceLock<Shared> = OnceLock::new();
+    static STARTED: std::sync::Once = std::sync::Once::new();
+    let s = SHARED.get_or_init(|| Shared {
+        rt: tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
-            .expect("nanosp: cannot start the shared tokio runtime");
-        let handle = rt.handle().clone();
+            .expect("nanosp: cannot start the shared tokio runtime"),
+        driving: AtomicUsize::new(0),
+        bg_runs: AtomicBool::new(false),
+        wanted: tokio::sync::Notify::new(),
+        kicked: Mutex::new(false),
+        kick: Condvar::new(),
+        left: AtomicU64::new(0),
+        t0: std::time::Instant::now(),
+    });
+    STARTED.call_once(|| {
         std::thread::Builder::new()
             .name("nanosp-rt".into())
-            .spawn(move || rt.block_on(std::future::pending::<()>()))
+            .spawn(move || s.background())
             .expect("nanosp: cannot start the shared runtime thread");
-        handle
-    })
+    });
+    s
+}
+
+/// Waits for `f` on this thread, running the shared runtime here while it
+/// waits (see [`shared_handle`]); `None` on a thread that runs a tokio
+/// runtime already (blocking it could stall the very tasks `f` waits for).
+pub(crate) fn drive<F: std::future::Future>(f: F) -> Option<F::Output> {
+    if Handle::try_current().is_ok() {
+        return None;
+    }
+    let s = shared();
+    s.driving.fetch_add(1, Ordering::SeqCst);
+    if s.bg_runs.load(Ordering::SeqCst) {
+        s.wanted.notify_one();
+    }
+    // Leaves the count even if `f` panics.
+    struct Leave(&'static Shared);
+    impl Drop for Leave {
+        fn drop(&mut self) {
+            let s = self.0;
+            s.left.store(s.now_us(), Ordering::SeqCst);
+            s.driving.fetch_sub(1, Ordering::SeqCst);
+            // Work woken in the last moment is not left for the lease.
+            s.run_queued();
+        }
+    }
+    let _leave = Leave(s);
+    Some(s.rt.block_on(f))
+}
+
+/// After a blocking call that may have queued work without waiting (a
+/// send): the runtime runs it now, on the background thread if nobody
+/// else runs it.
+pub(crate) fn run_queued() {
+    shared().run_queued()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A thread waiting in [`drive`] runs the shared runtime's tasks
+    /// itself (at least once in a hundred tries: the background thread may
+    /// hold the runtime when a try begins, and then runs the task).
+    #[test]
+    fn a_waiting_thread_runs_the_shared_runtimes_tasks() {
+        let me = std::thread::current().id();
+        let mut here = 0;
+        for _ in 0..100 {
+            let task = shared_handle().spawn(async { std::thread::current().id() });
+            let ran_on = drive(task).expect("not on a runtime").unwrap();
+            here += usize::from(ran_on == me);
+        }
+        assert!(here > 0, "no task ran on the waiting thread");
+        // Inside a tokio runtime it refuses (blocking there could stall it).
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(async { assert!(drive(async {}).is_none()) });
+    }
 }

@@ -10,13 +10,14 @@
 //! sending thread itself; a stream of messages is left to the pipe's task,
 //! which gathers them into few writes and runs at once.
 //!
-//! Between calls a background thread runs the runtime, but only once no
-//! thread has for [`crate::rt::LEASE`] (1 ms), or at once when a call left
-//! work queued: I/O nobody waits for (a message that comes while the
-//! application computes, a peer connecting) and timers (REQ's resend) may
-//! wait that long before they are looked at. Nothing is lost: the kernel
-//! holds the bytes, and the next call, or the background thread, takes
-//! them.
+//! Between calls a background thread runs the runtime, once no thread has
+//! for [`crate::rt::LEASE`] (1 ms), or at once when a send left work queued:
+//! I/O nobody waits for (a message that comes while the application
+//! computes, a peer connecting) and timers (REQ's resend) may wait that
+//! long before they are looked at ([`crate::rt::shared_handle`] has the
+//! details). Nothing is lost: the kernel holds the bytes. Pipe-event hooks
+//! may run on any thread waiting in a call, and must not make a blocking
+//! call that waits (it panics: it would wait for itself).
 //!
 //! Do not call these functions from inside an async task: they block the
 //! thread. Use [`crate::Socket`] there (and [`Socket::as_async`] to share one
@@ -57,6 +58,11 @@ fn wait_here<F: Future>(f: F) -> Option<F::Output> {
 /// thread that runs a tokio runtime already (which these functions must
 /// not be called from), parked until another thread's runtime completes it.
 fn block<F: Future>(f: F) -> F::Output {
+    assert!(
+        !crate::rt::runs_shared(),
+        "nanosp: a blocking call that waits, made where the shared runtime runs \
+         (a pipe-event hook?), would wait for itself"
+    );
     if tokio::runtime::Handle::try_current().is_ok() {
         return futures_executor::block_on(f);
     }

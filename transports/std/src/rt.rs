@@ -112,20 +112,51 @@ impl Spawner for TokioSpawner {
 /// any tokio context run their transports here.
 ///
 /// Who runs it: a thread waiting in a blocking call ([`drive`]) runs it
-/// itself while it waits, so a reply read from the socket is handed to the
-/// waiting thread by that thread, with no wake-up of another one. When no
-/// such thread has run it for [`LEASE`], or work was queued while nobody
-/// ran it, a background thread named `nanosp-rt` does, until a blocking
-/// call wants it back.
+/// itself while it waits, so the reply it waits for is read from the
+/// socket and handed over by that thread, with no wake-up of another (with
+/// several threads waiting at once, one runs the runtime and wakes the
+/// others). When no thread has run it for [`LEASE`], or a blocking call
+/// left tasks queued with nobody running it, a background thread named
+/// `nanosp-rt` does, until a blocking call wants it back.
+///
+/// So between blocking calls, I/O nobody waits for (a message that comes
+/// while the application computes, a peer connecting), timers (REQ's
+/// resend), tasks made ready in a waiting thread's last moment, and the
+/// work of async sockets on this runtime (made outside tokio) may wait up
+/// to [`LEASE`] before they run. Nothing is lost meanwhile: the kernel
+/// holds the bytes. Pipe-event hooks, which run on the runtime, may run on
+/// any thread that waits in a blocking call.
 pub fn shared_handle() -> &'static Handle {
     shared().rt.handle()
 }
 
 /// How long the background thread leaves the shared runtime to the
-/// application's threads after the last one left it: the longest that
-/// I/O nobody waits for, and timers, wait while an application computes
-/// between blocking calls.
+/// application's threads after the last one left it ([`shared_handle`]).
 pub const LEASE: std::time::Duration = std::time::Duration::from_millis(1);
+
+/// The lease in force, in µs: [`LEASE`], or what a test set.
+static LEASE_US: AtomicU64 = AtomicU64::new(1000);
+
+/// Sets the lease (see [`LEASE`]): for tests that must tell the background
+/// thread's turns apart from the lease running out.
+#[doc(hidden)]
+pub fn set_lease(d: std::time::Duration) {
+    LEASE_US.store(d.as_micros() as u64, Ordering::SeqCst);
+}
+
+thread_local! {
+    /// This thread runs the shared runtime (in [`drive`], or the
+    /// background thread): a blocking call here that waits would wait for
+    /// itself.
+    static RUNS_SHARED: core::cell::Cell<bool> = const { core::cell::Cell::new(false) };
+}
+
+/// True on a thread that runs the shared runtime now (inside a blocking
+/// call, or the background thread): what runs there (a pipe-event hook)
+/// must not make a blocking call that waits.
+pub(crate) fn runs_shared() -> bool {
+    RUNS_SHARED.with(|r| r.get())
+}
 
 struct Shared {
     rt: tokio::runtime::Runtime,
@@ -135,9 +166,12 @@ struct Shared {
     bg_runs: AtomicBool,
     /// Asks the background thread to give the runtime up.
     wanted: tokio::sync::Notify,
-    /// Wakes the background thread from its lease wait.
+    /// Wakes the background thread from its lease wait; `true`: run now.
     kicked: Mutex<bool>,
     kick: Condvar,
+    /// The background thread sleeps until the last application thread
+    /// leaves [`drive`], which must wake it.
+    parked: AtomicBool,
     /// When a thread last left [`drive`] (µs since `t0`).
     left: AtomicU64,
     t0: std::time::Instant,
@@ -163,30 +197,50 @@ impl Shared {
     /// The background thread: runs the runtime while no application thread
     /// does, and leaves it to them while they wait in blocking calls.
     fn background(&'static self) {
-        let lease = LEASE.as_micros() as u64;
+        RUNS_SHARED.with(|r| r.set(true));
         loop {
             self.bg_runs.store(true, Ordering::SeqCst);
             // (Checked after announcing itself, as `drive` checks
             // `bg_runs` after announcing itself: one sees the other.)
             if self.driving.load(Ordering::SeqCst) == 0 {
-                self.rt.block_on(self.wanted.notified());
+                self.rt.block_on(async {
+                    // A call that asked when nobody listened left a permit:
+                    // it is checked, not obeyed.
+                    loop {
+                        self.wanted.notified().await;
+                        if self.driving.load(Ordering::SeqCst) > 0 {
+                            break;
+                        }
+                    }
+                });
             }
             self.bg_runs.store(false, Ordering::SeqCst);
             let mut kicked = self.kicked.lock().unwrap_or_else(|e| e.into_inner());
             loop {
-                let idle = self.driving.load(Ordering::SeqCst) == 0;
-                if idle
-                    && (core::mem::take(&mut *kicked)
-                        || self
-                            .now_us()
-                            .saturating_sub(self.left.load(Ordering::SeqCst))
-                            >= lease)
-                {
+                if self.driving.load(Ordering::SeqCst) > 0 {
+                    // An application thread runs the runtime: sleep until
+                    // the last one leaves (it wakes us if `parked`), with
+                    // no timer ticking meanwhile.
+                    self.parked.store(true, Ordering::SeqCst);
+                    if self.driving.load(Ordering::SeqCst) > 0 {
+                        kicked = self.kick.wait(kicked).unwrap_or_else(|e| e.into_inner());
+                    }
+                    self.parked.store(false, Ordering::SeqCst);
+                    continue;
+                }
+                let lease = LEASE_US.load(Ordering::SeqCst);
+                let since = self
+                    .now_us()
+                    .saturating_sub(self.left.load(Ordering::SeqCst));
+                if core::mem::take(&mut *kicked) || since >= lease {
                     break;
                 }
+                // The lease runs out, unless a thread takes the runtime
+                // again first.
+                let rest = std::time::Duration::from_micros(lease - since);
                 kicked = self
                     .kick
-                    .wait_timeout(kicked, LEASE)
+                    .wait_timeout(kicked, rest)
                     .unwrap_or_else(|e| e.into_inner())
                     .0;
             }
@@ -207,6 +261,7 @@ fn shared() -> &'static Shared {
         wanted: tokio::sync::Notify::new(),
         kicked: Mutex::new(false),
         kick: Condvar::new(),
+        parked: AtomicBool::new(false),
         left: AtomicU64::new(0),
         t0: std::time::Instant::now(),
     });
@@ -236,13 +291,25 @@ pub(crate) fn drive<F: std::future::Future>(f: F) -> Option<F::Output> {
     impl Drop for Leave {
         fn drop(&mut self) {
             let s = self.0;
+            RUNS_SHARED.with(|r| r.set(false));
             s.left.store(s.now_us(), Ordering::SeqCst);
-            s.driving.fetch_sub(1, Ordering::SeqCst);
+            // The last one out starts the background thread's lease (it
+            // sets `parked` before it looks at `driving`: one of the two
+            // sees the other).
+            if s.driving.fetch_sub(1, Ordering::SeqCst) == 1
+                && s.parked.swap(false, Ordering::SeqCst)
+            {
+                let _g = s.kicked.lock().unwrap_or_else(|e| e.into_inner());
+                s.kick.notify_one();
+            }
             // Work woken in the last moment is not left for the lease.
             s.run_queued();
         }
     }
     let _leave = Leave(s);
+    // (Not set before: a thread that runs the runtime is inside it, and
+    // was turned away above.)
+    RUNS_SHARED.with(|r| r.set(true));
     Some(s.rt.block_on(f))
 }
 

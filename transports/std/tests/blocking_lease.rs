@@ -10,18 +10,13 @@ use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::time::Duration;
 
-use common::LIMIT;
+use common::{sp_frame, LIMIT};
 use nanosp::blocking::Socket;
 use nanosp::{Message, Protocol};
 
 #[test]
 fn a_blocking_send_leaves_at_once_not_when_the_lease_runs_out() {
     nanosp::rt::set_lease(Duration::from_secs(600));
-    fn frame(body: &[u8]) -> Vec<u8> {
-        let mut v = (body.len() as u64).to_be_bytes().to_vec();
-        v.extend_from_slice(body);
-        v
-    }
     let raw = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("tcp://{}", raw.local_addr().unwrap());
     let (got_tx, got_rx) = std::sync::mpsc::channel();
@@ -32,7 +27,7 @@ fn a_blocking_send_leaves_at_once_not_when_the_lease_runs_out() {
         let mut h = [0u8; 8];
         c.read_exact(&mut h).unwrap();
         for round in 0..3 {
-            let want = frame(format!("round {round}").as_bytes());
+            let want = sp_frame(format!("round {round}").as_bytes());
             let mut bytes = vec![0u8; want.len()];
             c.read_exact(&mut bytes).unwrap();
             got_tx.send(bytes == want).unwrap();

@@ -334,64 +334,22 @@ fn blocking_api_needs_no_runtime() {
 }
 
 /// A blocking call runs the shared runtime on the calling thread while it
-/// waits; between calls the runtime must still run: what a thread sent
-/// before it went on to wait on something else is written, and a peer
-/// that connects and sends while nobody calls is read, with no call to
-/// make it happen. (Raw sockets on the other side: a nanosp peer would run
-/// the same shared runtime in its own calls.)
+/// waits; between calls the runtime must still run: a peer that connects
+/// and sends while nobody calls is set up and read, with no call to make
+/// it happen (a raw peer: a nanosp one would run the same shared runtime in
+/// its own calls). That sends leave between calls: `tests/blocking_lease.rs`.
 #[test]
 fn between_blocking_calls_the_runtime_still_runs() {
     use nanosp::blocking::Socket as B;
-    use std::io::{Read, Write};
-    use std::net::{TcpListener, TcpStream};
-    const PUSH: &[u8; 8] = b"\0SP\0\0\x50\0\0";
-    const PULL: &[u8; 8] = b"\0SP\0\0\x51\0\0";
-    fn frame(body: &[u8]) -> Vec<u8> {
-        let mut v = (body.len() as u64).to_be_bytes().to_vec();
-        v.extend_from_slice(body);
-        v
-    }
-
-    // A blocking PUSH sends to a raw PULL, then waits on a channel only.
-    let raw = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("tcp://{}", raw.local_addr().unwrap());
-    let (got_tx, got_rx) = std::sync::mpsc::channel();
-    let reader = std::thread::spawn(move || {
-        let (mut c, _) = raw.accept().unwrap();
-        c.set_read_timeout(Some(LIMIT)).unwrap();
-        c.write_all(PULL).unwrap();
-        let mut h = [0u8; 8];
-        c.read_exact(&mut h).unwrap();
-        assert_eq!(&h, PUSH);
-        let mut want = Vec::new();
-        for body in [&b"first"[..], b"second", b"third"] {
-            want.extend(frame(body));
-        }
-        let mut bytes = vec![0u8; want.len()];
-        c.read_exact(&mut bytes).unwrap();
-        got_tx.send(bytes == want).unwrap();
-        c // open until joined
-    });
-    let push = B::new(Protocol::Push0);
-    push.dial(&url).unwrap();
-    for body in ["first", "second", "third"] {
-        push.send(Message::from(body)).unwrap();
-    }
-    let whole = got_rx
-        .recv_timeout(LIMIT)
-        .expect("the messages left while the sender waited elsewhere");
-    assert!(whole, "the raw peer read other bytes");
-    drop(reader.join().unwrap());
-
-    // A raw PUSH connects to a blocking PULL and sends while nobody calls:
-    // the pipe is set up and its messages read into the socket.
+    use std::io::Write;
+    use std::net::TcpStream;
     let pull = B::new(Protocol::Pull0);
     let l = pull.listen("tcp://127.0.0.1:0").unwrap();
     let addr = l.url().strip_prefix("tcp://").unwrap().to_string();
     let mut c = TcpStream::connect(addr).unwrap();
-    c.write_all(PUSH).unwrap();
+    c.write_all(b"\0SP\0\0\x50\0\0").unwrap();
     for i in 0..3u32 {
-        c.write_all(&frame(&i.to_be_bytes())).unwrap();
+        c.write_all(&sp_frame(&i.to_be_bytes())).unwrap();
     }
     // (The socket's receive queue holds one; the rest wait in the pipe.)
     until_blocking("a message read with no call", || pull.stats().msgs_in == 1);

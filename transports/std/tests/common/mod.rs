@@ -28,6 +28,13 @@ pub fn until_blocking(what: &str, mut f: impl FnMut() -> bool) {
     }
 }
 
+/// `body` as one SP frame over tcp or ipc (8-byte length, then the body).
+pub fn sp_frame(body: &[u8]) -> Vec<u8> {
+    let mut v = (body.len() as u64).to_be_bytes().to_vec();
+    v.extend_from_slice(body);
+    v
+}
+
 /// A fresh temporary directory for IPC socket files.
 pub fn tmpdir() -> PathBuf {
     static N: AtomicU32 = AtomicU32::new(0);

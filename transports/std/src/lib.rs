@@ -27,8 +27,9 @@
 //!   inside a tokio runtime it runs its transports there; made elsewhere it
 //!   uses a shared background runtime.
 //! * [`blocking::Socket`]: plain blocking calls for programs without async; it
-//!   needs no runtime set-up (transports run on the shared background runtime,
-//!   [`rt::shared_handle`]). Do not call it from inside an async task.
+//!   needs no runtime set-up (transports run on the shared runtime,
+//!   [`rt::shared_handle`], which a thread waiting in a call runs itself).
+//!   Do not call it from inside an async task.
 //!
 //! ```
 //! use nanosp::{Protocol, Message, Socket};

@@ -111,7 +111,7 @@ impl Spawner for TokioSpawner {
 /// living as long as the process. The blocking API and sockets made outside
 /// any tokio context run their transports here.
 ///
-/// Who runs it: a thread waiting in a blocking call ([`drive`]) runs it
+/// Who runs it: a thread waiting in a blocking call (of [`crate::blocking`]) runs it
 /// itself while it waits, so the reply it waits for is read from the
 /// socket and handed over by that thread, with no wake-up of another (with
 /// several threads waiting at once, one runs the runtime and wakes the

@@ -549,30 +549,24 @@ fn over_readiness_pipes_an_answer_is_written_by_the_sender_and_the_rest_by_the_p
         .unwrap();
     }
     pool.run_until_stalled();
+    // What `send` left on the wire: nothing in the first round (a pipe's
+    // first message is its task's), the whole frame after (prefix 8, the
+    // request id 4, the body).
+    let on_wire = |peek: &ready_mem::Peek, round: usize, body: usize, what: &str| {
+        if round == 0 {
+            assert_eq!(peek.waiting(), 0, "the first message is the pipe's task's");
+        } else {
+            assert_eq!(peek.waiting(), 8 + 4 + body, "{what} went at once");
+        }
+    };
     for round in 0..3 {
         req.try_send(Message::from("ask")).unwrap();
-        if round == 0 {
-            assert_eq!(
-                to_rep.waiting(),
-                0,
-                "the first message is the pipe's task's"
-            );
-        } else {
-            assert_eq!(to_rep.waiting(), 8 + 4 + 3, "the next request went at once");
-        }
+        on_wire(&to_rep, round, 3, "the next request");
         pool.run_until_stalled();
         let ask = rep.try_recv().unwrap();
         assert_eq!(ask.body(), b"ask");
         rep.try_send(Message::from("answer")).unwrap();
-        if round == 0 {
-            assert_eq!(
-                to_req.waiting(),
-                0,
-                "the first message is the pipe's task's"
-            );
-        } else {
-            assert_eq!(to_req.waiting(), 8 + 4 + 6, "the reply went at once");
-        }
+        on_wire(&to_req, round, 6, "the reply");
         pool.run_until_stalled();
         assert_eq!(req.try_recv().unwrap().body(), b"answer");
     }
